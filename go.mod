@@ -1,0 +1,3 @@
+module github.com/stagemover/stagemover
+
+go 1.26
