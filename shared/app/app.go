@@ -1,0 +1,168 @@
+// Package app wires each function from its configuration and clients. The
+// Lambda mains and the local mode both build their handlers here, so local
+// runs exercise exactly the deployed wiring.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/stagemover/stagemover/shared/config"
+	"github.com/stagemover/stagemover/shared/evaluator"
+	"github.com/stagemover/stagemover/shared/intent"
+	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/mover"
+	"github.com/stagemover/stagemover/shared/pipedrive"
+	"github.com/stagemover/stagemover/shared/secrets"
+	"github.com/stagemover/stagemover/shared/stagemap"
+	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/webhook"
+)
+
+// Deps are the clients a function is built from.
+type Deps struct {
+	Config  config.Config
+	DB      store.DynamoDB
+	Secrets secrets.API
+	HTTP    *http.Client // Pipedrive calls; nil uses a 20 s timeout client
+	Log     *slog.Logger
+	Metrics io.Writer // EMF lines; os.Stdout in Lambda
+	Now     func() time.Time
+	Engine  intent.Engine // nil: the default engine with the embedded rules
+
+	// Token, when set, replaces the Secrets Manager read of the Pipedrive
+	// token (local mode with PIPEDRIVE_API_TOKEN or the sandbox).
+	Token string
+	// IngestSecret likewise replaces the ingest HMAC secret read.
+	IngestSecret string
+}
+
+// Logger returns the JSON logger every function uses.
+func Logger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func (d *Deps) defaults() {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = Logger(os.Stderr, d.Config.LogLevel)
+	}
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{Timeout: 20 * time.Second}
+	}
+}
+
+func (d *Deps) store() *store.Store {
+	return store.New(d.DB, d.Config.TableName, store.WithClock(d.Now))
+}
+
+func (d *Deps) secretCache() *secrets.Cache { return secrets.NewCache(d.Secrets, 5*time.Minute) }
+
+// Ingest builds the generic webhook handler.
+func Ingest(d Deps) (*webhook.Generic, error) {
+	d.defaults()
+	secret := func(ctx context.Context) ([]byte, error) { return []byte(d.IngestSecret), nil }
+	if d.IngestSecret == "" {
+		if d.Secrets == nil || d.Config.IngestSecretARN == "" {
+			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, config.VarIngestARN)
+		}
+		cache := d.secretCache()
+		secret = func(ctx context.Context) ([]byte, error) {
+			s, err := cache.String(ctx, d.Config.IngestSecretARN)
+			return []byte(strings.TrimSpace(s)), err
+		}
+	}
+	return &webhook.Generic{
+		Store:     d.store(),
+		Secret:    secret,
+		Tolerance: d.Config.SignatureTolerance,
+		Now:       d.Now,
+		Log:       d.Log.With("function", "ingest-generic"),
+		Metrics:   metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-generic"),
+	}, nil
+}
+
+// Pipedrive builds the API client, reading the token from Secrets Manager
+// (cached) unless Deps.Token is set.
+func Pipedrive(d Deps) (*pipedrive.Client, error) {
+	d.defaults()
+	token := pipedrive.StaticToken(d.Token)
+	if d.Token == "" {
+		if d.Secrets == nil || d.Config.PipedriveTokenSecretARN == "" {
+			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, config.VarTokenSecret)
+		}
+		cache := d.secretCache()
+		token = func(ctx context.Context) (string, error) {
+			return cache.Field(ctx, d.Config.PipedriveTokenSecretARN, "api_token")
+		}
+	}
+	return pipedrive.New(pipedrive.Config{
+		BaseURL:    d.Config.PipedriveBaseURL,
+		Token:      token,
+		HTTPClient: d.HTTP,
+		Logger:     d.Log,
+		Now:        d.Now,
+	})
+}
+
+// Evaluator builds the stream handler that records decisions.
+func Evaluator(d Deps) (*evaluator.Evaluator, error) {
+	d.defaults()
+	engine := d.Engine
+	if engine == nil {
+		var err error
+		if engine, err = DefaultEngine(d.Config.RulesFile); err != nil {
+			return nil, err
+		}
+	}
+	e := &evaluator.Evaluator{
+		Store:           d.store(),
+		Engine:          engine,
+		InternalDomains: d.Config.InternalDomains,
+		Window:          d.Config.EvidenceWindow,
+		Now:             d.Now,
+		Log:             d.Log.With("function", "evaluator"),
+		Metrics:         metrics.New(d.Metrics, d.Config.MetricsNamespace, "evaluator"),
+	}
+	if d.Token != "" || d.Config.PipedriveTokenSecretARN != "" {
+		client, err := Pipedrive(d)
+		if err != nil {
+			return nil, err
+		}
+		e.Resolver = evaluator.PipedriveResolver{API: client}
+	}
+	return e, nil
+}
+
+// Mover builds the stream handler that moves deals, and returns its client
+// so callers can report Pipedrive usage.
+func Mover(d Deps) (*mover.Mover, *pipedrive.Client, error) {
+	d.defaults()
+	client, err := Pipedrive(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := d.store()
+	return &mover.Mover{
+		Store:     st,
+		Pipedrive: client,
+		Stages:    stagemap.New(stagemap.FromPipedrive{API: client}, st, d.Config.StageMapTTL, d.Now),
+		Live:      d.Config.Live(),
+		Lease:     d.Config.MoverLease,
+		Now:       d.Now,
+		Log:       d.Log.With("function", "mover"),
+		Metrics:   metrics.New(d.Metrics, d.Config.MetricsNamespace, "mover"),
+	}, client, nil
+}

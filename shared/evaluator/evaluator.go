@@ -1,0 +1,208 @@
+// Package evaluator turns each new signal into a decision: it loads the
+// deal's recent evidence, asks the intent engine, and records the decision
+// under a key derived from the signal, so re-running a batch writes nothing new.
+package evaluator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/stagemover/stagemover/shared/ddbevent"
+	"github.com/stagemover/stagemover/shared/intent"
+	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/signal"
+	"github.com/stagemover/stagemover/shared/store"
+)
+
+// Store is what the evaluator reads and writes.
+type Store interface {
+	SignalsForDeal(ctx context.Context, dealID int64, since time.Time, limit int) ([]store.SignalRecord, error)
+	GetDealState(ctx context.Context, dealID int64) (store.DealState, error)
+	PutDecision(ctx context.Context, d store.Decision) (bool, error)
+	AssignSignal(ctx context.Context, rec store.SignalRecord, dealID int64) error
+	MarkSignalUnresolved(ctx context.Context, rec store.SignalRecord, reason string, candidates []int64) error
+}
+
+// Resolver finds the open deals of the person with an email address.
+type Resolver interface {
+	OpenDealsFor(ctx context.Context, email string) ([]int64, error)
+}
+
+// Evaluator is the stream handler's logic.
+type Evaluator struct {
+	Store           Store
+	Engine          intent.Engine
+	Resolver        Resolver // nil: signals without a deal id stay unresolved
+	InternalDomains []string
+	Window          time.Duration // how far back evidence counts
+	MaxSignals      int           // evidence per evaluation, newest kept
+	Now             func() time.Time
+	Log             *slog.Logger
+	Metrics         *metrics.Recorder
+}
+
+// Handle processes a stream batch and reports the records to retry.
+func (e *Evaluator) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	var resp events.DynamoDBEventResponse
+	for _, r := range ev.Records {
+		if err := e.record(ctx, r); err != nil {
+			e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry", "sequence", r.Change.SequenceNumber, "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+		}
+	}
+	return resp, nil
+}
+
+// errRejected marks records that can never be evaluated; retrying them would
+// only block the shard, so they are logged and counted instead.
+var errRejected = errors.New("rejected")
+
+func (e *Evaluator) record(ctx context.Context, r events.DynamoDBEventRecord) error {
+	item, err := ddbevent.ToAttributeValueMap(r.Change.NewImage)
+	if err == nil {
+		var rec store.SignalRecord
+		if rec, err = store.SignalFromItem(item); err == nil {
+			err = e.evaluate(ctx, rec)
+		}
+	}
+	if errors.Is(err, errRejected) || (err != nil && !isRetryable(err)) {
+		e.Metrics.Inc(metrics.SignalRejected)
+		e.Log.WarnContext(ctx, "signal not evaluated", "sequence", r.Change.SequenceNumber, "reason", err.Error())
+		return nil
+	}
+	return err
+}
+
+// retryable errors come from our dependencies (DynamoDB, Pipedrive); decoding
+// problems are not.
+type retryable struct{ error }
+
+func (r retryable) Unwrap() error { return r.error }
+
+func isRetryable(err error) bool {
+	var r retryable
+	return errors.As(err, &r)
+}
+
+func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error {
+	log := e.Log.With("event_id", rec.EventID, "signal_key", rec.Key(), "deal_id", rec.DealID)
+	if rec.DealID == 0 {
+		dealID, err := e.resolve(ctx, log, rec)
+		if err != nil || dealID == 0 {
+			return err
+		}
+		rec.DealID = dealID
+		log = log.With("deal_id", dealID)
+	}
+
+	history, err := e.Store.SignalsForDeal(ctx, rec.DealID, e.Now().Add(-e.Window), e.maxSignals())
+	if err != nil {
+		return retryable{err}
+	}
+	history = withSignal(history, rec)
+
+	in := intent.Input{Now: e.Now(), InternalDomains: e.InternalDomains, Deal: intent.Deal{ID: rec.DealID, PersonEmail: rec.PersonEmail}}
+	if st, err := e.Store.GetDealState(ctx, rec.DealID); err == nil {
+		in.Deal.Pipeline, in.Deal.Stage, in.Deal.Status = st.Pipeline, st.Stage, st.Status
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return retryable{err}
+	}
+	for _, h := range history {
+		in.Signals = append(in.Signals, h.Signal)
+	}
+
+	dec, err := e.Engine.Decide(ctx, in)
+	if err != nil {
+		return retryable{fmt.Errorf("intent engine: %w", err)}
+	}
+	d := store.Decision{
+		DealID:         rec.DealID,
+		SignalKey:      rec.Key(),
+		EventID:        rec.EventID,
+		Action:         store.ActionStay,
+		TargetStage:    dec.Stage,
+		TargetPipeline: in.Deal.Pipeline,
+		Status:         dec.Status,
+		Flag:           dec.Flag,
+		Rule:           dec.Rule,
+		Reasons:        dec.Reasons,
+	}
+	if rec.Signal.Kind == signal.KindStageRequest && rec.Signal.Pipeline != "" && dec.Stage != "" {
+		d.TargetPipeline = rec.Signal.Pipeline
+	}
+	currentStatus := in.Deal.Status
+	if currentStatus == "" {
+		currentStatus = "open"
+	}
+	if dec.IsMove(currentStatus) {
+		d.Action = store.ActionMove
+	}
+	created, err := e.Store.PutDecision(ctx, d)
+	if err != nil {
+		return retryable{err}
+	}
+	if created {
+		e.Metrics.Inc(metrics.DecisionRecorded)
+	}
+	log.InfoContext(ctx, "decision", "action", d.Action, "stage", d.TargetStage, "status", d.Status,
+		"flag", d.Flag, "rule", d.Rule, "reasons", len(d.Reasons), "new", created)
+	return nil
+}
+
+// resolve files a person's signal under their single open deal. Zero or
+// several candidates are recorded for review; nothing is guessed.
+func (e *Evaluator) resolve(ctx context.Context, log *slog.Logger, rec store.SignalRecord) (int64, error) {
+	if e.Resolver == nil || rec.PersonEmail == "" {
+		return 0, fmt.Errorf("%w: signal has no deal id and no resolver is configured", errRejected)
+	}
+	deals, err := e.Resolver.OpenDealsFor(ctx, rec.PersonEmail)
+	if err != nil {
+		return 0, retryable{fmt.Errorf("resolve deal: %w", err)}
+	}
+	if len(deals) != 1 {
+		reason := "no open deal for this person"
+		if len(deals) > 1 {
+			reason = "several open deals: review"
+		}
+		e.Metrics.Inc(metrics.DealUnresolved)
+		log.InfoContext(ctx, "signal not matched to one deal", "reason", reason, "candidates", deals)
+		if err := e.Store.MarkSignalUnresolved(ctx, rec, reason, deals); err != nil {
+			return 0, retryable{err}
+		}
+		return 0, nil
+	}
+	if err := e.Store.AssignSignal(ctx, rec, deals[0]); err != nil {
+		return 0, retryable{err}
+	}
+	return deals[0], nil
+}
+
+// withSignal makes sure the triggering signal is in the evidence: the index
+// the history comes from is eventually consistent.
+func withSignal(history []store.SignalRecord, rec store.SignalRecord) []store.SignalRecord {
+	for _, h := range history {
+		if h.Key() == rec.Key() {
+			return history
+		}
+	}
+	i := len(history)
+	for i > 0 && history[i-1].Signal.At.After(rec.Signal.At) {
+		i--
+	}
+	history = append(history, store.SignalRecord{})
+	copy(history[i+1:], history[i:])
+	history[i] = rec
+	return history
+}
+
+func (e *Evaluator) maxSignals() int {
+	if e.MaxSignals > 0 {
+		return e.MaxSignals
+	}
+	return 200
+}

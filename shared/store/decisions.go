@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stagemover/stagemover/shared/intent"
+)
+
+// Decision actions: only "move" decisions reach the mover (template.yaml filter).
+const (
+	ActionMove = "move"
+	ActionStay = "stay"
+)
+
+// Mover states. A move decision starts pending; the mover takes it in flight
+// under a lease and ends it done, skipped or failed, each with a reason.
+// Stay decisions are recorded and never change.
+const (
+	StateRecorded = "recorded"
+	StatePending  = "pending"
+	StateInFlight = "in_flight"
+	StateDone     = "done"
+	StateSkipped  = "skipped"
+	StateFailed   = "failed"
+)
+
+// Decision is the evaluator's verdict on a deal after one signal, and the
+// mover's progress on it.
+type Decision struct {
+	DealID         int64
+	SignalKey      string // the signal that triggered the evaluation
+	EventID        string // that signal's sender event id, for log lines
+	Action         string // move|stay
+	TargetStage    string // stage name; "" leaves the stage
+	TargetPipeline string // pipeline name the rule is for; "" = the deal's own
+	Status         string // open|won|lost: "won" patches the status
+	Flag           string // follow_up|review
+	Rule           string
+	Reasons        []intent.Reason
+	CreatedAt      time.Time
+
+	State       string
+	StateReason string
+	LeaseOwner  string
+	LeaseUntil  time.Time
+	Attempts    int
+	FromStageID int64
+	ToStageID   int64
+	Shadow      bool
+	UpdatedAt   time.Time
+}
+
+// SortKey identifies the decision within its deal. It derives only from the
+// triggering signal, so re-running the same stream batch finds the same key.
+func (d Decision) SortKey() string { return "DEC#" + d.SignalKey }
+
+// PutDecision records d unless a decision for the same deal and signal
+// exists; created is false for a re-run.
+func (s *Store) PutDecision(ctx context.Context, d Decision) (created bool, err error) {
+	reasons, err := json.Marshal(d.Reasons)
+	if err != nil {
+		return false, fmt.Errorf("put decision: %w", err)
+	}
+	state := StateRecorded
+	if d.Action == ActionMove {
+		state = StatePending
+	}
+	now := s.now().UTC().Format(time.RFC3339Nano)
+	item := key(dealPK(d.DealID), d.SortKey())
+	item["type"] = str(TypeDecision)
+	item["action"] = str(d.Action)
+	item["deal_id"] = num(d.DealID)
+	item["signal_key"] = str(d.SignalKey)
+	item["event_id"] = str(d.EventID)
+	item["target_stage"] = str(d.TargetStage)
+	item["target_pipeline"] = str(d.TargetPipeline)
+	item["status"] = str(d.Status)
+	item["flag"] = str(d.Flag)
+	item["rule"] = str(d.Rule)
+	item["reasons"] = str(string(reasons))
+	item["state"] = str(state)
+	item["attempts"] = num(0)
+	item["created_at"] = str(now)
+	item["updated_at"] = str(now)
+	item["expires_at"] = s.expiresAt()
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("put decision deal %d %s: %w", d.DealID, d.SortKey(), err)
+	}
+	return true, nil
+}
+
+// DecisionFromItem decodes a decision item (GetItem or a stream image).
+func DecisionFromItem(item map[string]types.AttributeValue) (Decision, error) {
+	if getS(item, "type") != TypeDecision {
+		return Decision{}, fmt.Errorf("item %q/%q is not a decision", getS(item, "pk"), getS(item, "sk"))
+	}
+	d := Decision{
+		DealID:         getN(item, "deal_id"),
+		SignalKey:      getS(item, "signal_key"),
+		EventID:        getS(item, "event_id"),
+		Action:         getS(item, "action"),
+		TargetStage:    getS(item, "target_stage"),
+		TargetPipeline: getS(item, "target_pipeline"),
+		Status:         getS(item, "status"),
+		Flag:           getS(item, "flag"),
+		Rule:           getS(item, "rule"),
+		State:          getS(item, "state"),
+		StateReason:    getS(item, "state_reason"),
+		LeaseOwner:     getS(item, "lease_owner"),
+		Attempts:       int(getN(item, "attempts")),
+		FromStageID:    getN(item, "from_stage_id"),
+		ToStageID:      getN(item, "to_stage_id"),
+		Shadow:         getBool(item, "shadow"),
+	}
+	if ms := getN(item, "lease_until"); ms > 0 {
+		d.LeaseUntil = time.UnixMilli(ms)
+	}
+	d.CreatedAt, _ = time.Parse(time.RFC3339Nano, getS(item, "created_at"))
+	d.UpdatedAt, _ = time.Parse(time.RFC3339Nano, getS(item, "updated_at"))
+	if r := getS(item, "reasons"); r != "" {
+		if err := json.Unmarshal([]byte(r), &d.Reasons); err != nil {
+			return d, fmt.Errorf("decision deal %d %s: reasons: %w", d.DealID, d.SortKey(), err)
+		}
+	}
+	if d.DealID == 0 || d.SignalKey == "" {
+		return d, fmt.Errorf("decision item %q/%q lacks deal_id or signal_key", getS(item, "pk"), getS(item, "sk"))
+	}
+	return d, nil
+}
+
+// GetDecision reads a decision with a strongly consistent read.
+func (s *Store) GetDecision(ctx context.Context, dealID int64, sortKey string) (Decision, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            key(dealPK(dealID), sortKey),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Decision{}, fmt.Errorf("get decision deal %d %s: %w", dealID, sortKey, err)
+	}
+	if len(out.Item) == 0 {
+		return Decision{}, fmt.Errorf("decision deal %d %s: %w", dealID, sortKey, ErrNotFound)
+	}
+	return DecisionFromItem(out.Item)
+}
+
+// Claim takes a move decision in flight for owner until now+lease. It
+// succeeds when the decision is pending, or in flight under a lease that has
+// run out (its holder crashed). Otherwise it returns ErrConflict with the
+// decision as it stands, so the caller can tell finished from busy.
+func (s *Store) Claim(ctx context.Context, dealID int64, sortKey, owner string, lease time.Duration) (Decision, error) {
+	now := s.now()
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 key(dealPK(dealID), sortKey),
+		ConditionExpression: aws.String("#st = :pending OR (#st = :inflight AND lease_until < :now)"),
+		UpdateExpression:    aws.String("SET #st = :inflight, lease_owner = :owner, lease_until = :until, attempts = attempts + :one, updated_at = :ts"),
+		ExpressionAttributeNames: map[string]string{
+			"#st": "state",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pending":  str(StatePending),
+			":inflight": str(StateInFlight),
+			":now":      num(now.UnixMilli()),
+			":until":    num(now.Add(lease).UnixMilli()),
+			":owner":    str(owner),
+			":one":      num(1),
+			":ts":       str(now.UTC().Format(time.RFC3339Nano)),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if isConditionFailed(err) {
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) && len(ccf.Item) > 0 {
+			cur, derr := DecisionFromItem(ccf.Item)
+			if derr == nil {
+				return cur, fmt.Errorf("claim deal %d %s: %w", dealID, sortKey, ErrConflict)
+			}
+		}
+		cur, gerr := s.GetDecision(ctx, dealID, sortKey)
+		if gerr != nil {
+			return Decision{}, gerr
+		}
+		return cur, fmt.Errorf("claim deal %d %s: %w", dealID, sortKey, ErrConflict)
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("claim deal %d %s: %w", dealID, sortKey, err)
+	}
+	return DecisionFromItem(out.Attributes)
+}
+
+// Outcome is how the mover ends (or gives back) a claimed decision.
+type Outcome struct {
+	State       string // done|skipped|failed, or pending to release for a retry
+	Reason      string
+	FromStageID int64
+	ToStageID   int64
+	Shadow      bool
+}
+
+// Finish records the outcome, only while owner still holds the decision.
+func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string, o Outcome) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 key(dealPK(dealID), sortKey),
+		ConditionExpression: aws.String("#st = :inflight AND lease_owner = :owner"),
+		UpdateExpression:    aws.String("SET #st = :st, state_reason = :reason, from_stage_id = :from, to_stage_id = :to, shadow = :shadow, updated_at = :ts, lease_until = :zero"),
+		ExpressionAttributeNames: map[string]string{
+			"#st": "state",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":inflight": str(StateInFlight),
+			":owner":    str(owner),
+			":st":       str(o.State),
+			":reason":   str(o.Reason),
+			":from":     num(o.FromStageID),
+			":to":       num(o.ToStageID),
+			":shadow":   &types.AttributeValueMemberBOOL{Value: o.Shadow},
+			":ts":       str(s.now().UTC().Format(time.RFC3339Nano)),
+			":zero":     num(0),
+		},
+	})
+	if err != nil {
+		return wrapCondition(err, fmt.Sprintf("finish deal %d %s as %s", dealID, sortKey, o.State))
+	}
+	return nil
+}
