@@ -24,8 +24,8 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 // clock is a settable time source shared by a store and a test.
 type clock struct{ ns atomic.Int64 }
 
-func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-func (c *clock) Now() time.Time   { return time.Unix(0, c.ns.Load()) }
+func newClock(t time.Time) *clock        { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func newStore(t *testing.T, c *clock) (*store.Store, *ddblocal.TestTable) {
