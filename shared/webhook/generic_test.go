@@ -57,7 +57,11 @@ type syncWriter struct {
 	w  io.Writer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
 
 func (f *fixture) post(t *testing.T, body []byte, sign func(r *http.Request)) (int, map[string]string) {
 	t.Helper()

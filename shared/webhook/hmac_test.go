@@ -48,4 +48,3 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
-
