@@ -2,6 +2,8 @@
 // wrote now counts, and machine mail is recognised as such.
 package mail
 
+import "strings"
+
 // Machine kinds: mail no person wrote, which must never advance a deal.
 const (
 	MachineAutoReply      = "auto_reply"      // out-of-office, vacation, "thanks for your message"
@@ -22,10 +24,104 @@ type Message struct {
 	MachineReason string
 }
 
+// openingLen is how much of the sender's own text is searched for
+// auto-reply and bounce phrases: they open such messages.
+const openingLen = 500
+
 // Read reduces an email as a mail client holds it. headers may be nil; body
 // may be plain text, HTML or a whole MIME message.
 //
-// TODO(mail helper): real implementation; this stub only passes text through.
+// Header names are matched case-insensitively. When headers carry a
+// Content-Type (and Content-Transfer-Encoding), body is decoded accordingly:
+// multipart bodies yield their text/plain part (or the HTML part rendered as
+// text), attachments are listed as "Attachment: name" lines. Read never fails:
+// what cannot be decoded is read as text.
 func Read(headers map[string]string, subject, body string) Message {
-	return Message{Text: body}
+	h := scanHeaders(headers)
+	if looksMIMEMessage(body) {
+		if hh, s, b, err := ParseRaw([]byte(body)); err == nil {
+			inner := scanHeaders(hh)
+			h.fill(inner)
+			if subject == "" {
+				subject = s
+			}
+			body = b
+		}
+	}
+	if subject == "" && h.subject != "" {
+		subject = DecodeHeader(h.subject)
+	}
+
+	c := extract(&h, body)
+	text := c.text
+	if c.html {
+		text = htmlToText(text)
+	}
+	if strings.IndexByte(text, '\r') >= 0 {
+		text = strings.ReplaceAll(text, "\r\n", "\n")
+		text = strings.ReplaceAll(text, "\r", "\n")
+	}
+	own := ownLines(strings.Split(text, "\n"))
+
+	opening := openingText(own)
+	kind, reason := detectMachine(&h, subject, &c, opening)
+
+	kept, attachments := stripSignature(own)
+	for _, a := range c.attachments {
+		attachments = append(attachments, "Attachment: "+a)
+	}
+	return Message{Text: joinText(kept, attachments), Machine: kind, MachineReason: reason}
+}
+
+// openingText is the lower-cased start of the sender's own text.
+func openingText(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" && b.Len() == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(t)
+		if b.Len() >= openingLen {
+			break
+		}
+	}
+	s := b.String()
+	if len(s) > openingLen {
+		s = s[:openingLen]
+	}
+	return strings.ToLower(s)
+}
+
+// joinText joins lines, collapsing runs of blank lines into one.
+func joinText(lines, tail []string) string {
+	var b strings.Builder
+	blank := false
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			blank = b.Len() > 0
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+			if blank {
+				b.WriteByte('\n')
+			}
+		}
+		blank = false
+		b.WriteString(l)
+	}
+	for i, l := range tail {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+			if i == 0 {
+				b.WriteByte('\n')
+			}
+		}
+		b.WriteString(l)
+	}
+	return strings.TrimSpace(b.String())
 }
