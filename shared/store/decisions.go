@@ -242,3 +242,28 @@ func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string,
 	}
 	return nil
 }
+
+// DecisionsForDeal lists a deal's decisions, oldest signal key first.
+func (s *Store) DecisionsForDeal(ctx context.Context, dealID int64) ([]Decision, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :dec)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":  str(dealPK(dealID)),
+			":dec": str("DEC#"),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decisions for deal %d: %w", dealID, err)
+	}
+	ds := make([]Decision, 0, len(out.Items))
+	for _, item := range out.Items {
+		d, err := DecisionFromItem(item)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stagemover/stagemover"
+	"github.com/stagemover/stagemover/shared/local"
+	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/webhook"
+)
+
+func init() {
+	commands["demo"] = command{"replay events/ through a local system and show each deal's decision, reasons and stage", runDemo}
+}
+
+// demoVendorDomain is the demo's own company: mail from it is the vendor side.
+const demoVendorDomain = "brightwave.example"
+
+// demoScenario is one file under events/demo: deliveries to POST /signals.
+type demoScenario struct {
+	Title      string            `json:"title"`
+	Deliveries []json.RawMessage `json:"deliveries"`
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var f localFlags
+	f.register(fset, "127.0.0.1:0")
+	if err := fset.Parse(args); err != nil {
+		return 2
+	}
+	opts := f.options(stderr)
+	opts.InternalDomains = append(opts.InternalDomains, demoVendorDomain)
+	bodies, titles, err := demoDeliveries(time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover demo:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "starting DynamoDB Local and the Pipedrive sandbox...")
+	sys, err := local.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover demo:", err)
+		return 1
+	}
+	defer sys.Close()
+
+	fmt.Fprintf(stdout, "replaying %d deliveries from events/ to %s/signals (mode %s)\n", len(bodies), sys.URL, sys.Config.Mode)
+	secret := []byte(opts.IngestSecret)
+	if len(secret) == 0 {
+		secret = []byte(local.DevIngestSecret)
+	}
+	before := map[int64]string{}
+	deals := map[int64]bool{}
+	for i, body := range bodies {
+		var env webhook.Envelope
+		_ = json.Unmarshal(body, &env)
+		if env.DealID > 0 && !deals[env.DealID] {
+			deals[env.DealID] = true
+			before[env.DealID] = stageName(ctx, sys, env.DealID)
+		}
+		code, resp, err := postSigned(ctx, sys.URL, secret, body)
+		if err != nil || code >= 300 {
+			fmt.Fprintf(stderr, "delivery %d (%s) failed: %d %s %v\n", i+1, titles[i], code, strings.TrimSpace(string(resp)), err)
+			return 1
+		}
+	}
+	if _, err := sys.Drain(ctx); err != nil {
+		fmt.Fprintln(stderr, "stagemover demo: stream delivery:", err)
+		return 1
+	}
+
+	ids := make([]int64, 0, len(deals))
+	for id := range deals {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		printDeal(ctx, stdout, sys, id, before[id])
+	}
+	u := sys.Pipedrive.Usage()
+	fmt.Fprintf(stdout, "\nPipedrive: %d requests, %d token units; failure queue: %d records\n", u.Requests, u.TokenCost, sys.Failures.Len())
+	return 0
+}
+
+// demoDeliveries reads events/ingest-generic.json's body and events/demo/*.json,
+// shifting each scenario's times so its newest signal happened an hour ago.
+func demoDeliveries(now time.Time) (bodies [][]byte, titles []string, err error) {
+	if raw, err := fs.ReadFile(stagemover.Events, "events/ingest-generic.json"); err == nil {
+		var ev struct{ Body string }
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, nil, fmt.Errorf("events/ingest-generic.json: %w", err)
+		}
+		b, err := shiftTimes([]json.RawMessage{json.RawMessage(ev.Body)}, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("events/ingest-generic.json: %w", err)
+		}
+		bodies, titles = append(bodies, b...), append(titles, "ingest-generic sample")
+	}
+	files, err := fs.Glob(stagemover.Events, "events/demo/*.json")
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(files)
+	for _, file := range files {
+		raw, err := fs.ReadFile(stagemover.Events, file)
+		if err != nil {
+			return nil, nil, err
+		}
+		var sc demoScenario
+		if err := json.Unmarshal(raw, &sc); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", file, err)
+		}
+		b, err := shiftTimes(sc.Deliveries, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", file, err)
+		}
+		for range b {
+			titles = append(titles, path.Base(file)+": "+sc.Title)
+		}
+		bodies = append(bodies, b...)
+	}
+	return bodies, titles, nil
+}
+
+// shiftTimes moves every signal's at and starts_at by the same offset, so the
+// newest signal is an hour before now and meetings keep their relative dates.
+func shiftTimes(deliveries []json.RawMessage, now time.Time) ([][]byte, error) {
+	type doc = map[string]any
+	docs := make([]doc, len(deliveries))
+	var newest time.Time
+	for i, d := range deliveries {
+		if err := json.Unmarshal(d, &docs[i]); err != nil {
+			return nil, err
+		}
+		if sig, ok := docs[i]["signal"].(doc); ok {
+			if t, err := time.Parse(time.RFC3339, fmt.Sprint(sig["at"])); err == nil && t.After(newest) {
+				newest = t
+			}
+		}
+	}
+	offset := time.Duration(0)
+	if !newest.IsZero() {
+		offset = now.Add(-time.Hour).Sub(newest).Truncate(time.Second)
+	}
+	out := make([][]byte, len(docs))
+	for i, d := range docs {
+		if sig, ok := d["signal"].(doc); ok {
+			for _, field := range []string{"at", "starts_at"} {
+				if t, err := time.Parse(time.RFC3339, fmt.Sprint(sig[field])); err == nil {
+					sig[field] = t.Add(offset).UTC().Format(time.RFC3339)
+				}
+			}
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func stageName(ctx context.Context, sys *local.System, dealID int64) string {
+	if sys.Sandbox == nil {
+		return "?"
+	}
+	d, ok := sys.Sandbox.Deal(dealID)
+	if !ok {
+		return "(no such deal)"
+	}
+	name := fmt.Sprintf("stage %d", d.StageID)
+	for _, st := range sys.Sandbox.Stages(d.PipelineID) {
+		if st.ID == d.StageID {
+			name = st.Name
+		}
+	}
+	if d.Status != "open" {
+		name += " (" + d.Status + ")"
+	}
+	return name
+}
+
+func printDeal(ctx context.Context, w io.Writer, sys *local.System, dealID int64, before string) {
+	title := ""
+	if sys.Sandbox != nil {
+		if d, ok := sys.Sandbox.Deal(dealID); ok {
+			title = d.Title
+		}
+	}
+	fmt.Fprintf(w, "\ndeal %d %s\n  stage: %s -> %s\n", dealID, title, before, stageName(ctx, sys, dealID))
+	decisions, err := sys.Store.DecisionsForDeal(ctx, dealID)
+	if err != nil {
+		fmt.Fprintf(w, "  (decisions unavailable: %v)\n", err)
+		return
+	}
+	sort.Slice(decisions, func(i, j int) bool { return decisions[i].CreatedAt.Before(decisions[j].CreatedAt) })
+	if len(decisions) == 0 {
+		fmt.Fprintln(w, "  no decision (signal not matched to this deal)")
+	}
+	for _, d := range decisions {
+		verdict := "stay"
+		if d.Action == store.ActionMove {
+			verdict = "move to " + orDash(d.TargetStage)
+			if d.Status == "won" {
+				verdict = "mark won"
+			}
+		}
+		fmt.Fprintf(w, "  decision after %s: %s", d.EventID, verdict)
+		if d.Flag != "" {
+			fmt.Fprintf(w, " [flag %s]", d.Flag)
+		}
+		if d.Rule != "" {
+			fmt.Fprintf(w, " (rule %s)", d.Rule)
+		}
+		fmt.Fprintln(w)
+		if d.Action == store.ActionMove {
+			fmt.Fprintf(w, "    mover: %s: %s\n", d.State, d.StateReason)
+		}
+		for _, r := range d.Reasons {
+			mark := "+"
+			if !r.Counted {
+				mark = "-"
+			}
+			fmt.Fprintf(w, "    %s %s %s", mark, r.Kind, r.Cue)
+			if r.Excerpt != "" {
+				fmt.Fprintf(w, ": %q", r.Excerpt)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

