@@ -28,6 +28,10 @@ type Message struct {
 // auto-reply and bounce phrases: they open such messages.
 const openingLen = 500
 
+// maxLines bounds the lines read, which keeps the few look-ahead scans
+// linear in practice on hostile input.
+const maxLines = 3000
+
 // Read reduces an email as a mail client holds it. headers may be nil; body
 // may be plain text, HTML or a whole MIME message.
 //
@@ -61,7 +65,11 @@ func Read(headers map[string]string, subject, body string) Message {
 		text = strings.ReplaceAll(text, "\r\n", "\n")
 		text = strings.ReplaceAll(text, "\r", "\n")
 	}
-	own := ownLines(strings.Split(text, "\n"))
+	lines := strings.Split(text, "\n")
+	if len(lines) > maxLines {
+		lines = lines[:maxLines] // what a person writes now comes first
+	}
+	own := ownLines(lines)
 
 	opening := openingText(own)
 	kind, reason := detectMachine(&h, subject, &c, opening)
