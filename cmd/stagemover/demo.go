@@ -14,6 +14,7 @@ import (
 
 	"github.com/stagemover/stagemover"
 	"github.com/stagemover/stagemover/shared/local"
+	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/webhook"
 )
@@ -22,8 +23,13 @@ func init() {
 	commands["demo"] = command{"replay events/ through a local system and show each deal's decision, reasons and stage", runDemo}
 }
 
-// demoVendorDomain is the demo's own company: mail from it is the vendor side.
-const demoVendorDomain = "brightwave.example"
+// demoVendorDomains are the demo's own company (events/demo) and the
+// sample event's sender company: mail from them is the vendor side.
+var demoVendorDomains = []string{"brightwave.example", "acme-routing.io"}
+
+// sampleDealID is the deal events/ingest-generic.json refers to; the demo
+// adds it to the sandbox so the sample is judged like the others.
+const sampleDealID = 4217
 
 // demoScenario is one file under events/demo: deliveries to POST /signals.
 type demoScenario struct {
@@ -40,7 +46,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := f.options(stderr)
-	opts.InternalDomains = append(opts.InternalDomains, demoVendorDomain)
+	opts.InternalDomains = append(opts.InternalDomains, demoVendorDomains...)
 	bodies, titles, err := demoDeliveries(time.Now())
 	if err != nil {
 		fmt.Fprintln(stderr, "stagemover demo:", err)
@@ -53,6 +59,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sys.Close()
+	if sys.Sandbox != nil {
+		person := sys.Sandbox.AddPerson("Dana Whitfield", "dana.whitfield@northwind-logistics.com")
+		sys.Sandbox.AddDeal(sandbox.Deal{ID: sampleDealID, Title: "Northwind Logistics – route optimisation pilot", PipelineID: 1, StageID: 3, PersonID: person, Value: 48000, Currency: "USD"})
+	}
 
 	fmt.Fprintf(stdout, "replaying %d deliveries from events/ to %s/signals (mode %s)\n", len(bodies), sys.URL, sys.Config.Mode)
 	secret := []byte(opts.IngestSecret)

@@ -63,7 +63,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	opts := f.options(stderr)
 	if len(opts.InternalDomains) == 0 {
-		opts.InternalDomains = []string{demoVendorDomain}
+		opts.InternalDomains = demoVendorDomains
 	}
 	fmt.Fprintln(stdout, "starting DynamoDB Local and the Pipedrive stand-in...")
 	sys, err := local.Start(ctx, opts)
