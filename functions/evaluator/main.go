@@ -13,7 +13,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	deps := app.Must(app.LambdaDeps(ctx, config.VarTable))
+	deps := app.Must(app.LambdaDeps(ctx, config.VarTable, config.VarBaseURL, config.VarTokenSecret))
 	handler := app.Must(app.Evaluator(deps))
 	lambda.Start(handler.Handle)
 }

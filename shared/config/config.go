@@ -44,6 +44,9 @@ const (
 	VarIngestARN   = "INGEST_SECRET_ARN"
 )
 
+// minLeaseSeconds leaves a mover time to read, patch and record within its lease.
+const minLeaseSeconds = 3
+
 // ErrConfig marks configuration problems.
 var ErrConfig = errors.New("configuration")
 
@@ -99,6 +102,9 @@ func Load(lookup func(string) string, required ...string) (Config, error) {
 		n, err := intVar(get, d.name, d.def)
 		if err == nil && n <= 0 {
 			err = fmt.Errorf("%w: %s must be positive", ErrConfig, d.name)
+		}
+		if err == nil && d.name == "MOVER_LEASE_SECONDS" && n < minLeaseSeconds {
+			err = fmt.Errorf("%w: MOVER_LEASE_SECONDS must be at least %d (and longer than the mover's timeout)", ErrConfig, minLeaseSeconds)
 		}
 		if err != nil {
 			errs = append(errs, err)

@@ -98,7 +98,7 @@ func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner 
 		return err
 	}
 	// Never act after the lease ends: another invocation may own it by then.
-	rctx, cancel := context.WithDeadline(ctx, claimed.LeaseUntil.Add(-2*time.Second))
+	rctx, cancel := context.WithDeadline(ctx, claimed.LeaseUntil.Add(-leaseMargin(m.Lease)))
 	defer cancel()
 	out, err := m.move(rctx, log, *claimed)
 	if errors.Is(err, errRetry) {
@@ -336,6 +336,12 @@ func (m *Mover) mirror(ctx context.Context, log *slog.Logger, deal pipedrive.Dea
 	if err != nil {
 		log.WarnContext(ctx, "deal mirror not updated", "error", err)
 	}
+}
+
+// leaseMargin is the time kept back at the end of a lease for recording the
+// outcome: 2 s, or a quarter of very short leases.
+func leaseMargin(lease time.Duration) time.Duration {
+	return min(2*time.Second, lease/4)
 }
 
 func randomID() string {
