@@ -1,13 +1,12 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/stagemover/stagemover/shared/intent"
 )
 
 // DefaultEngine returns the intent engine with the embedded rules, or with
-// the rules file at path when set.
+// the rules file at path when set (validated at load: errors name the file,
+// line and problem). `stagemover eval` uses the same engine.
 func DefaultEngine(path string) (intent.Engine, error) {
-	return nil, errors.New("intent engine not wired yet")
+	return intent.NewDefaultEngine(path)
 }

@@ -114,6 +114,11 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 	}
 	for _, h := range history {
 		in.Signals = append(in.Signals, h.Signal)
+		// A sender may name the buyer contact with the deal; it tells the
+		// engine which side of the conversation is the buyer's.
+		if in.Deal.PersonEmail == "" && h.PersonEmail != "" {
+			in.Deal.PersonEmail = h.PersonEmail
+		}
 	}
 
 	dec, err := e.Engine.Decide(ctx, in)
