@@ -56,6 +56,7 @@ type Reason struct {
 	Excerpt string `json:"excerpt,omitempty"` // the words that triggered it, short
 	Rule    string `json:"rule,omitempty"`    // rule id from the rules file
 	Counted bool   `json:"counted"`           // false when the evidence was discounted
+	Note    string `json:"note,omitempty"`    // why it was discounted, or what it shows
 }
 
 // IsMove reports whether the decision changes the deal given its current status.

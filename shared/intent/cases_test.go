@@ -1,0 +1,107 @@
+package intent_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stagemover/stagemover/shared/evalcase"
+	"github.com/stagemover/stagemover/shared/intent"
+	"github.com/stagemover/stagemover/shared/mail"
+)
+
+// repoRoot walks up from the package directory to the directory holding go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the package directory")
+		}
+		dir = parent
+	}
+}
+
+// devCases is ../shared/eval/cases-dev.jsonl beside the repository.
+func devCases(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(repoRoot(t), "..", "shared", "eval", "cases-dev.jsonl")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("dev cases not found at %s (the shared folder beside the repository): %v", p, err)
+	}
+	return p
+}
+
+func runCases(t *testing.T, path string) evalcase.Summary {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	engine := intent.NewEngine(intent.DefaultRules())
+	sum, err := evalcase.Run(context.Background(), engine, f, func(r evalcase.Result) {
+		if !r.Correct {
+			t.Logf("%s %s: got %s want %s (rule %s)", r.Mark(), r.Case.ID, r.Got, r.Want, r.Decision.Rule)
+		}
+	}, func(le *evalcase.LineError) { t.Errorf("%s: %v", path, le) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(sum.Line())
+	return sum
+}
+
+func assertTargets(t *testing.T, sum evalcase.Summary) {
+	t.Helper()
+	if sum.Cases == 0 {
+		t.Fatal("no cases")
+	}
+	if sum.FPRate() > 0.05 {
+		t.Errorf("fp_rate %.3f > 0.05 (%s)", sum.FPRate(), sum.Line())
+	}
+	if sum.FNRate() > 0.10 {
+		t.Errorf("fn_rate %.3f > 0.10 (%s)", sum.FNRate(), sum.Line())
+	}
+}
+
+func TestDevCases(t *testing.T) {
+	assertTargets(t, runCases(t, devCases(t)))
+}
+
+// The engine's own safety net (quote and signature stripping, machine
+// mail) must hold even with a mail reader that passes text through.
+func TestDevCasesWithPassThroughMailReader(t *testing.T) {
+	path := devCases(t)
+	defer intent.SetMailReader(func(_ map[string]string, _, body string) mail.Message {
+		return mail.Message{Text: body}
+	})()
+	assertTargets(t, runCases(t, path))
+}
+
+// Cases written for this package (other companies, phrasings and
+// languages, including Dutch) check that the cues generalise.
+var extraFiles = []string{"cases-extra.jsonl", "cases-extra2.jsonl"}
+
+func TestExtraCases(t *testing.T) {
+	for _, f := range extraFiles {
+		t.Run(f, func(t *testing.T) { assertTargets(t, runCases(t, filepath.Join("testdata", f))) })
+	}
+}
+
+func TestExtraCasesWithPassThroughMailReader(t *testing.T) {
+	defer intent.SetMailReader(func(_ map[string]string, _, body string) mail.Message {
+		return mail.Message{Text: body}
+	})()
+	for _, f := range extraFiles {
+		t.Run(f, func(t *testing.T) { assertTargets(t, runCases(t, filepath.Join("testdata", f))) })
+	}
+}

@@ -1,0 +1,323 @@
+package intent
+
+// Cue names. Text cues are defined by phrases in rules/lexicon.yaml (and
+// may be extended by a rules file); evidence cues are produced by the
+// engine from meetings, documents, calls and the shape of an email. Rules
+// map cues to stages, a won status or a flag.
+const (
+	// text cues written by the buyer side (email text, call notes)
+	CueUnsubscribe        = "unsubscribe"
+	CueRefusal            = "refusal"
+	CueDeferral           = "deferral"
+	CueSignedDocumentSent = "signed_document_sent"
+	CueMeetingAccept      = "meeting_accept"
+	CueMeetingBookedText  = "meeting_booked_text"
+	CueDemoHeldText       = "demo_held_text"
+	CueMeetingCancel      = "meeting_cancel"
+	CuePricingNegotiation = "pricing_negotiation"
+	CuePaymentTerms       = "payment_terms"
+	CueContractTerms      = "contract_terms"
+	CueRedlines           = "redlines"
+	CueSignatureDate      = "signature_date"
+	CueProcurement        = "procurement"
+	CueLegalReview        = "legal_review"
+	CueSecurityReview     = "security_review"
+	CueGoAhead            = "go_ahead"
+	CuePricingQuestion    = "pricing_question"
+	CueCallGatekeeper     = "call_gatekeeper"
+	// text cues written by the vendor side
+	CueMeetingConfirm    = "meeting_confirm"
+	CueProposalDelivered = "proposal_delivered"
+
+	// evidence cues
+	CueBuyerReply           = "buyer_reply"
+	CueCallConnected        = "call_connected"
+	CueMeetingBooked        = "meeting_booked"
+	CueMeetingHeld          = "meeting_held"
+	CueMeetingAcceptConfirm = "meeting_accepted_confirmed"
+	CueProposalSent         = "proposal_sent"
+	CueProposalViewed       = "proposal_viewed"
+	CueContractSent         = "contract_sent"
+	CueContractViewed       = "contract_viewed"
+	CueBuyerSigned          = "buyer_signed_document"
+	CueDocumentDeclined     = "document_declined"
+	CueStageRequest         = "stage_request"
+)
+
+// Cues that only explain why evidence was discounted (never mapped by rules).
+const (
+	CueMachine          = "machine_mail"
+	CueInternalEmail    = "internal_email"
+	CueInternalViewer   = "internal_viewer"
+	CueDuplicateSession = "duplicate_session"
+	CueMeetingCanceled  = "meeting_canceled"
+	CueMeetingNoShow    = "meeting_no_show"
+	CueInternalMeeting  = "internal_meeting"
+	CueMeetingPast      = "meeting_not_in_future"
+	CueVendorSigned     = "vendor_signed"
+	CueThirdParty       = "third_party"
+	CueQuoted           = "quoted_text"
+	CueNegated          = "negated"
+	CueCallNotConnected = "call_not_connected"
+	CueCallShort        = "call_too_short"
+	CueNoNewText        = "no_new_text"
+	CueInvalidSignal    = "invalid_signal"
+	CuePolicy           = "policy"
+	CueNoEvidence       = "no_evidence"
+)
+
+type cueInfo struct {
+	text         bool // defined by phrases
+	vendor       bool // read in vendor-side text (else buyer-side text)
+	mappable     bool // rules may map it
+	negatable    bool // a negation in the clause before it cancels it
+	objection    bool // "we can't accept the liability cap" still counts
+	pastOnly     bool // future, conditional or question cancels it
+	noQuestion   bool
+	question     bool // only counts in a question or a request to clarify
+	untilExc     bool // "not proceed until ..." is not a refusal
+	hedge        bool // "deciding whether to go ahead" does not count
+	conditionNeg bool // "without X" states a condition, not an absence
+	pastExc      bool // "we went with another vendor two years ago" is history
+	notes        bool // read in call notes too
+}
+
+var cueTable = map[string]cueInfo{
+	CueUnsubscribe:        {text: true},
+	CueRefusal:            {text: true, mappable: true, negatable: true, untilExc: true, hedge: true, pastExc: true, notes: true},
+	CueDeferral:           {text: true, mappable: true, notes: true},
+	CueSignedDocumentSent: {text: true, mappable: true, negatable: true, pastOnly: true, hedge: true},
+	CueMeetingAccept:      {text: true, negatable: true, noQuestion: false},
+	CueMeetingBookedText:  {text: true, mappable: true, negatable: true, pastOnly: true, notes: true},
+	CueDemoHeldText:       {text: true, mappable: true, negatable: true},
+	CueMeetingCancel:      {text: true, negatable: true, notes: true},
+	CuePricingNegotiation: {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true},
+	CuePaymentTerms:       {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true},
+	CueContractTerms:      {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true},
+	CueRedlines:           {text: true, mappable: true, negatable: true, notes: true},
+	CueSignatureDate:      {text: true, mappable: true, negatable: true, notes: true},
+	CueProcurement:        {text: true, mappable: true, negatable: true, notes: true},
+	CueLegalReview:        {text: true, mappable: true, negatable: true, objection: true, notes: true},
+	CueSecurityReview:     {text: true, mappable: true, negatable: true, notes: true},
+	CueGoAhead:            {text: true, mappable: true, negatable: true, hedge: true, notes: true},
+	CuePricingQuestion:    {text: true, mappable: true, negatable: true, question: true, notes: true},
+	CueCallGatekeeper:     {text: true, notes: true},
+	CueMeetingConfirm:     {text: true, vendor: true, negatable: true, noQuestion: true},
+	CueProposalDelivered:  {text: true, vendor: true, mappable: true, negatable: true, pastOnly: true},
+
+	CueBuyerReply:           {mappable: true},
+	CueCallConnected:        {mappable: true},
+	CueMeetingBooked:        {mappable: true},
+	CueMeetingHeld:          {mappable: true},
+	CueMeetingAcceptConfirm: {mappable: true},
+	CueProposalSent:         {mappable: true},
+	CueProposalViewed:       {mappable: true},
+	CueContractSent:         {mappable: true},
+	CueContractViewed:       {mappable: true},
+	CueBuyerSigned:          {mappable: true},
+	CueDocumentDeclined:     {mappable: true},
+	CueStageRequest:         {mappable: true},
+}
+
+// Words that negate what follows them in the same clause.
+var negators = setOf(
+	"not", "no", "never", "without", "nor", "neither", "nothing", "none", "nobody", "cannot", "hardly",
+	"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne", "weder",
+	"pas", "aucun", "aucune", "jamais", "sans", "ni", "rien", "guere",
+	"nunca", "sin", "ningun", "ninguna", "ninguno", "tampoco", "nada", "jamas",
+	"niet", "geen", "nooit", "zonder", "nergens", "niets",
+)
+
+// Words after a negator that undo it ("no later than", "not only").
+var negatorUndo = setOf("later", "only", "problem", "problems", "worries", "doubt", "embargo", "nur", "seulement", "solo", "alleen", "spater", "mas", "tard")
+
+// Verbs of objection: "we can't accept the cap" is engagement with terms.
+var objectionWords = setOf("accept", "agree", "acceptable", "work", "works", "happy", "comfortable", "sign", "live", "fine", "ok", "okay", "possible", "feasible", "enough", "sufficient", "competitive", "align", "meet", "match",
+	"akzeptieren", "einverstanden", "annehmen", "akzeptabel", "tragbar",
+	"accepter", "acceptable", "accord", "signer",
+	"aceptar", "aceptable", "acuerdo", "asumir", "firmar",
+	"akkoord", "accepteren", "acceptabel", "tekenen")
+
+// Markers of a future, conditional or pending act.
+var futureWords = setOf("will", "ll", "shall", "going", "gonna", "once", "when", "if", "soon", "tomorrow", "later", "waiting", "await", "awaiting", "need", "needs", "require", "requires", "expect", "expecting", "until", "before", "ready",
+	"wird", "werden", "werde", "sobald", "wenn", "falls", "nachdem", "morgen", "bald", "spater",
+	"sera", "serons", "seront", "vais", "allons", "va", "vont", "enverrai", "enverrons", "des", "quand", "lorsque", "si", "fois", "demain", "bientot",
+	"cuando", "vez", "vamos", "voy", "enviaremos", "enviare", "manana", "pronto", "cuanto",
+	"zullen", "zal", "gaan", "ga", "zodra", "wanneer", "als", "indien", "straks", "binnenkort")
+
+var withoutWords = setOf("without", "ohne", "sans", "sin", "zonder")
+
+// Words that place a statement in the past: history, not a decision now.
+var pastWords = setOf("ago", "previously", "originally", "formerly", "vor", "damals", "fruher", "letztes", "letzten",
+	"auparavant", "autrefois", "dernier", "derniere", "hace", "anteriormente", "pasado", "geleden", "vroeger", "vorig", "vorige", "destijds")
+
+// pastContext reports a time-in-the-past marker in m's sentence.
+func pastContext(d *textDoc, m cueMatch) bool {
+	s := d.sents[m.sent]
+	for j := s.from; j < s.to; j++ {
+		w := d.toks[j].norm
+		if pastWords[w] {
+			return true
+		}
+		if len(w) == 4 && (w[:2] == "19" || w[:2] == "20") && w[2] >= '0' && w[2] <= '9' && w[3] >= '0' && w[3] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// Words that make "not proceed" conditional rather than a refusal.
+var untilWords = setOf("until", "unless", "before", "till", "til", "without", "bis", "bevor", "ohne", "avant", "sans", "tant", "hasta", "sin", "antes", "tot", "voordat", "zolang", "tenzij", "zonder")
+
+// Words that make a pricing mention a question or request to clarify.
+var questionWords = setOf("question", "questions", "clarify", "clarification", "explain", "understand", "breakdown", "confirm", "wondering", "wonder", "whether",
+	"frage", "fragen", "erklaren", "erlautern", "klaren", "ob",
+	"question", "questions", "expliquer", "preciser", "confirmer",
+	"pregunta", "preguntas", "aclarar", "explicar", "confirmar", "si",
+	"vraag", "vragen", "uitleggen", "verduidelijken", "bevestigen", "of")
+
+// negatedMatch reports whether m is negated in its clause.
+func negatedMatch(d *textDoc, m cueMatch, info cueInfo) bool {
+	s := d.sents[m.sent]
+	lo := clauseStart(d, m)
+	if m.from-12 > lo {
+		lo = m.from - 12
+	}
+	check := func(j int) bool {
+		if !isNegator(d, j) {
+			return false
+		}
+		if info.conditionNeg && withoutWords[d.toks[j].norm] {
+			return false // "without a discount we can't sign" still negotiates
+		}
+		if j+1 < len(d.toks) && negatorUndo[d.toks[j+1].norm] {
+			return false
+		}
+		if info.objection {
+			for k := j + 1; k < m.from; k++ {
+				if objectionWords[d.toks[k].norm] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for j := lo; j < m.from; j++ {
+		if check(j) {
+			return true
+		}
+	}
+	// negators inside the phrase's gaps: "legal hasn't been involved"
+	for j := m.from + 1; j < m.to; j++ {
+		if b := j - m.from; b < 64 && m.lit&(1<<uint(b)) != 0 {
+			continue
+		}
+		if check(j) {
+			return true
+		}
+	}
+	// a negated predicate right after it: "our legal team hasn't been
+	// involved", unless it objects: "the cap doesn't work for us"
+	for j := m.to; j < s.to && j < m.to+4; j++ {
+		if d.toks[j].flags&tokClauseStart != 0 {
+			break
+		}
+		if isNegator(d, j) {
+			if j+1 < len(d.toks) && negatorUndo[d.toks[j+1].norm] {
+				return false
+			}
+			for k := j + 1; k < s.to && k < j+5; k++ {
+				if objectionWords[d.toks[k].norm] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// Words that make what follows uncertain: "still deciding whether to go ahead".
+var hedgeWords = setOf("whether", "if", "when", "once", "until", "unless", "soon", "sobald", "nachdem", "bis", "quand", "lorsque", "fois", "des", "cuando", "vez", "hasta", "zodra", "wanneer", "tot", "nadat", "deciding", "decide", "considering", "consider", "might", "may", "maybe", "perhaps", "unsure", "undecided", "possibly", "wondering",
+	"ob", "vielleicht", "eventuell", "uberlegen", "moglicherweise", "falls", "wenn",
+	"si", "peut", "etre", "eventuellement", "decider", "savoir",
+	"quizas", "quiza", "tal", "decidir", "posiblemente",
+	"of", "misschien", "eventueel", "twijfelen", "beslissen", "als")
+
+// Words that make a refusal conditional: "if you're not interested, ...".
+var conditionalWords = setOf("if", "whether", "unless", "might", "may", "maybe", "perhaps", "possibly", "considering",
+	"wenn", "falls", "ob", "vielleicht", "eventuell", "si", "peut", "quizas", "quiza", "indien", "misschien")
+
+// clauseStart is the first token of the clause holding m.
+func clauseStart(d *textDoc, m cueMatch) int {
+	from := d.sents[m.sent].from
+	c := m.from
+	for c > from && d.toks[c].flags&tokClauseStart == 0 {
+		c--
+	}
+	return c
+}
+
+// hedgedMatch reports one of words before m in its clause.
+func hedgedMatch(d *textDoc, m cueMatch, words map[string]bool) bool {
+	for j := clauseStart(d, m); j < m.from; j++ {
+		if words[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
+}
+
+func isNegator(d *textDoc, j int) bool {
+	w := d.toks[j].norm
+	if w == "t" && j > 0 { // n't
+		p := d.toks[j-1].norm
+		return len(p) > 1 && p[len(p)-1] == 'n'
+	}
+	if w == "no" && d.toks[j].flags&tokSentStart != 0 && d.toks[j].flags&tokCommaAfter != 0 {
+		return false // "No, ..." answers, it does not negate what follows
+	}
+	return negators[w]
+}
+
+// futureMatch reports a question, or a future, conditional or pending
+// context before m.
+func futureMatch(d *textDoc, m cueMatch) bool {
+	return d.sents[m.sent].question || hedgedMatch(d, m, futureWords)
+}
+
+// untilAfter reports "... until/unless ..." after m in its sentence.
+func untilAfter(d *textDoc, m cueMatch) bool {
+	s := d.sents[m.sent]
+	for j := m.to; j < s.to; j++ {
+		if untilWords[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
+}
+
+// isQuestionContext reports a question or a request to clarify.
+func isQuestionContext(d *textDoc, m cueMatch) bool {
+	s := d.sents[m.sent]
+	if s.question {
+		return true
+	}
+	for j := s.from; j < s.to; j++ {
+		w := d.toks[j].norm
+		if questionWords[w] {
+			return true
+		}
+		if j == s.from {
+			switch w {
+			case "can", "could", "would", "is", "are", "do", "does", "what", "how", "which", "please",
+				"konnen", "konnten", "ist", "sind", "was", "wie", "welche", "bitte",
+				"pouvez", "pourriez", "est", "quel", "quelle", "quels", "comment", "combien",
+				"podeis", "podrian", "podria", "puede", "cual", "cuales", "como", "que", "cuanto",
+				"kunnen", "kunt", "kan", "wat", "hoe", "welke", "graag":
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,722 @@
+package intent
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultRulesName is how errors and explanations name the embedded rules.
+const DefaultRulesName = "rules/default.yaml"
+
+//go:embed rules/default.yaml
+var defaultRulesYAML []byte
+
+//go:embed rules/lexicon.yaml
+var lexiconYAML []byte
+
+// StageRequested is the stage of a rule that moves to the stage an explicit
+// stage_request names.
+const StageRequested = "(requested)"
+
+// Thresholds tune how evidence counts. A rules file sets them globally and
+// may override them per pipeline.
+type Thresholds struct {
+	// MinCallSeconds is the shortest connected call that counts as contact.
+	MinCallSeconds int
+	// ProposalViewCounts: a buyer-side view of a proposal or quote shows it
+	// was sent even when the send itself was not recorded.
+	ProposalViewCounts bool
+	// MeetingCountsWhen: future_or_held (booked for a time after the booking,
+	// or held), held_only, or any (every booked meeting).
+	MeetingCountsWhen string
+	// ThirdPartySender: how an email from outside both the vendor and the
+	// deal's organisation counts: require_buyer_copy (only with a buyer-side
+	// address on To/Cc, and never for Won), ignore, or full.
+	ThirdPartySender string
+	// StageRequestMaySkip: an explicit stage_request may skip stages.
+	StageRequestMaySkip bool
+	// AcceptConfirmDays: a rep's confirmation must follow the buyer's
+	// acceptance of a time within this many days.
+	AcceptConfirmDays int
+	// ExcerptChars bounds the quoted words in explanations.
+	ExcerptChars int
+	// WonDocTypes: document types whose buyer-side completion is Won.
+	WonDocTypes []string
+	// ProposalDocTypes: document types whose sending is a proposal.
+	ProposalDocTypes []string
+}
+
+// Rule maps cues to an outcome.
+type Rule struct {
+	ID          string
+	Description string
+	When        []string // cue names
+	Stage       string   // stage name, StageRequested, or ""
+	Status      string   // "won" or ""
+	Flag        string   // follow_up, review or ""
+	// After gates the rule: it applies only when the deal is at or past this
+	// stage (or other evidence shows it); otherwise Otherwise applies.
+	After     string
+	Otherwise string
+	Line      int
+
+	stageLine, afterLine, otherwiseLine int
+}
+
+// Pipeline is one pipeline's stage order and rules.
+type Pipeline struct {
+	Name       string
+	Stages     []string
+	Rules      []*Rule
+	Thresholds Thresholds
+	rank       map[string]int
+	byCue      map[string]*Rule
+}
+
+// Rank returns the position of stage in the pipeline, or -1.
+func (p *Pipeline) Rank(stage string) int {
+	if r, ok := p.rank[strings.ToLower(strings.TrimSpace(stage))]; ok {
+		return r
+	}
+	return -1
+}
+
+// RuleFor returns the rule mapping cue, or nil.
+func (p *Pipeline) RuleFor(cue string) *Rule { return p.byCue[cue] }
+
+// Rules is a validated, compiled rules file.
+type Rules struct {
+	Source          string
+	Thresholds      Thresholds
+	FreemailDomains map[string]bool
+	Pipelines       []*Pipeline
+	byName          map[string]*Pipeline
+	lex             *lexicon
+}
+
+// Pipeline returns the pipeline named name, else the "*" pipeline, else nil.
+func (r *Rules) Pipeline(name string) *Pipeline {
+	if p, ok := r.byName[strings.ToLower(strings.TrimSpace(name))]; ok {
+		return p
+	}
+	return r.byName["*"]
+}
+
+var (
+	baseLexOnce sync.Once
+	baseLex     *lexicon
+	baseLexErr  error
+
+	defaultOnce  sync.Once
+	defaultRules *Rules
+)
+
+func baseLexicon() (*lexicon, error) {
+	baseLexOnce.Do(func() {
+		baseLex, baseLexErr = loadLexicon("rules/lexicon.yaml", lexiconYAML)
+	})
+	return baseLex, baseLexErr
+}
+
+// DefaultRules returns the embedded default rules. They are validated by
+// the package tests; a broken embedded file panics.
+func DefaultRules() *Rules {
+	defaultOnce.Do(func() {
+		r, err := LoadRules(DefaultRulesName, defaultRulesYAML)
+		if err != nil {
+			panic(err)
+		}
+		defaultRules = r
+	})
+	return defaultRules
+}
+
+// DefaultRulesYAML returns the embedded default rules file, a starting
+// point for a custom one.
+func DefaultRulesYAML() []byte { return append([]byte(nil), defaultRulesYAML...) }
+
+// LoadRulesFile reads and validates a rules file.
+func LoadRulesFile(path string) (*Rules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return LoadRules(path, data)
+}
+
+// NewDefaultEngine returns the engine with the rules file at path, or the
+// embedded default rules when path is "". The CLI's eval command and the
+// evaluator Lambda both build their engine here.
+func NewDefaultEngine(path string) (Engine, error) {
+	if path == "" {
+		return NewEngine(DefaultRules()), nil
+	}
+	r, err := LoadRulesFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewEngine(r), nil
+}
+
+// loadErrors collects problems as "file:line: problem".
+type loadErrors struct {
+	name  string
+	errs  []string
+	lines []int
+}
+
+func (e *loadErrors) add(line int, format string, args ...any) {
+	e.errs = append(e.errs, fmt.Sprintf("%s:%d: %s", e.name, line, fmt.Sprintf(format, args...)))
+	e.lines = append(e.lines, line)
+}
+
+func (e *loadErrors) Len() int           { return len(e.errs) }
+func (e *loadErrors) Less(i, j int) bool { return e.lines[i] < e.lines[j] }
+func (e *loadErrors) Swap(i, j int) {
+	e.errs[i], e.errs[j] = e.errs[j], e.errs[i]
+	e.lines[i], e.lines[j] = e.lines[j], e.lines[i]
+}
+
+func (e *loadErrors) err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	sort.Stable(e)
+	if len(e.errs) > 20 {
+		e.errs = append(e.errs[:20], fmt.Sprintf("%s: ... and %d more problems", e.name, len(e.errs)-20))
+	}
+	return errors.New(strings.Join(e.errs, "\n"))
+}
+
+// fields walks a mapping node, reporting unknown and duplicate keys.
+func (e *loadErrors) fields(n *yaml.Node, what string, known ...string) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n.Kind != yaml.MappingNode {
+		e.add(n.Line, "%s must be a mapping", what)
+		return out
+	}
+	ok := setOf(known...)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !ok[k.Value] {
+			e.add(k.Line, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			e.add(k.Line, "duplicate key %q in %s", k.Value, what)
+			continue
+		}
+		out[k.Value] = v
+	}
+	return out
+}
+
+func (e *loadErrors) str(n *yaml.Node, what string) string {
+	if n.Kind != yaml.ScalarNode {
+		e.add(n.Line, "%s must be a string", what)
+		return ""
+	}
+	return n.Value
+}
+
+func (e *loadErrors) strs(n *yaml.Node, what string) []string {
+	if n.Kind == yaml.ScalarNode && n.Value != "" {
+		return []string{n.Value}
+	}
+	if n.Kind != yaml.SequenceNode {
+		e.add(n.Line, "%s must be a list of strings", what)
+		return nil
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			e.add(c.Line, "%s must be a list of strings", what)
+			continue
+		}
+		out = append(out, c.Value)
+	}
+	return out
+}
+
+func (e *loadErrors) integer(n *yaml.Node, what string, lo, hi int) (int, bool) {
+	v, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		e.add(n.Line, "%s must be a whole number, got %q", what, n.Value)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		e.add(n.Line, "%s must be between %d and %d, got %d", what, lo, hi, v)
+		return 0, false
+	}
+	return v, true
+}
+
+func (e *loadErrors) boolean(n *yaml.Node, what string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode {
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on":
+			return true, true
+		case "false", "no", "off":
+			return false, true
+		}
+	}
+	e.add(n.Line, "%s must be true or false, got %q", what, n.Value)
+	return false, false
+}
+
+func (e *loadErrors) oneOf(n *yaml.Node, what string, allowed ...string) (string, bool) {
+	v := e.str(n, what)
+	for _, a := range allowed {
+		if v == a {
+			return v, true
+		}
+	}
+	e.add(n.Line, "%s must be one of %s, got %q", what, strings.Join(allowed, ", "), v)
+	return "", false
+}
+
+var thresholdKeys = []string{"min_call_seconds", "proposal_view_counts", "meeting_counts_when", "third_party_sender",
+	"stage_request_may_skip", "accept_confirm_days", "excerpt_chars", "won_doc_types", "proposal_doc_types"}
+
+func (e *loadErrors) thresholds(n *yaml.Node, t *Thresholds, what string) {
+	f := e.fields(n, what, thresholdKeys...)
+	if v, ok := f["min_call_seconds"]; ok {
+		if x, ok := e.integer(v, what+".min_call_seconds", 0, 86400); ok {
+			t.MinCallSeconds = x
+		}
+	}
+	if v, ok := f["proposal_view_counts"]; ok {
+		if x, ok := e.boolean(v, what+".proposal_view_counts"); ok {
+			t.ProposalViewCounts = x
+		}
+	}
+	if v, ok := f["meeting_counts_when"]; ok {
+		if x, ok := e.oneOf(v, what+".meeting_counts_when", "future_or_held", "held_only", "any"); ok {
+			t.MeetingCountsWhen = x
+		}
+	}
+	if v, ok := f["third_party_sender"]; ok {
+		if x, ok := e.oneOf(v, what+".third_party_sender", "require_buyer_copy", "ignore", "full"); ok {
+			t.ThirdPartySender = x
+		}
+	}
+	if v, ok := f["stage_request_may_skip"]; ok {
+		if x, ok := e.boolean(v, what+".stage_request_may_skip"); ok {
+			t.StageRequestMaySkip = x
+		}
+	}
+	if v, ok := f["accept_confirm_days"]; ok {
+		if x, ok := e.integer(v, what+".accept_confirm_days", 0, 365); ok {
+			t.AcceptConfirmDays = x
+		}
+	}
+	if v, ok := f["excerpt_chars"]; ok {
+		if x, ok := e.integer(v, what+".excerpt_chars", 20, 500); ok {
+			t.ExcerptChars = x
+		}
+	}
+	docTypes := func(key string) ([]string, bool) {
+		v, ok := f[key]
+		if !ok {
+			return nil, false
+		}
+		var out []string
+		for i, s := range e.strs(v, what+"."+key) {
+			switch s {
+			case "proposal", "quote", "contract", "other":
+				out = append(out, s)
+			default:
+				line := v.Line
+				if i < len(v.Content) {
+					line = v.Content[i].Line
+				}
+				e.add(line, "%s.%s: %q is not a document type (proposal, quote, contract, other)", what, key, s)
+			}
+		}
+		return out, true
+	}
+	if x, ok := docTypes("won_doc_types"); ok {
+		t.WonDocTypes = x
+	}
+	if x, ok := docTypes("proposal_doc_types"); ok {
+		t.ProposalDocTypes = x
+	}
+}
+
+// builtinThresholds apply when a rules file leaves a threshold out.
+var builtinThresholds = Thresholds{
+	MinCallSeconds:      60,
+	ProposalViewCounts:  true,
+	MeetingCountsWhen:   "future_or_held",
+	ThirdPartySender:    "require_buyer_copy",
+	StageRequestMaySkip: true,
+	AcceptConfirmDays:   14,
+	ExcerptChars:        120,
+	WonDocTypes:         []string{"contract", "quote", "proposal"},
+	ProposalDocTypes:    []string{"proposal", "quote"},
+}
+
+// LoadRules parses and validates a rules file. name is used in errors,
+// which read "name:line: problem", one per line.
+func LoadRules(name string, data []byte) (*Rules, error) {
+	base, err := baseLexicon()
+	if err != nil {
+		return nil, err
+	}
+	e := &loadErrors{name: name}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s:1: empty rules file", name)
+	}
+	root := doc.Content[0]
+	top := e.fields(root, "the rules file", "version", "description", "thresholds", "freemail_domains", "phrases", "pipelines")
+	r := &Rules{Source: name, Thresholds: builtinThresholds, FreemailDomains: map[string]bool{}, byName: map[string]*Pipeline{}}
+
+	if v, ok := top["version"]; ok {
+		if x, ok := e.integer(v, "version", 1, 1); ok {
+			_ = x
+		}
+	}
+	if v, ok := top["thresholds"]; ok {
+		e.thresholds(v, &r.Thresholds, "thresholds")
+	}
+	if v, ok := top["freemail_domains"]; ok {
+		for _, d := range e.strs(v, "freemail_domains") {
+			r.FreemailDomains[strings.ToLower(strings.TrimSpace(d))] = true
+		}
+	}
+	r.lex = base
+	if v, ok := top["phrases"]; ok {
+		r.lex = base.clone()
+		if v.Kind != yaml.MappingNode {
+			e.add(v.Line, "phrases must map cue names to lists of phrases")
+		} else {
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, list := v.Content[i], v.Content[i+1]
+				info, known := cueTable[k.Value]
+				if !known || !info.text {
+					e.add(k.Line, "phrases: unknown text cue %q (text cues: %s)", k.Value, strings.Join(textCueNames(), ", "))
+					continue
+				}
+				if list.Kind != yaml.SequenceNode {
+					e.add(list.Line, "phrases.%s must be a list of phrases", k.Value)
+					continue
+				}
+				for _, pn := range list.Content {
+					if err := r.lex.add(k.Value, pn.Value, fmt.Sprintf("%s:%d", name, pn.Line)); err != nil {
+						e.add(pn.Line, "phrase %q for %s: %v", pn.Value, k.Value, err)
+					}
+				}
+			}
+		}
+	}
+
+	pv, ok := top["pipelines"]
+	if !ok {
+		e.add(root.Line, "pipelines is required")
+		return nil, e.err()
+	}
+	if pv.Kind != yaml.SequenceNode || len(pv.Content) == 0 {
+		e.add(pv.Line, "pipelines must be a non-empty list")
+		return nil, e.err()
+	}
+	type pending struct {
+		p    *Pipeline
+		from string
+		line int
+		n    *yaml.Node
+	}
+	var all []pending
+	for _, pn := range pv.Content {
+		f := e.fields(pn, "a pipeline", "name", "stages", "rules", "rules_from", "thresholds")
+		p := &Pipeline{Thresholds: r.Thresholds, rank: map[string]int{}, byCue: map[string]*Rule{}}
+		if v, ok := f["name"]; ok {
+			p.Name = strings.TrimSpace(e.str(v, "pipeline name"))
+		}
+		if p.Name == "" {
+			e.add(pn.Line, "a pipeline needs a name (\"*\" for the default)")
+			continue
+		}
+		key := strings.ToLower(p.Name)
+		if _, dup := r.byName[key]; dup {
+			e.add(pn.Line, "pipeline %q is defined twice", p.Name)
+			continue
+		}
+		if v, ok := f["thresholds"]; ok {
+			e.thresholds(v, &p.Thresholds, "pipeline "+p.Name+" thresholds")
+		}
+		sv, ok := f["stages"]
+		if !ok {
+			e.add(pn.Line, "pipeline %q needs its stages in order", p.Name)
+			continue
+		}
+		for i, s := range e.strs(sv, "stages") {
+			s = strings.TrimSpace(s)
+			line := sv.Line
+			if i < len(sv.Content) {
+				line = sv.Content[i].Line
+			}
+			if s == "" {
+				e.add(line, "pipeline %q: empty stage name", p.Name)
+				continue
+			}
+			if _, dup := p.rank[strings.ToLower(s)]; dup {
+				e.add(line, "pipeline %q: stage %q listed twice", p.Name, s)
+				continue
+			}
+			p.rank[strings.ToLower(s)] = len(p.Stages)
+			p.Stages = append(p.Stages, s)
+		}
+		r.byName[key] = p
+		r.Pipelines = append(r.Pipelines, p)
+		pd := pending{p: p, line: pn.Line}
+		rv, hasRules := f["rules"]
+		fv, hasFrom := f["rules_from"]
+		switch {
+		case hasRules && hasFrom:
+			e.add(fv.Line, "pipeline %q: use rules or rules_from, not both", p.Name)
+		case hasFrom:
+			pd.from = e.str(fv, "rules_from")
+			pd.line = fv.Line
+		case hasRules:
+			pd.n = rv
+		default:
+			e.add(pn.Line, "pipeline %q needs rules (or rules_from: another pipeline)", p.Name)
+		}
+		all = append(all, pd)
+	}
+	// own rules first, then inherited ones
+	for _, pd := range all {
+		if pd.n != nil {
+			e.rules(pd.n, pd.p, nil)
+		}
+	}
+	for _, pd := range all {
+		if pd.from == "" {
+			continue
+		}
+		src, ok := r.byName[strings.ToLower(pd.from)]
+		if !ok {
+			e.add(pd.line, "pipeline %q: rules_from names unknown pipeline %q", pd.p.Name, pd.from)
+			continue
+		}
+		if src == pd.p {
+			e.add(pd.line, "pipeline %q: rules_from names itself", pd.p.Name)
+			continue
+		}
+		e.rules(nil, pd.p, src.Rules)
+	}
+	if err := e.err(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+var ruleKeys = []string{"id", "description", "when", "stage", "status", "flag", "after", "otherwise"}
+
+// rules parses the rules of p from n, or validates inherited rules against
+// p's stages.
+func (e *loadErrors) rules(n *yaml.Node, p *Pipeline, inherited []*Rule) {
+	var list []*Rule
+	if n != nil {
+		if n.Kind != yaml.SequenceNode {
+			e.add(n.Line, "pipeline %q: rules must be a list", p.Name)
+			return
+		}
+		for _, rn := range n.Content {
+			f := e.fields(rn, "a rule", ruleKeys...)
+			ru := &Rule{Line: rn.Line}
+			if v, ok := f["id"]; ok {
+				ru.ID = strings.TrimSpace(e.str(v, "rule id"))
+			}
+			if v, ok := f["description"]; ok {
+				ru.Description = e.str(v, "rule description")
+			}
+			if v, ok := f["when"]; ok {
+				for i, c := range e.strs(v, "rule when") {
+					line := v.Line
+					if i < len(v.Content) {
+						line = v.Content[i].Line
+					}
+					info, known := cueTable[c]
+					if !known || !info.mappable {
+						e.add(line, "rule %q: unknown cue %q (cues: %s)", ru.ID, c, strings.Join(mappableCues(), ", "))
+						continue
+					}
+					ru.When = append(ru.When, c)
+				}
+			}
+			if v, ok := f["stage"]; ok {
+				ru.Stage = strings.TrimSpace(e.str(v, "rule stage"))
+				ru.stageLine = v.Line
+			}
+			if v, ok := f["status"]; ok {
+				if x, ok := e.oneOf(v, "rule status", "won"); ok {
+					ru.Status = x
+				}
+			}
+			if v, ok := f["flag"]; ok {
+				if x, ok := e.oneOf(v, "rule flag", FlagFollowUp, FlagReview); ok {
+					ru.Flag = x
+				}
+			}
+			if v, ok := f["after"]; ok {
+				ru.After = strings.TrimSpace(e.str(v, "rule after"))
+				ru.afterLine = v.Line
+			}
+			if v, ok := f["otherwise"]; ok {
+				ru.Otherwise = strings.TrimSpace(e.str(v, "rule otherwise"))
+				ru.otherwiseLine = v.Line
+			}
+			if ru.ID == "" {
+				e.add(rn.Line, "a rule needs an id")
+				continue
+			}
+			if _, ok := f["when"]; !ok {
+				e.add(rn.Line, "rule %q needs when: a list of cues", ru.ID)
+			}
+			if ru.Stage == "" && ru.Status == "" && ru.Flag == "" {
+				e.add(rn.Line, "rule %q needs a stage, a status (won) or a flag", ru.ID)
+			}
+			if ru.Stage != "" && ru.Status != "" {
+				e.add(rn.Line, "rule %q: a rule sets a stage or the won status, not both", ru.ID)
+			}
+			if ru.Otherwise != "" && ru.After == "" {
+				e.add(rn.Line, "rule %q: otherwise needs after", ru.ID)
+			}
+			list = append(list, ru)
+		}
+	} else {
+		list = inherited
+	}
+	ids := map[string]int{}
+	for _, ru := range list {
+		if prev, dup := ids[ru.ID]; dup {
+			e.add(ru.Line, "pipeline %q: duplicate rule id %q (first at line %d)", p.Name, ru.ID, prev)
+			continue
+		}
+		ids[ru.ID] = ru.Line
+		from := ""
+		if n == nil {
+			from = " (inherited through rules_from)"
+		}
+		checkStage := func(s, what string, line int) {
+			if line == 0 {
+				line = ru.Line
+			}
+			if s != "" && p.Rank(s) < 0 {
+				e.add(line, "rule %q%s: %s %q is not a stage of pipeline %q (stages: %s)", ru.ID, from, what, s, p.Name, strings.Join(p.Stages, ", "))
+			}
+		}
+		if ru.Stage == StageRequested {
+			if len(ru.When) != 1 || ru.When[0] != CueStageRequest {
+				e.add(ru.Line, "rule %q: stage %s only goes with when: [stage_request]", ru.ID, StageRequested)
+			}
+		} else {
+			checkStage(ru.Stage, "stage", ru.stageLine)
+			if len(ru.When) == 1 && ru.When[0] == CueStageRequest && ru.Stage != "" {
+				e.add(ru.Line, "rule %q: stage_request moves to the requested stage: use stage: %s", ru.ID, StageRequested)
+			}
+		}
+		checkStage(ru.After, "after", ru.afterLine)
+		checkStage(ru.Otherwise, "otherwise", ru.otherwiseLine)
+		for _, c := range ru.When {
+			if prev, dup := p.byCue[c]; dup {
+				e.add(ru.Line, "rule %q: cue %q is already mapped by rule %q (line %d)", ru.ID, c, prev.ID, prev.Line)
+				continue
+			}
+			p.byCue[c] = ru
+		}
+		p.Rules = append(p.Rules, ru)
+	}
+}
+
+func textCueNames() []string {
+	var out []string
+	for k, v := range cueTable {
+		if v.text {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func mappableCues() []string {
+	var out []string
+	for k, v := range cueTable {
+		if v.mappable {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// loadLexicon reads the lexicon file: macros and phrases per cue and language.
+func loadLexicon(name string, data []byte) (*lexicon, error) {
+	e := &loadErrors{name: name}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty lexicon", name)
+	}
+	lx := newLexicon()
+	top := e.fields(doc.Content[0], "the lexicon", "macros", "cues")
+	if m, ok := top["macros"]; ok && m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			if err := lx.defineMacro(k.Value, e.strs(v, "macro "+k.Value)); err != nil {
+				e.add(k.Line, "macro %s: %v", k.Value, err)
+			}
+		}
+	}
+	c, ok := top["cues"]
+	if !ok || c.Kind != yaml.MappingNode {
+		e.add(doc.Content[0].Line, "cues must map cue names to phrases per language")
+		return nil, e.err()
+	}
+	for i := 0; i+1 < len(c.Content); i += 2 {
+		k, langs := c.Content[i], c.Content[i+1]
+		info, known := cueTable[k.Value]
+		if !known || !info.text {
+			e.add(k.Line, "unknown text cue %q", k.Value)
+			continue
+		}
+		e.fields(langs, "cue "+k.Value, "en", "de", "fr", "es", "nl")
+		for j := 0; langs.Kind == yaml.MappingNode && j+1 < len(langs.Content); j += 2 {
+			list := langs.Content[j+1]
+			if list.Kind != yaml.SequenceNode {
+				e.add(list.Line, "cue %s: phrases must be a list", k.Value)
+				continue
+			}
+			for _, pn := range list.Content {
+				if err := lx.add(k.Value, pn.Value, fmt.Sprintf("%s:%d", name, pn.Line)); err != nil {
+					e.add(pn.Line, "phrase %q for %s: %v", pn.Value, k.Value, err)
+				}
+			}
+		}
+	}
+	for cue, info := range cueTable {
+		if info.text && lx.cues[cue] == 0 {
+			e.add(1, "text cue %s has no phrases", cue)
+		}
+	}
+	if err := e.err(); err != nil {
+		return nil, err
+	}
+	return lx, nil
+}

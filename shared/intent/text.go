@@ -1,0 +1,341 @@
+package intent
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A text is split once into normalised tokens (lower case, accents folded,
+// apostrophes and hyphens split) with their byte offsets in the source, and
+// into sentences and clauses. Cue phrases are matched against tokens, so
+// "marked-up", "Marked up" and "marked up" read the same, and an excerpt can
+// always be cut from the original words.
+
+const (
+	tokSentStart   uint8 = 1 << iota // first token of a sentence
+	tokClauseStart                   // first token of a clause (negation scope ends before it)
+	tokCommaAfter                    // the token is followed by a comma
+)
+
+type token struct {
+	norm       string
+	start, end int32 // byte offsets in the source text
+	flags      uint8
+}
+
+type sentence struct {
+	from, to int  // token range [from, to)
+	question bool // ends with '?'
+}
+
+type textDoc struct {
+	src   string
+	toks  []token
+	sents []sentence
+}
+
+// foldTable maps Latin-1 and Latin Extended-A letters to ASCII.
+var foldTable = func() map[rune]string {
+	m := map[rune]string{}
+	add := func(to string, from string) {
+		for _, r := range from {
+			m[r] = to
+		}
+	}
+	add("a", "àáâãäåāăąÀÁÂÃÄÅĀĂĄ")
+	add("ae", "æÆ")
+	add("c", "çćĉċčÇĆĈĊČ")
+	add("d", "ďđĎĐ")
+	add("e", "èéêëēĕėęěÈÉÊËĒĔĖĘĚ")
+	add("g", "ĝğġģĜĞĠĢ")
+	add("i", "ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ")
+	add("n", "ñńņňÑŃŅŇ")
+	add("o", "òóôõöøōŏőÒÓÔÕÖØŌŎŐ")
+	add("oe", "œŒ")
+	add("s", "śŝşšŚŜŞŠ")
+	add("ss", "ß")
+	add("t", "ţťŢŤ")
+	add("u", "ùúûüũūŭůűųÙÚÛÜŨŪŬŮŰŲ")
+	add("y", "ýÿÝŸ")
+	add("z", "źżžŹŻŽ")
+	return m
+}()
+
+func isSymbolToken(r rune) bool {
+	switch r {
+	case '%', '€', '£', '$', '§', '¥':
+		return true
+	}
+	return false
+}
+
+func isBullet(r rune) bool {
+	switch r {
+	case '-', '*', '•', '·', '–', '—', '▪', '●':
+		return true
+	}
+	return false
+}
+
+// appendFold appends r folded to ASCII lower case where possible.
+func appendFold(buf []byte, r rune) []byte {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return append(buf, byte(r))
+	}
+	if s, ok := foldTable[r]; ok {
+		return append(buf, s...)
+	}
+	return utf8.AppendRune(buf, unicode.ToLower(r))
+}
+
+// tokenize builds the token and sentence view of src.
+func tokenize(src string) *textDoc {
+	d := &textDoc{src: src}
+	d.toks = make([]token, 0, len(src)/5+4)
+	buf := make([]byte, 0, len(src)+16)
+	type span struct{ a, b int }
+	norms := make([]span, 0, cap(d.toks))
+
+	pendingSent := true
+	pendingClause := false
+	lineStart := 0 // byte offset of the current line
+	inTok := false
+	tokSrc, tokNorm := 0, 0
+	sentQuestion := false
+	sentFrom := 0
+
+	closeSentence := func(question bool) {
+		if len(d.toks) > sentFrom {
+			d.sents = append(d.sents, sentence{from: sentFrom, to: len(d.toks), question: question || sentQuestion})
+		}
+		sentFrom = len(d.toks)
+		sentQuestion = false
+		pendingSent = true
+	}
+	emit := func(a, b, na, nb int) {
+		var f uint8
+		if pendingSent {
+			f |= tokSentStart | tokClauseStart
+			pendingSent = false
+			pendingClause = false
+		} else if pendingClause {
+			f |= tokClauseStart
+			pendingClause = false
+		}
+		d.toks = append(d.toks, token{start: int32(a), end: int32(b), flags: f})
+		norms = append(norms, span{na, nb})
+	}
+	endTok := func(i int) {
+		if inTok {
+			emit(tokSrc, i, tokNorm, len(buf))
+			inTok = false
+		}
+	}
+
+	for i := 0; i < len(src); {
+		r, size := utf8.DecodeRuneInString(src[i:])
+		if inTok && unicode.Is(unicode.Mn, r) { // combining accents: drop
+			i += size
+			continue
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if !inTok {
+				inTok = true
+				tokSrc, tokNorm = i, len(buf)
+			}
+			buf = appendFold(buf, r)
+			i += size
+			continue
+		}
+		endTok(i)
+		next := byte(0)
+		if i+size < len(src) {
+			next = src[i+size]
+		}
+		switch {
+		case isSymbolToken(r):
+			na := len(buf)
+			buf = utf8.AppendRune(buf, r)
+			emit(i, i+size, na, len(buf))
+		case r == '.' || r == '!' || r == '?' || r == ';' || r == '…':
+			if next == 0 || next == ' ' || next == '\n' || next == '\r' || next == '\t' || next == '"' || next == ')' || next == '\'' || next == '*' || r == '?' || r == '!' || r == ';' {
+				if r == '?' {
+					sentQuestion = true
+				}
+				closeSentence(r == '?')
+			}
+		case r == ':':
+			if next == 0 || next == ' ' || next == '\n' || next == '\t' {
+				pendingClause = true
+			}
+		case r == ',':
+			if n := len(d.toks); n > 0 && !pendingSent {
+				d.toks[n-1].flags |= tokCommaAfter
+			}
+		case r == '(' || r == ')' || r == '[' || r == ']':
+			// parentheses do not end a clause
+		case r == '\n':
+			// blank line, bullet or short line: a new sentence
+			lineLen := i - lineStart
+			j := i + 1
+			blank := false
+			for j < len(src) {
+				c := src[j]
+				if c == '\n' {
+					blank = true
+				} else if c != ' ' && c != '\t' && c != '\r' {
+					break
+				}
+				j++
+			}
+			nextRune, _ := utf8.DecodeRuneInString(src[min(j, len(src)):])
+			if blank || lineLen < 45 || isBullet(nextRune) || (j < len(src) && src[j] >= '0' && src[j] <= '9' && j+1 < len(src) && (src[j+1] == ')' || src[j+1] == '.')) {
+				closeSentence(false)
+			}
+			lineStart = i + 1
+		case isBullet(r) && (i == lineStart || strings.TrimSpace(src[lineStart:i]) == ""):
+			closeSentence(false)
+		}
+		i += size
+	}
+	endTok(len(src))
+	closeSentence(false)
+
+	all := string(buf)
+	for k := range d.toks {
+		d.toks[k].norm = all[norms[k].a:norms[k].b]
+	}
+	markClauses(d)
+	return d
+}
+
+var (
+	clauseConj = setOf("but", "however", "although", "though", "whereas", "otherwise",
+		"aber", "jedoch", "sondern", "allerdings", "dennoch", "trotzdem",
+		"mais", "cependant", "toutefois", "pourtant", "sinon",
+		"pero", "sino", "aunque", "embargo",
+		"maar", "echter", "hoewel", "toch")
+	andConj  = setOf("and", "or", "so", "und", "oder", "also", "et", "ou", "donc", "y", "o", "e", "en", "of", "dus")
+	subjects = setOf("we", "i", "you", "they", "she", "he", "our", "my", "their",
+		"wir", "ich", "sie", "er", "unser", "unsere", "unseren", "unserem", "unserer", "mein", "meine",
+		"nous", "je", "j", "il", "elle", "ils", "elles", "on", "notre", "nos", "mon", "ma", "mes",
+		"nosotros", "yo", "nuestro", "nuestra", "nuestros", "nuestras", "mi", "mis",
+		"wij", "ik", "zij", "hij", "onze", "ons", "mijn")
+)
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// markClauses starts a new clause at adversative conjunctions and at
+// "and"/"or" followed by a new subject.
+func markClauses(d *textDoc) {
+	for i := range d.toks {
+		t := &d.toks[i]
+		if clauseConj[t.norm] {
+			t.flags |= tokClauseStart
+			continue
+		}
+		if andConj[t.norm] && i+1 < len(d.toks) && subjects[d.toks[i+1].norm] && d.toks[i+1].flags&tokSentStart == 0 {
+			t.flags |= tokClauseStart
+		}
+		if i > 0 && d.toks[i-1].flags&tokCommaAfter != 0 && subjects[t.norm] && i+1 < len(d.toks) && isFiniteVerbish(d.toks[i+1].norm) {
+			t.flags |= tokClauseStart
+		}
+	}
+}
+
+// isFiniteVerbish recognises the few auxiliaries that make ", we need ..."
+// a new clause rather than a list item.
+func isFiniteVerbish(w string) bool {
+	switch w {
+	case "re", "ve", "ll", "d", "m", "s", "are", "have", "will", "would", "need", "can", "could", "want", "should", "must", "do", "did", "am", "is", "was", "were", "had",
+		"haben", "sind", "werden", "brauchen", "mussen", "konnen", "wollen", "mochten", "habe", "bin", "brauche",
+		"avons", "sommes", "devons", "pouvons", "voulons", "souhaitons", "ai", "suis",
+		"hemos", "somos", "estamos", "necesitamos", "podemos", "queremos", "tenemos", "he", "estoy",
+		"hebben", "zijn", "moeten", "kunnen", "willen", "heb", "ben":
+		return true
+	}
+	return false
+}
+
+// sentenceOf returns the index of the sentence holding token i.
+func (d *textDoc) sentenceOf(i int) int {
+	lo, hi := 0, len(d.sents)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if d.sents[m].to <= i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// excerpt returns the words of tokens [a,b) with some context from their
+// sentence, at most max bytes, cut at word boundaries.
+func (d *textDoc) excerpt(a, b, max int) string {
+	if a >= len(d.toks) || b <= a {
+		return ""
+	}
+	s := d.sents[d.sentenceOf(a)]
+	start := int(d.toks[s.from].start)
+	end := int(d.toks[s.to-1].end)
+	// include trailing punctuation of the sentence
+	for end < len(d.src) && strings.IndexByte(".!?%)", d.src[end]) >= 0 {
+		end++
+	}
+	ms, me := int(d.toks[a].start), int(d.toks[b-1].end)
+	if end-start > max {
+		// centre the window on the match
+		room := max - (me - ms)
+		if room < 0 {
+			start, end = ms, ms+max
+		} else {
+			left := room / 3
+			start = maxInt(start, ms-left)
+			end = minInt(end, start+max)
+			if end < me {
+				end = me
+			}
+		}
+	}
+	return cleanExcerpt(d.src, start, end)
+}
+
+func cleanExcerpt(src string, start, end int) string {
+	if end > len(src) {
+		end = len(src)
+	}
+	for start > 0 && start < end && !utf8.RuneStart(src[start]) {
+		start++
+	}
+	for end < len(src) && end > start && !utf8.RuneStart(src[end]) {
+		end--
+	}
+	s := strings.Join(strings.Fields(src[start:end]), " ")
+	return s
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
