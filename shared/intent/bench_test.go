@@ -107,3 +107,33 @@ func TestConcurrentDecide(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecideEmails: only 2-3 KB emails with quoted history, the
+// expensive kind of signal.
+func BenchmarkDecideEmails(b *testing.B) {
+	engine := intent.NewEngine(intent.DefaultRules())
+	in := benchInput()
+	var emails []signal.Signal
+	for _, s := range in.Signals {
+		if s.Kind == signal.KindEmail {
+			s.Body += strings.Repeat("\n> Earlier thread: thanks for the call, looking forward to the proposal and the next steps on pricing.", 10)
+			emails = append(emails, s)
+		}
+	}
+	in.Signals = emails
+	size := 0
+	for _, s := range emails {
+		size += len(s.Body)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := engine.Decide(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*len(emails))/b.Elapsed().Seconds(), "signals/s")
+	b.ReportMetric(float64(size)/float64(len(emails)), "bytes/email")
+}

@@ -367,7 +367,7 @@ func fallbackMachine(headers map[string]string, from, subject, text string) (str
 		"out of office until", "i am on annual leave", "i'm on annual leave", "i am on leave", "i'm on leave", "on annual leave until", "on holiday until",
 		"on vacation until", "away from the office until", "i am away until", "i'm away until", "will reply on my return", "will respond on my return", "back in the office on", "limited access to email", "limited access to my email", "limited access to e-mail", "checking email only occasionally",
 		"checking my email only occasionally", "no access to email", "no access to my email", "will respond to your email when i return", "when i return on",
-		"we've received your message", "we have received your message", "we have received your email", "we've received your email", "your request has been logged",
+		"a member of our team will get back", "a member of our team will respond", "a member of our team will be in touch", "thank you for your enquiry", "thank you for your inquiry", "thanks for your enquiry", "we've received your message", "we have received your message", "we have received your email", "we've received your email", "your request has been logged",
 		"your ticket has been", "this is an automated", "this is an automatic", "do not reply to this", "please do not reply",
 		"nicht im buro", "ich bin bis", "bin derzeit nicht", "eingeschranktem zugriff", "eingeschrankten zugriff", "keinen zugriff auf meine e-mails",
 		"je suis absent", "je suis actuellement absent", "je serai absent", "je suis en conge", "acces limite a mes", "ne lirai pas",

@@ -176,6 +176,12 @@ func (st *state) side(a string) string {
 	if d == "" {
 		return sideNone
 	}
+	// Without the deal's organisation or contact (a signal posted by deal
+	// id, no mirror), nobody can be told apart as a third party: every
+	// outside address is the buyer's side.
+	if st.org == "" && st.personD == "" && st.person == "" {
+		return sideBuyer
+	}
 	return sideThird
 }
 
@@ -263,6 +269,9 @@ func (st *state) filterCues(d *textDoc, ms []cueMatch, vendor bool, notes bool) 
 			continue
 		}
 		if info.pastOnly && futureMatch(tc.d, m) {
+			continue
+		}
+		if m.cue == CueSignedDocumentSent && presentSign(tc.d, m) {
 			continue
 		}
 		if info.noQuestion && tc.d.sents[m.sent].question {
@@ -393,10 +402,14 @@ func (st *state) buyerCopied(s *signal.Signal) bool {
 	return false
 }
 
-func (st *state) toBuyer(s *signal.Signal) bool { return st.buyerCopied(s) }
+// toBuyer: an outbound email reached the buyer side (when no recipients
+// were recorded, it is taken to have).
+func (st *state) toBuyer(s *signal.Signal) bool {
+	return len(s.To)+len(s.Cc) == 0 || st.buyerCopied(s)
+}
 
 func (st *state) buyerEmail(i int, s *signal.Signal, text, own string, thirdParty bool) {
-	if strings.TrimSpace(own) == "" && !strings.Contains(text, ":") {
+	if strings.TrimSpace(text) == "" {
 		st.discount(i, CueNoNewText, s.Subject, "no text of the sender's own (only quoted or forwarded history)")
 		st.quoted(i, s, nil)
 		return
@@ -509,8 +522,18 @@ func (st *state) quoted(i int, s *signal.Signal, tc *textCues) {
 	// the explanation needs the first quoted occurrences only: the start
 	// of the history is enough
 	body := s.Body
-	if len(body) > 2500 {
-		body = body[:2500]
+	if tc != nil {
+		// skip what the sender wrote now: it was read already
+		own := strings.TrimSpace(tc.d.src)
+		if len(own) > 48 {
+			own = own[len(own)-48:]
+		}
+		if k := strings.Index(body, own); own != "" && k >= 0 {
+			body = body[k+len(own):]
+		}
+	}
+	if len(body) > 1200 {
+		body = body[:1200]
 	}
 	full := st.readCues(unquote(body), false, false)
 	seen := map[string]bool{}
@@ -584,7 +607,9 @@ func (st *state) meeting(i int, s *signal.Signal) {
 	}
 	if !buyer && !(third && st.t.ThirdPartySender == "full") {
 		note := "all attendees are internal"
-		if third {
+		if len(s.Attendees) == 0 {
+			note = "no attendees recorded: no buyer-side attendee to count"
+		} else if third {
 			note = "no buyer-side attendee (only vendor and third-party addresses)"
 		}
 		if s.Status == "canceled" || s.Status == "no_show" {
@@ -905,6 +930,20 @@ func echoesVendor(d *textDoc, m cueMatch) bool {
 	for j := m.to; j < s.to && j < m.to+3; j++ {
 		if w := d.toks[j].norm; w == "you" || w == "u" || w == "sie" || w == "vous" || w == "usted" || w == "jullie" {
 			if j+1 < s.to && vendorVerbs[d.toks[j+1].norm] || j+1 < s.to && d.toks[j+1].norm == "included" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// presentSign: French "je le signe" is the verb now, not "signé" (signed);
+// both fold to "signe".
+func presentSign(d *textDoc, m cueMatch) bool {
+	for j := m.from; j < m.to; j++ {
+		if w := d.toks[j].norm; (w == "signe" || w == "signes") && j > 0 {
+			switch d.toks[j-1].norm {
+			case "je", "le", "la", "les", "l", "on", "il", "elle", "te", "vous", "nous":
 				return true
 			}
 		}

@@ -351,3 +351,20 @@ func TestEarlyPriceTalkIsContact(t *testing.T) {
 		{"discount after a demo", in("Contact Made", meeting(1, "held", 0, rep, buyer), fromBuyer(2, "Could you offer a discount for two years?")), want{stage: "Negotiations Started"}},
 	})
 }
+
+// A signal posted by deal id with no mirror: the engine knows neither the
+// buyer's organisation nor the contact, so every outside party is the buyer.
+func TestUnknownBuyerOrganisation(t *testing.T) {
+	unknown := func(stage string, sigs ...signal.Signal) intent.Input {
+		input := in(stage, sigs...)
+		input.Deal.OrgDomain, input.Deal.PersonEmail, input.Deal.Stage, input.Deal.Pipeline = "", "", "", ""
+		return input
+	}
+	runEngineCases(t, []engineCase{
+		{"outside reply counts", unknown("", fromBuyer(1, "Could you do net 60 payment terms? Our legal team has redlines on the liability clause.")), want{stage: "Negotiations Started"}},
+		{"outside signature wins", unknown("", doc(1, "completed", "contract", buyer, "s-1")), want{status: "won"}},
+		{"outside attendee books a demo", unknown("", meeting(1, "scheduled", 24*40, rep, buyer)), want{stage: "Demo Scheduled"}},
+		{"vendor signature still does not win", unknown("", doc(1, "completed", "contract", rep, "s-1")), want{}},
+		{"internal-only meeting still does not count", unknown("", meeting(1, "scheduled", 24*40, rep, "cto@vendor.example")), want{}},
+	})
+}

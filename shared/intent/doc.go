@@ -1,0 +1,29 @@
+// Package intent decides, from a deal's engagement evidence, whether the
+// deal has really progressed, and explains why.
+//
+// The engine ([NewEngine], [RuleEngine]) reads every signal once:
+//
+//   - email: mail.Read reduces it to what the sender wrote now and flags
+//     machine mail; a conservative safety net here strips quoted history and
+//     signatures again and recognises auto-replies and bounces the reader let
+//     through. The direction follows from the sender: the vendor
+//     (internal_domains), the buyer (the deal's org_domain or person_email)
+//     or a third party (weaker: rules decide). Buyer text is matched against
+//     cue phrases in five languages (rules/lexicon.yaml) with negation
+//     ("we are not ready to discuss pricing"), tense ("we will sign"),
+//     questions and conditions handled per cue;
+//   - meeting, document, call and stage_request signals become evidence
+//     cues directly (booked/held meetings, canceled ones retired, internal
+//     viewers and repeated sessions discounted, buyer-side signatures, ...).
+//
+// Rules (rules/default.yaml, or any file given to [LoadRules]) map cues to a
+// stage of a pipeline, to the won status or to a flag, with thresholds. The
+// policies are fixed: forward only, never reopen a closed deal (flag review),
+// won only on a buyer-side signature, never lost (an explicit refusal vetoes
+// moves and flags review), vague deferrals flag follow_up, and stages may be
+// skipped. Every decision lists its reasons, counted or discounted, with the
+// words that triggered them.
+//
+// Everything is compiled once by [LoadRules]/[DefaultRules]; an engine holds
+// no mutable state and is safe for concurrent use.
+package intent
