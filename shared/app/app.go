@@ -15,6 +15,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/config"
 	"github.com/stagemover/stagemover/shared/evaluator"
+	"github.com/stagemover/stagemover/shared/fetcher"
 	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/mover"
@@ -165,4 +166,20 @@ func Mover(d Deps) (*mover.Mover, *pipedrive.Client, error) {
 		Log:       d.Log.With("function", "mover"),
 		Metrics:   metrics.New(d.Metrics, d.Config.MetricsNamespace, "mover"),
 	}, client, nil
+}
+
+// fetchAttempts is 1 + the FetcherFunction's MaximumRetryAttempts in template.yaml.
+const fetchAttempts = 3
+
+// Fetcher builds the stream handler that fetches notification content.
+// Each provider registers its source here when its credentials are configured.
+func Fetcher(d Deps) (*fetcher.Fetcher, error) {
+	d.defaults()
+	return &fetcher.Fetcher{
+		Store:    d.store(),
+		Sources:  map[string]fetcher.Source{},
+		Attempts: fetchAttempts,
+		Log:      d.Log.With("function", "fetcher"),
+		Metrics:  metrics.New(d.Metrics, d.Config.MetricsNamespace, "fetcher"),
+	}, nil
 }

@@ -139,6 +139,10 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	fetch, err := app.Fetcher(deps)
+	if err != nil {
+		return nil, err
+	}
 	s.Pipedrive = client
 	s.Store = store.New(db, s.Table)
 
@@ -149,6 +153,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	handlers := map[string]streams.Handler{
 		"EvaluatorFunction": evaluator.Handle,
 		"MoverFunction":     mover.Handle,
+		"FetcherFunction":   fetch.Handle,
 	}
 	var subs []streams.Subscription
 	for _, src := range sources {

@@ -23,6 +23,7 @@ const (
 	MoveSkipped       = "MoveSkipped"
 	MoveFailed        = "MoveFailed" // alarmed in template.yaml
 	MoveRetried       = "MoveRetried"
+	FetchFailed       = "FetchFailed" // alarmed in template.yaml
 	PipedriveRequests = "PipedriveRequests"
 	PipedriveTokens   = "PipedriveTokenCost"
 )
