@@ -15,6 +15,7 @@ import (
 	"github.com/stagemover/stagemover/shared/ddbevent"
 	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/signal"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -49,10 +50,14 @@ type Evaluator struct {
 // Handle processes a stream batch and reports the records to retry.
 func (e *Evaluator) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	for _, r := range ev.Records {
+	for i, r := range ev.Records {
 		if err := e.record(ctx, r); err != nil {
-			e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry", "sequence", r.Change.SequenceNumber, "error", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry from this record", "sequence", r.Change.SequenceNumber, "error", err)
+			// The stream resumes from the first failed record; the rest come again.
+			for _, rest := range ev.Records[i:] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rest.Change.SequenceNumber})
+			}
+			return resp, nil
 		}
 	}
 	return resp, nil
@@ -166,6 +171,15 @@ func (e *Evaluator) resolve(ctx context.Context, log *slog.Logger, rec store.Sig
 		return 0, fmt.Errorf("%w: signal has no deal id and no resolver is configured", errRejected)
 	}
 	deals, err := e.Resolver.OpenDealsFor(ctx, rec.PersonEmail)
+	if errors.Is(err, pipedrive.ErrUnauthorized) || errors.Is(err, pipedrive.ErrForbidden) && !pipedrive.IsRateLimitLockout(err) {
+		// Retrying a refused token only locks it out; record why and move on.
+		e.Metrics.Inc(metrics.DealUnresolved)
+		log.ErrorContext(ctx, "pipedrive refused the token while finding the deal", "error", err)
+		if merr := e.Store.MarkSignalUnresolved(ctx, rec, "pipedrive refused access: "+err.Error(), nil); merr != nil {
+			return 0, retryable{merr}
+		}
+		return 0, nil
+	}
 	if err != nil {
 		return 0, retryable{fmt.Errorf("resolve deal: %w", err)}
 	}

@@ -44,9 +44,13 @@ type Fetcher struct {
 // Handle processes a batch of fetch records.
 func (f *Fetcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
-	for _, r := range ev.Records {
+	for i, r := range ev.Records {
 		if err := f.record(ctx, r); err != nil {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			// The stream resumes from the first failed record; the rest come again.
+			for _, rest := range ev.Records[i:] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rest.Change.SequenceNumber})
+			}
+			return resp, nil
 		}
 	}
 	return resp, nil

@@ -42,6 +42,7 @@ type Store interface {
 	Claim(ctx context.Context, dealID int64, sortKey, owner string, lease time.Duration) (store.Decision, error)
 	GetDecision(ctx context.Context, dealID int64, sortKey string) (store.Decision, error)
 	Finish(ctx context.Context, dealID int64, sortKey, owner string, o store.Outcome) error
+	MarkPatchSent(ctx context.Context, dealID int64, sortKey, owner string) error
 	PutDealState(ctx context.Context, d store.DealState) error
 }
 
@@ -58,8 +59,13 @@ type Mover struct {
 	Metrics   *metrics.Recorder
 }
 
-// errRetry asks the stream to deliver the record again later.
-var errRetry = errors.New("retry later")
+var (
+	// errRetry asks the stream to deliver the record again later; nothing
+	// was written to Pipedrive.
+	errRetry = errors.New("retry later")
+	// errUncertain is a patch whose outcome is unknown (timeout, 5xx).
+	errUncertain = errors.New("patch outcome unknown")
+)
 
 // Handle processes a batch of decision records.
 func (m *Mover) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
@@ -72,10 +78,21 @@ func (m *Mover) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dyn
 	}
 	for i, r := range ev.Records {
 		if err := m.record(ctx, r, fmt.Sprintf("%s/%d", owner, i)); err != nil {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			// The stream resumes from the first failed record, so the rest
+			// would be delivered again anyway: stop spending the rate limit.
+			return failFrom(ev.Records[i:]), nil
 		}
 	}
 	return resp, nil
+}
+
+// failFrom reports records as batch item failures.
+func failFrom(recs []events.DynamoDBEventRecord) events.DynamoDBEventResponse {
+	var resp events.DynamoDBEventResponse
+	for _, r := range recs {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+	}
+	return resp
 }
 
 func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner string) error {
@@ -101,19 +118,31 @@ func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner 
 	rctx, cancel := context.WithDeadline(ctx, claimed.LeaseUntil.Add(-leaseMargin(m.Lease)))
 	defer cancel()
 	out, err := m.move(rctx, log, *claimed)
-	if errors.Is(err, errRetry) {
+	switch {
+	case errors.Is(err, errUncertain):
+		// The patch may have been applied. Keep the lease: the retry waits
+		// it out, then reads the deal before deciding anything.
+		m.Metrics.Inc(metrics.MoveRetried)
+		log.WarnContext(ctx, "patch outcome unknown; the decision stays leased until the stream retries", "reason", out.Reason)
+		return err
+	case errors.Is(err, errRetry):
 		m.Metrics.Inc(metrics.MoveRetried)
 		log.WarnContext(ctx, "move deferred; the stream will retry", "reason", out.Reason)
-		// Give the decision back so the retry can take it at once.
+		// Nothing was written to Pipedrive: give the decision back so the
+		// retry can take it at once.
 		if ferr := m.Store.Finish(ctx, d.DealID, d.SortKey(), owner, store.Outcome{State: store.StatePending, Reason: out.Reason}); ferr != nil {
 			log.ErrorContext(ctx, "release decision failed; it frees when the lease ends", "error", ferr)
 		}
 		return err
 	}
 	if ferr := m.Store.Finish(ctx, d.DealID, d.SortKey(), owner, out); ferr != nil {
-		// The lease ran out: whoever holds it now re-reads the deal first.
-		log.ErrorContext(ctx, "recording the outcome failed", "state", out.State, "error", ferr)
-		return nil
+		if errors.Is(ferr, store.ErrConflict) {
+			// The lease ran out: whoever holds it now re-reads the deal first.
+			log.ErrorContext(ctx, "lease lost before the outcome was recorded", "state", out.State, "error", ferr)
+			return nil
+		}
+		log.ErrorContext(ctx, "recording the outcome failed; the stream will retry", "state", out.State, "error", ferr)
+		return fmt.Errorf("%w: %v", errRetry, ferr)
 	}
 	m.count(out)
 	log.InfoContext(ctx, "decision "+out.State, "reason", out.Reason, "from_stage_id", out.FromStageID,
@@ -155,8 +184,12 @@ func (m *Mover) claim(ctx context.Context, log *slog.Logger, d store.Decision, o
 				log.InfoContext(ctx, "decision held by another invocation; the stream will retry")
 				return nil, err
 			}
+		case store.StatePending:
+			// released by another invocation since our attempt: claim again
+		default:
+			log.WarnContext(ctx, "decision in a state the mover does not handle", "state", cur.State)
+			return nil, nil
 		}
-		// pending again, or the lease ran out: claim once more.
 	}
 }
 
@@ -187,7 +220,8 @@ func (m *Mover) waitWhileHeld(ctx context.Context, d store.Decision, leaseUntil 
 }
 
 // move decides and, in live mode, patches. The outcome's state is done,
-// skipped or failed; errRetry leaves the decision for the stream to retry.
+// skipped or failed; errRetry and errUncertain leave the decision for the
+// stream to retry.
 func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (store.Outcome, error) {
 	deal, err := m.Pipedrive.GetDeal(ctx, d.DealID)
 	if err != nil {
@@ -197,96 +231,67 @@ func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (s
 	if err != nil {
 		return m.apiFailure(ctx, log, "load stage map", err)
 	}
-	pipeline, err := m.pipelineOf(ctx, &snap, deal.PipelineID)
+	pos, err := m.locate(ctx, &snap, deal.PipelineID, deal.StageID, d.TargetStage)
 	if err != nil {
-		return failed(fmt.Sprintf("deal's pipeline %d is not in the stage map: %v", deal.PipelineID, err)), nil
+		if errors.Is(err, stagemap.ErrUnknown) {
+			return failed(err.Error()), nil
+		}
+		return m.apiFailure(ctx, log, "refresh stage map", err)
 	}
-	cur, curPos, err := pipeline.StageByID(deal.StageID)
-	if err != nil {
-		if snap, err = m.Stages.Refresh(ctx); err != nil {
-			return m.apiFailure(ctx, log, "refresh stage map", err)
-		}
-		if pipeline, err = snap.Pipeline(deal.PipelineID); err == nil {
-			cur, curPos, err = pipeline.StageByID(deal.StageID)
-		}
-		if err != nil {
-			return failed(fmt.Sprintf("deal's stage %d is not in the stage map", deal.StageID)), nil
-		}
-	}
-	m.mirror(ctx, log, deal, pipeline, cur)
+	m.mirror(ctx, log, deal, pos.pipeline, pos.current)
+	ours := !d.PatchSentAt.IsZero() // an earlier attempt of this decision sent a patch
 
 	switch {
-	case d.Status == pipedrive.StatusWon && deal.Status == pipedrive.StatusWon && d.Attempts > 1:
+	case d.Status == pipedrive.StatusWon && deal.Status == pipedrive.StatusWon && ours:
 		return store.Outcome{State: store.StateDone, Reason: "deal already won after an earlier attempt", FromStageID: deal.StageID, ToStageID: deal.StageID}, nil
 	case deal.Status != pipedrive.StatusOpen:
 		return skipped(fmt.Sprintf("deal is %s; closed deals are never reopened or moved", deal.Status)), nil
 	case deal.IsArchived:
 		return skipped("deal is archived and cannot be edited"), nil
-	case d.TargetPipeline != "" && !stagemap.SameName(d.TargetPipeline, pipeline.Name):
-		return skipped(fmt.Sprintf("deal is in pipeline %q but the decision is for %q, and no cross-pipeline rule applies", pipeline.Name, d.TargetPipeline)), nil
+	case d.TargetPipeline != "" && !stagemap.SameName(d.TargetPipeline, pos.pipeline.Name):
+		return skipped(fmt.Sprintf("deal is in pipeline %q but the decision is for %q, and no cross-pipeline rule applies", pos.pipeline.Name, d.TargetPipeline)), nil
 	}
 
-	var patch pipedrive.DealPatch
-	var target stagemap.Stage
-	var what []string
-	if d.TargetStage != "" {
-		st, pos, err := pipeline.StageByName(d.TargetStage)
-		if err != nil {
-			if snap, err = m.Stages.Refresh(ctx); err != nil {
-				return m.apiFailure(ctx, log, "refresh stage map", err)
-			}
-			if pipeline, err = snap.Pipeline(deal.PipelineID); err == nil {
-				st, pos, err = pipeline.StageByName(d.TargetStage)
-			}
-			if err != nil {
-				return failed(fmt.Sprintf("stage %q does not exist in pipeline %q", d.TargetStage, pipeline.Name)), nil
-			}
-		}
-		if pos > curPos {
-			target = st
-			patch.StageID = pipedrive.Ptr(st.ID)
-			what = append(what, fmt.Sprintf("stage %q -> %q", cur.Name, st.Name))
-		}
-	}
-	if d.Status == pipedrive.StatusWon {
-		patch.Status = pipedrive.Ptr(pipedrive.StatusWon)
-		what = append(what, "status open -> won")
-	}
+	patch, what := plan(d, pos)
 	if len(what) == 0 {
-		if d.Attempts > 1 && target.ID == 0 && stagemap.SameName(cur.Name, d.TargetStage) {
-			return store.Outcome{State: store.StateDone, Reason: fmt.Sprintf("deal already at %q after an earlier attempt", cur.Name), FromStageID: deal.StageID, ToStageID: deal.StageID}, nil
+		if ours && pos.target != nil && pos.target.ID == deal.StageID {
+			return store.Outcome{State: store.StateDone, Reason: fmt.Sprintf("deal already at %q after an earlier attempt", pos.current.Name), FromStageID: deal.StageID, ToStageID: deal.StageID}, nil
 		}
-		return skipped(fmt.Sprintf("deal is already at or past %q (now %q); deals only move forward", d.TargetStage, cur.Name)), nil
+		return skipped(fmt.Sprintf("deal is already at or past %q (now %q); deals only move forward", d.TargetStage, pos.current.Name)), nil
 	}
 	out := store.Outcome{State: store.StateDone, FromStageID: deal.StageID, ToStageID: deal.StageID}
-	if patch.StageID != nil {
-		out.ToStageID = *patch.StageID
-	}
 	if !m.Live {
+		if patch.StageID != nil {
+			out.ToStageID = *patch.StageID
+		}
 		out.Shadow = true
 		out.Reason = "shadow mode: would move " + strings.Join(what, ", ")
 		return out, nil
 	}
 
-	updated, err := m.Pipedrive.UpdateDeal(ctx, d.DealID, patch)
+	updated, err := m.patch(ctx, d, patch)
 	if pipedrive.IsUnknownStage(err) && patch.StageID != nil {
-		// Renamed or deleted since the map was cached: refresh, re-resolve by name, try once more.
+		// Renamed or rebuilt since the map was cached: refresh, re-resolve
+		// by name, check "forward" again on the fresh map, try once more.
 		log.WarnContext(ctx, "pipedrive does not know the stage; refreshing the stage map", "stage_id", *patch.StageID)
-		snap, rerr := m.Stages.Refresh(ctx)
+		fresh, rerr := m.Stages.Refresh(ctx)
 		if rerr != nil {
 			return m.apiFailure(ctx, log, "refresh stage map", rerr)
 		}
-		p, perr := snap.Pipeline(deal.PipelineID)
-		st, _, serr := p.StageByName(d.TargetStage)
-		if perr != nil || serr != nil {
-			return failed(fmt.Sprintf("stage %q no longer exists in pipeline %q", d.TargetStage, pipeline.Name)), nil
+		snap = fresh
+		if pos, err = m.locate(ctx, &snap, deal.PipelineID, deal.StageID, d.TargetStage); err != nil {
+			return failed(fmt.Sprintf("after a stage map refresh: %v", err)), nil
 		}
-		patch.StageID = pipedrive.Ptr(st.ID)
-		out.ToStageID = st.ID
-		updated, err = m.Pipedrive.UpdateDeal(ctx, d.DealID, patch)
+		if patch, what = plan(d, pos); patch.StageID == nil {
+			return skipped(fmt.Sprintf("after a stage map refresh the deal is already at or past %q", d.TargetStage)), nil
+		}
+		updated, err = m.patch(ctx, d, patch)
 	}
 	if err != nil {
 		return m.apiFailure(ctx, log, "patch deal", err)
+	}
+	if patch.StageID != nil {
+		out.ToStageID = *patch.StageID
 	}
 	if p, perr := snap.Pipeline(updated.PipelineID); perr == nil {
 		if st, _, serr := p.StageByID(updated.StageID); serr == nil {
@@ -297,17 +302,77 @@ func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (s
 	return out, nil
 }
 
-func (m *Mover) pipelineOf(ctx context.Context, snap **stagemap.Snapshot, id int64) (stagemap.Pipeline, error) {
-	p, err := (*snap).Pipeline(id)
-	if err == nil {
+// position is where the deal and the decision's target sit in the deal's pipeline.
+type position struct {
+	pipeline   stagemap.Pipeline
+	current    stagemap.Stage
+	currentPos int
+	target     *stagemap.Stage // nil when the decision names no stage
+	targetPos  int
+}
+
+// locate resolves the deal's pipeline, its stage and the target stage by
+// name, refreshing the map once when any of them is unknown. Errors wrap
+// stagemap.ErrUnknown when they are still unknown after the refresh.
+func (m *Mover) locate(ctx context.Context, snap **stagemap.Snapshot, pipelineID, stageID int64, target string) (position, error) {
+	resolve := func(s *stagemap.Snapshot) (position, error) {
+		var p position
+		var err error
+		if p.pipeline, err = s.Pipeline(pipelineID); err != nil {
+			return p, err
+		}
+		if p.current, p.currentPos, err = p.pipeline.StageByID(stageID); err != nil {
+			return p, err
+		}
+		if target != "" {
+			st, pos, err := p.pipeline.StageByName(target)
+			if err != nil {
+				return p, err
+			}
+			p.target, p.targetPos = &st, pos
+		}
 		return p, nil
+	}
+	p, err := resolve(*snap)
+	if err == nil || !errors.Is(err, stagemap.ErrUnknown) {
+		return p, err
 	}
 	fresh, rerr := m.Stages.Refresh(ctx)
 	if rerr != nil {
-		return stagemap.Pipeline{}, rerr
+		return p, rerr
 	}
 	*snap = fresh
-	return fresh.Pipeline(id)
+	return resolve(fresh)
+}
+
+// plan builds the patch: the target stage only when it is ahead of the
+// deal's stage, and status won when the decision says so.
+func plan(d store.Decision, pos position) (pipedrive.DealPatch, []string) {
+	var patch pipedrive.DealPatch
+	var what []string
+	if pos.target != nil && pos.targetPos > pos.currentPos {
+		patch.StageID = pipedrive.Ptr(pos.target.ID)
+		what = append(what, fmt.Sprintf("stage %q -> %q", pos.current.Name, pos.target.Name))
+	}
+	if d.Status == pipedrive.StatusWon {
+		patch.Status = pipedrive.Ptr(pipedrive.StatusWon)
+		what = append(what, "status open -> won")
+	}
+	return patch, what
+}
+
+// patch marks the decision as having sent a write, then sends it. A failure
+// after sending, other than a refusal, leaves the outcome unknown.
+func (m *Mover) patch(ctx context.Context, d store.Decision, p pipedrive.DealPatch) (pipedrive.Deal, error) {
+	if err := m.Store.MarkPatchSent(ctx, d.DealID, d.SortKey(), d.LeaseOwner); err != nil {
+		return pipedrive.Deal{}, fmt.Errorf("%w: %v", errRetry, err)
+	}
+	deal, err := m.Pipedrive.UpdateDeal(ctx, d.DealID, p)
+	if err != nil && !errors.Is(err, pipedrive.ErrRateLimited) && (errors.Is(err, pipedrive.ErrServer) || errors.Is(err, pipedrive.ErrNetwork) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return deal, fmt.Errorf("%w: %w", errUncertain, err)
+	}
+	return deal, err
 }
 
 // apiFailure sorts Pipedrive errors: auth errors fail at once and alert (a
@@ -315,6 +380,13 @@ func (m *Mover) pipelineOf(ctx context.Context, snap **stagemap.Snapshot, id int
 // a deleted deal is skipped, anything else fails with its reason.
 func (m *Mover) apiFailure(ctx context.Context, log *slog.Logger, what string, err error) (store.Outcome, error) {
 	switch {
+	case errors.Is(err, errUncertain):
+		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, errUncertain
+	case errors.Is(err, errRetry):
+		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, errRetry
+	case pipedrive.IsRateLimitLockout(err):
+		// Pipedrive's lockout page after ignored 429s: wait, never fail the decision.
+		return store.Outcome{Reason: fmt.Sprintf("%s: rate-limit lockout: %v", what, err)}, errRetry
 	case errors.Is(err, pipedrive.ErrUnauthorized) || errors.Is(err, pipedrive.ErrForbidden):
 		log.ErrorContext(ctx, what+": pipedrive rejected the token; check the secret and the integration user's permissions", "error", err)
 		return failed(fmt.Sprintf("%s: pipedrive refused access: %v", what, err)), nil

@@ -35,7 +35,7 @@ func (s *Store) PutDealState(ctx context.Context, d DealState) error {
 	item["stage"] = str(d.Stage)
 	item["status"] = str(d.Status)
 	item["person_id"] = num(d.PersonID)
-	item["seen_at"] = str(d.SeenAt.UTC().Format(time.RFC3339Nano))
+	item["seen_at"] = num(d.SeenAt.UnixMilli()) // a number, so "newer" compares correctly
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           &s.table,
 		Item:                item,
@@ -71,7 +71,7 @@ func (s *Store) GetDealState(ctx context.Context, dealID int64) (DealState, erro
 		Status:     getS(out.Item, "status"),
 		PersonID:   getN(out.Item, "person_id"),
 	}
-	d.SeenAt, _ = time.Parse(time.RFC3339Nano, getS(out.Item, "seen_at"))
+	d.SeenAt = time.UnixMilli(getN(out.Item, "seen_at"))
 	return d, nil
 }
 

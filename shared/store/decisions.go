@@ -56,6 +56,7 @@ type Decision struct {
 	ToStageID   int64
 	Shadow      bool
 	UpdatedAt   time.Time
+	PatchSentAt time.Time // set once a write to Pipedrive was sent for this decision
 }
 
 // SortKey identifies the decision within its deal. It derives only from the
@@ -130,6 +131,9 @@ func DecisionFromItem(item map[string]types.AttributeValue) (Decision, error) {
 	}
 	if ms := getN(item, "lease_until"); ms > 0 {
 		d.LeaseUntil = time.UnixMilli(ms)
+	}
+	if ms := getN(item, "patch_sent_at"); ms > 0 {
+		d.PatchSentAt = time.UnixMilli(ms)
 	}
 	d.CreatedAt, _ = time.Parse(time.RFC3339Nano, getS(item, "created_at"))
 	d.UpdatedAt, _ = time.Parse(time.RFC3339Nano, getS(item, "updated_at"))
@@ -266,4 +270,26 @@ func (s *Store) DecisionsForDeal(ctx context.Context, dealID int64) ([]Decision,
 		ds = append(ds, d)
 	}
 	return ds, nil
+}
+
+// MarkPatchSent records, while owner holds the decision, that a write to
+// Pipedrive is about to be sent. A later attempt that finds the deal already
+// at the target knows the move was ours rather than a person's.
+func (s *Store) MarkPatchSent(ctx context.Context, dealID int64, sortKey, owner string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &s.table,
+		Key:                      key(dealPK(dealID), sortKey),
+		ConditionExpression:      aws.String("#st = :inflight AND lease_owner = :owner"),
+		UpdateExpression:         aws.String("SET patch_sent_at = :now"),
+		ExpressionAttributeNames: map[string]string{"#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":inflight": str(StateInFlight),
+			":owner":    str(owner),
+			":now":      num(s.now().UnixMilli()),
+		},
+	})
+	if err != nil {
+		return wrapCondition(err, fmt.Sprintf("mark patch sent deal %d %s", dealID, sortKey))
+	}
+	return nil
 }

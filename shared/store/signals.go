@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,6 +30,24 @@ type SignalRecord struct {
 // Key is the signal's primary key: one item per source and event id.
 func (r SignalRecord) Key() string { return "SIG#" + r.Source + "#" + r.EventID }
 
+// MaxPayload keeps a signal item well under DynamoDB's 400 KB item limit.
+const MaxPayload = 350 << 10
+
+// ErrTooLarge means the signal cannot be stored in one item.
+var ErrTooLarge = errors.New("signal too large to store")
+
+// marshalPayload encodes without HTML escaping: an HTML email would
+// otherwise grow by up to six bytes for each <, > and &.
+func marshalPayload(sig signal.Signal) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(sig); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
 // sortTime orders evidence lexically in the index; fixed width, UTC.
 const sortTime = "2006-01-02T15:04:05.000000000Z"
 
@@ -47,9 +67,12 @@ func (s *Store) PutSignal(ctx context.Context, rec SignalRecord) (created bool, 
 	if rec.DealID <= 0 && rec.PersonEmail == "" {
 		return false, fmt.Errorf("put signal %s: a deal id or a person email is required", rec.Key())
 	}
-	payload, err := json.Marshal(rec.Signal)
+	payload, err := marshalPayload(rec.Signal)
 	if err != nil {
 		return false, fmt.Errorf("put signal %s: %w", rec.Key(), err)
+	}
+	if len(payload) > MaxPayload {
+		return false, fmt.Errorf("put signal %s: payload of %d bytes: %w", rec.Key(), len(payload), ErrTooLarge)
 	}
 	item := key(rec.Key(), "SIG")
 	item["type"] = str(TypeSignal)

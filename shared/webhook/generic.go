@@ -86,6 +86,9 @@ func (g *Generic) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		Signal:      *env.Signal,
 	}
 	created, err := g.Store.PutSignal(ctx, rec)
+	if errors.Is(err, store.ErrTooLarge) {
+		return g.reject(ctx, http.StatusRequestEntityTooLarge, "signal too large to store once encoded; shorten the body", env.EventID)
+	}
 	if err != nil {
 		g.Log.ErrorContext(ctx, "store signal failed", "event_id", env.EventID, "deal_id", env.DealID, "error", err)
 		return JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the signal; retry"}), nil
@@ -123,6 +126,9 @@ func decodeEnvelope(body []byte, now time.Time) (Envelope, error) {
 	}
 	if env.DealID == 0 && !strings.Contains(env.PersonEmail, "@") {
 		return env, errors.New("deal_id or person_email is required")
+	}
+	if len(env.PersonEmail) > 254 || (env.PersonEmail != "" && !strings.Contains(env.PersonEmail, "@")) {
+		return env, errors.New("person_email must be an email address of at most 254 characters")
 	}
 	if env.Signal == nil {
 		return env, errors.New("signal is required")

@@ -168,6 +168,7 @@ func TestRejectionsStoreNothing(t *testing.T) {
 		{name: "wrong type", body: `{"event_id":"e","deal_id":"one","signal":{"kind":"call","at":"2026-03-02T10:00:00Z"}}`, sign: signed, want: 400, inReason: "deal_id"},
 		{name: "two objects", body: validBody + validBody, sign: signed, want: 400, inReason: "exactly one"},
 		{name: "stage request without deal", body: `{"event_id":"e","person_email":"a@b.example","signal":{"kind":"stage_request","stage":"Proposal Made"}}`, sign: signed, want: 400, inReason: "deal_id"},
+		{name: "person email too long", body: `{"event_id":"e","person_email":"` + strings.Repeat("a", 250) + `@b.example","signal":{"kind":"call","at":"2026-03-02T10:00:00Z"}}`, sign: signed, want: 400, inReason: "254"},
 		{name: "bad meeting status", body: `{"event_id":"e","deal_id":1,"signal":{"kind":"meeting","at":"2026-03-02T10:00:00Z","status":"maybe"}}`, sign: signed, want: 400, inReason: "meeting.status"},
 	}
 	for _, tt := range tests {
@@ -210,5 +211,23 @@ func TestStageRequestAndPersonSignalAccepted(t *testing.T) {
 		if !strings.Contains(line, `"event_id"`) {
 			t.Fatalf("log line without event_id: %s", line)
 		}
+	}
+}
+
+// An HTML email close to the size limit is stored: encoding must not grow it
+// past DynamoDB's item limit.
+func TestLargeHTMLBodyIsStored(t *testing.T) {
+	f := newFixture(t)
+	html := strings.Repeat("<p>Terms &amp; pricing</p>", (webhook.MaxBody-400)/26)
+	env := []byte(`{"event_id":"html-1","deal_id":7,"signal":{"kind":"email","at":"2026-03-02T10:00:00Z","from":"a@b.example","body":"` + html + `"}}`)
+	if len(env) > webhook.MaxBody {
+		t.Fatalf("test body is %d bytes, over the limit", len(env))
+	}
+	code, out := f.post(t, env, signed(env))
+	if code != http.StatusAccepted {
+		t.Fatalf("status = %d %v, want 202", code, out)
+	}
+	if n := f.items(t); n != 1 {
+		t.Fatalf("items = %d, want 1", n)
 	}
 }
