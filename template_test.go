@@ -664,11 +664,20 @@ func checkLogGroups(tp *tmpl) []string {
 	for _, lg := range tp.resources("AWS::Logs::LogGroup") {
 		groups[subOf(get(lg.node, "Properties", "LogGroupName"))] = get(lg.node, "Properties")
 	}
+	byID := map[string]*yaml.Node{}
+	for _, lg := range tp.resources("AWS::Logs::LogGroup") {
+		byID[lg.id] = get(lg.node, "Properties")
+	}
 	var p []string
 	for _, fn := range tp.functions() {
-		props, ok := groups["/aws/lambda/${"+fn.id+"}"]
+		// The function names its group with LoggingConfig.LogGroup: !Ref X,
+		// or uses Lambda's default /aws/lambda/<function> group.
+		props, ok := byID[refOf(get(fn.node, "Properties", "LoggingConfig", "LogGroup"))]
 		if !ok {
-			p = append(p, fmt.Sprintf("%s: no AWS::Logs::LogGroup named !Sub /aws/lambda/${%s}", fn.id, fn.id))
+			props, ok = groups["/aws/lambda/${"+fn.id+"}"]
+		}
+		if !ok {
+			p = append(p, fmt.Sprintf("%s: no AWS::Logs::LogGroup (LoggingConfig.LogGroup or /aws/lambda/${%s})", fn.id, fn.id))
 			continue
 		}
 		if rd := get(props, "RetentionInDays"); rd == nil || (scalar(rd) == "" && refOf(rd) == "") {

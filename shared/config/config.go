@@ -28,7 +28,7 @@ type Config struct {
 	IngestSecretARN         string        // INGEST_SECRET_ARN
 	InternalDomains         []string      // INTERNAL_DOMAINS, comma separated
 	MetricsNamespace        string        // METRICS_NAMESPACE (default StageMover)
-	MoverLease              time.Duration // MOVER_LEASE_SECONDS (default 70)
+	MoverLease              time.Duration // MOVER_LEASE_SECONDS (default 90)
 	EvidenceWindow          time.Duration // EVIDENCE_WINDOW_DAYS (default 90)
 	SignatureTolerance      time.Duration // SIGNATURE_TOLERANCE_SECONDS (default 300)
 	StageMapTTL             time.Duration // STAGE_MAP_TTL_SECONDS (default 900)
@@ -93,7 +93,7 @@ func Load(lookup func(string) string, required ...string) (Config, error) {
 		def  int64
 		unit time.Duration
 	}{
-		{&c.MoverLease, "MOVER_LEASE_SECONDS", 70, time.Second},
+		{&c.MoverLease, "MOVER_LEASE_SECONDS", 90, time.Second},
 		{&c.EvidenceWindow, "EVIDENCE_WINDOW_DAYS", 90, 24 * time.Hour},
 		{&c.SignatureTolerance, "SIGNATURE_TOLERANCE_SECONDS", 300, time.Second},
 		{&c.StageMapTTL, "STAGE_MAP_TTL_SECONDS", 900, time.Second},

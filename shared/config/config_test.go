@@ -22,7 +22,7 @@ func TestLoad(t *testing.T) {
 				if c.Mode != ModeShadow || c.Live() {
 					t.Errorf("mode = %q, want shadow", c.Mode)
 				}
-				if c.MoverLease != 70*time.Second || c.EvidenceWindow != 90*24*time.Hour {
+				if c.MoverLease != 90*time.Second || c.EvidenceWindow != 90*24*time.Hour {
 					t.Errorf("durations = %v %v", c.MoverLease, c.EvidenceWindow)
 				}
 			}},

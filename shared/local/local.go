@@ -107,7 +107,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		PipedriveBaseURL:   opts.PipedriveBaseURL,
 		InternalDomains:    opts.InternalDomains,
 		MetricsNamespace:   "StageMover",
-		MoverLease:         70 * time.Second,
+		MoverLease:         90 * time.Second,
 		EvidenceWindow:     90 * 24 * time.Hour,
 		SignatureTolerance: 5 * time.Minute,
 		StageMapTTL:        15 * time.Minute,
