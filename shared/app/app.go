@@ -97,7 +97,11 @@ func Ingest(d Deps) (*webhook.Generic, error) {
 
 // Pipedrive builds the API client, reading the token from Secrets Manager
 // (cached) unless Deps.Token is set.
-func Pipedrive(d Deps) (*pipedrive.Client, error) {
+func Pipedrive(d Deps) (*pipedrive.Client, error) { return pipedriveClient(d, 1) }
+
+// pipedriveClient builds a client that keeps to 1/share of the token's
+// burst window when share instances run at once.
+func pipedriveClient(d Deps, share int) (*pipedrive.Client, error) {
 	d.defaults()
 	token := pipedrive.StaticToken(d.Token)
 	if d.Token == "" {
@@ -115,6 +119,7 @@ func Pipedrive(d Deps) (*pipedrive.Client, error) {
 		HTTPClient: d.HTTP,
 		Logger:     d.Log,
 		Now:        d.Now,
+		Share:      share,
 	})
 }
 
@@ -151,7 +156,7 @@ func Evaluator(d Deps) (*evaluator.Evaluator, error) {
 // so callers can report Pipedrive usage.
 func Mover(d Deps) (*mover.Mover, *pipedrive.Client, error) {
 	d.defaults()
-	client, err := Pipedrive(d)
+	client, err := pipedriveClient(d, d.Config.MoverConcurrency)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,6 +29,7 @@ type Config struct {
 	InternalDomains         []string      // INTERNAL_DOMAINS, comma separated
 	MetricsNamespace        string        // METRICS_NAMESPACE (default StageMover)
 	MoverLease              time.Duration // MOVER_LEASE_SECONDS (default 90)
+	MoverConcurrency        int           // MOVER_CONCURRENCY: the mover's reserved concurrency (default 2); its clients split the burst window
 	EvidenceWindow          time.Duration // EVIDENCE_WINDOW_DAYS (default 90)
 	SignatureTolerance      time.Duration // SIGNATURE_TOLERANCE_SECONDS (default 300)
 	StageMapTTL             time.Duration // STAGE_MAP_TTL_SECONDS (default 900)
@@ -86,6 +87,11 @@ func Load(lookup func(string) string, required ...string) (Config, error) {
 	var err error
 	if c.IntegrationUserID, err = intVar(get, "PIPEDRIVE_INTEGRATION_USER_ID", 0); err != nil {
 		errs = append(errs, err)
+	}
+	if n, err := intVar(get, "MOVER_CONCURRENCY", 2); err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("%w: MOVER_CONCURRENCY must be a positive integer", ErrConfig))
+	} else {
+		c.MoverConcurrency = int(n)
 	}
 	durations := []struct {
 		dst  *time.Duration

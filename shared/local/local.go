@@ -108,6 +108,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		InternalDomains:    opts.InternalDomains,
 		MetricsNamespace:   "StageMover",
 		MoverLease:         90 * time.Second,
+		MoverConcurrency:   2,
 		EvidenceWindow:     90 * 24 * time.Hour,
 		SignatureTolerance: 5 * time.Minute,
 		StageMapTTL:        15 * time.Minute,

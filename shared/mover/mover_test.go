@@ -128,8 +128,16 @@ func (f *fixture) state(dealID int64, sk string) store.Decision {
 	return d
 }
 
+// patches counts PATCHes of exactly this deal (Count matches by prefix, so
+// deal 1 would also count deals 10-19).
 func (f *fixture) patches(dealID int64) int {
-	return f.sb.Count(http.MethodPatch, "/api/v2/deals/"+itoa(dealID))
+	n := 0
+	for _, r := range f.sb.Requests() {
+		if r.Method == http.MethodPatch && r.Path == "/api/v2/deals/"+itoa(dealID) {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fixture) deal(id int64) sandbox.Deal {

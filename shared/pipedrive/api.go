@@ -143,6 +143,99 @@ func (c *Client) SearchPersonsByEmail(ctx context.Context, email string) ([]Pers
 	return out, err
 }
 
+// ListOpenDealsByOrg returns the open deals linked to an organization:
+// GET /api/v2/deals?org_id=&status=open, following cursors (token cost 10
+// per page).
+func (c *Client) ListOpenDealsByOrg(ctx context.Context, orgID int64) ([]Deal, error) {
+	if orgID <= 0 {
+		return nil, fmt.Errorf("pipedrive %s: invalid organization id %d", opGetDeals.ID, orgID)
+	}
+	q := url.Values{}
+	q.Set("org_id", strconv.FormatInt(orgID, 10))
+	q.Set("status", StatusOpen)
+	return listAll[Deal](ctx, c, opGetDeals, q, []slog.Attr{slog.Int64("org_id", orgID)})
+}
+
+// GetOrganization returns an organization: GET /api/v2/organizations/{id}
+// (token cost 1).
+func (c *Client) GetOrganization(ctx context.Context, id int64) (Organization, error) {
+	if id <= 0 {
+		return Organization{}, fmt.Errorf("pipedrive %s: invalid organization id %d", opGetOrg.ID, id)
+	}
+	env, err := c.do(ctx, call{op: opGetOrg, id: id, attrs: []slog.Attr{slog.Int64("org_id", id)}})
+	if err != nil {
+		return Organization{}, err
+	}
+	return decodeData[Organization](opGetOrg, env)
+}
+
+// SearchOrganizations searches organizations:
+// GET /api/v2/organizations/search?term=&fields=&exact_match= (token cost
+// 20; search has its own burst limit). Only the first page is read (one
+// request): results come best score first and a caller wants the top few,
+// not every fuzzy match.
+func (c *Client) SearchOrganizations(ctx context.Context, s OrgSearch) ([]OrgSearchHit, error) {
+	term := strings.TrimSpace(s.Term)
+	minLen := 2
+	if s.ExactMatch {
+		minLen = 1
+	}
+	if len([]rune(term)) < minLen {
+		return nil, fmt.Errorf("pipedrive %s: search term must be at least %d characters", opSearchOrgs.ID, minLen)
+	}
+	switch s.Field {
+	case "", OrgFieldName, OrgFieldAddress, OrgFieldNotes, OrgFieldCustomFields:
+	default:
+		return nil, fmt.Errorf("pipedrive %s: unsupported search field %q", opSearchOrgs.ID, s.Field)
+	}
+	limit := s.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	if limit > pageLimit {
+		limit = pageLimit
+	}
+	q := url.Values{}
+	q.Set("term", term)
+	if s.Field != "" {
+		q.Set("fields", string(s.Field))
+	}
+	if s.ExactMatch {
+		q.Set("exact_match", "true")
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	env, err := c.do(ctx, call{op: opSearchOrgs, query: q})
+	if err != nil {
+		return nil, err
+	}
+	var data struct {
+		Items []struct {
+			Score float64 `json:"result_score"`
+			Item  struct {
+				OrgSearchHit
+				Owner *struct {
+					ID int64 `json:"id"`
+				} `json:"owner"`
+			} `json:"item"`
+		} `json:"items"`
+	}
+	if len(env.Data) > 0 && string(env.Data) != "null" {
+		if err := json.Unmarshal(env.Data, &data); err != nil {
+			return nil, fmt.Errorf("pipedrive %s: decoding data: %w", opSearchOrgs.ID, err)
+		}
+	}
+	out := make([]OrgSearchHit, 0, len(data.Items))
+	for _, it := range data.Items {
+		h := it.Item.OrgSearchHit
+		h.Score = it.Score
+		if it.Item.Owner != nil {
+			h.OwnerID = it.Item.Owner.ID
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
 // decodeData decodes env.data as T.
 func decodeData[T any](op operation, env *envelope) (T, error) {
 	var v T

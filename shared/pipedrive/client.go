@@ -79,6 +79,11 @@ type Config struct {
 	// BackoffBase is the first exponential backoff step (doubling per
 	// attempt, with jitter, capped at MaxWait). Default 1 s.
 	BackoffBase time.Duration
+	// Share is how many clients (Lambda instances) use the token's burst
+	// window at once, e.g. the mover's reserved concurrency. Each keeps its
+	// own requests within limit/Share per window, so they do not race each
+	// other into 429s. 0 or 1: this client may use the whole window.
+	Share int
 }
 
 // Client is safe for concurrent use.
@@ -153,7 +158,7 @@ func New(cfg Config) (*Client, error) {
 		maxWait:     cfg.MaxWait,
 		minReqTime:  cfg.MinRequestTime,
 		backoffBase: cfg.BackoffBase,
-		lim:         newLimiter(),
+		lim:         newLimiter(cfg.Share),
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}

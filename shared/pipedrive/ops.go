@@ -32,6 +32,8 @@ var (
 	opGetPipelines  = operation{ID: "getPipelines", Method: "GET", Path: "/pipelines", Cost: 5, bucket: bucketAPI}
 	opGetStages     = operation{ID: "getStages", Method: "GET", Path: "/stages", Cost: 5, bucket: bucketAPI}
 	opSearchPersons = operation{ID: "searchPersons", Method: "GET", Path: "/persons/search", Cost: 20, bucket: bucketSearch}
+	opSearchOrgs    = operation{ID: "searchOrganization", Method: "GET", Path: "/organizations/search", Cost: 20, bucket: bucketSearch}
+	opGetOrg        = operation{ID: "getOrganization", Method: "GET", Path: "/organizations/{id}", Cost: 1, bucket: bucketAPI}
 )
 
 // operations lists every operation the client uses (the token-cost table).
@@ -42,6 +44,8 @@ var operations = []operation{
 	opGetPipelines,
 	opGetStages,
 	opSearchPersons,
+	opSearchOrgs,
+	opGetOrg,
 }
 
 // TokenCost returns the x-token-cost of a spec operationId used by this

@@ -16,20 +16,54 @@ type RateLimit struct {
 	DailyRequestsLeft int       // x-daily-requests-left; -1 if never seen
 }
 
+// window is Pipedrive's rolling burst window.
+const window = 2 * time.Second
+
 // bucket is one burst window (general API, or search).
 type bucket struct {
 	limit     int
 	remaining int
 	known     bool // remaining is meaningful
 	resetAt   time.Time
+	// sent holds this client's own request times within the last window. In
+	// a rolling window each of them frees a slot exactly one window after it
+	// was sent, which is usually sooner than x-ratelimit-reset says: the
+	// header counts whole seconds.
+	sent []time.Time
+	// blockedUntil is a 429's instruction to wait; it is honoured in full.
+	blockedUntil time.Time
 }
 
-// refill is called once the window has passed.
-func (b *bucket) refill() {
-	if b.limit > 0 {
-		b.remaining, b.known = b.limit, true
-	} else {
-		b.known = false
+// prune forgets own sends that left the window.
+func (b *bucket) prune(now time.Time) {
+	i := 0
+	for i < len(b.sent) && !b.sent[i].Add(window).After(now) {
+		i++
+	}
+	b.sent = b.sent[i:]
+}
+
+// reopensAt is the earliest time a slot is known to be free: when the
+// header's reset passes, or when this client's oldest request in the window
+// leaves it, whichever comes first.
+func (b *bucket) reopensAt() time.Time {
+	at := b.resetAt
+	if len(b.sent) > 0 {
+		if own := b.sent[0].Add(window); at.IsZero() || own.Before(at) {
+			at = own
+		}
+	}
+	if b.blockedUntil.After(at) {
+		at = b.blockedUntil
+	}
+	return at
+}
+
+// reopen is called once a slot is known to be free. Only that one slot is
+// assumed: the next response's x-ratelimit-remaining tells the rest.
+func (b *bucket) reopen() {
+	if b.limit > 0 || b.known {
+		b.remaining, b.known = 1, true
 	}
 	b.resetAt = time.Time{}
 }
@@ -40,9 +74,12 @@ type limiter struct {
 	buckets    map[string]*bucket
 	daily      int
 	dailyKnown bool
+	share      int // clients sharing the window; each keeps to limit/share
 }
 
-func newLimiter() *limiter { return &limiter{buckets: map[string]*bucket{}} }
+func newLimiter(share int) *limiter {
+	return &limiter{buckets: map[string]*bucket{}, share: max(share, 1)}
+}
 
 func (l *limiter) get(key string) *bucket {
 	b := l.buckets[key]
@@ -59,15 +96,25 @@ func (l *limiter) reserve(key string, now time.Time) (time.Duration, time.Time) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.get(key)
+	b.prune(now)
+	if own := b.limit / l.share; l.share > 1 && own > 0 && len(b.sent) >= own && (!b.known || b.remaining <= b.limit/10) {
+		// This client's share of the window is used and the window is
+		// nearly full (others are busy too): wait until its oldest counted
+		// request leaves the window. With room to spare, an idle peer's
+		// share is used instead of wasted.
+		at := b.sent[len(b.sent)-own].Add(window)
+		return at.Sub(now), at
+	}
 	if b.known && b.remaining <= 0 {
-		if now.Before(b.resetAt) {
-			return b.resetAt.Sub(now), b.resetAt
+		if at := b.reopensAt(); now.Before(at) {
+			return at.Sub(now), at
 		}
-		b.refill()
+		b.reopen()
 	}
 	if b.known {
 		b.remaining--
 	}
+	b.sent = append(b.sent, now)
 	return 0, time.Time{}
 }
 
@@ -78,8 +125,9 @@ func (l *limiter) windowPassed(key string, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.get(key)
-	if b.known && b.remaining <= 0 && !b.resetAt.After(until) {
-		b.refill()
+	b.prune(until)
+	if b.known && b.remaining <= 0 && !b.reopensAt().After(until) {
+		b.reopen()
 	}
 }
 
@@ -91,6 +139,9 @@ func (l *limiter) block(key string, until time.Time) {
 	b.known, b.remaining = true, 0
 	if until.After(b.resetAt) {
 		b.resetAt = until
+	}
+	if until.After(b.blockedUntil) {
+		b.blockedUntil = until
 	}
 }
 

@@ -89,10 +89,12 @@ func TestCostTableMatchesSpec(t *testing.T) {
 func TestQueryParamsExistInSpec(t *testing.T) {
 	paths := loadSpecPaths(t)
 	sent := map[string][]string{
-		opGetDeals.ID:      {"person_id", "status", "limit", "cursor"},
+		opGetDeals.ID:      {"person_id", "org_id", "status", "limit", "cursor"},
 		opGetStages.ID:     {"pipeline_id", "limit", "cursor"},
 		opGetPipelines.ID:  {"limit", "cursor"},
 		opSearchPersons.ID: {"term", "fields", "exact_match", "limit", "cursor"},
+		opSearchOrgs.ID:    {"term", "fields", "exact_match", "limit"},
+		opGetOrg.ID:        nil,
 		opGetDeal.ID:       nil,
 		opUpdateDeal.ID:    nil,
 	}

@@ -141,3 +141,58 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// Organization is the subset of the v2 organization object
+// (GET /api/v2/organizations/{id}, UpsertOrganizationResponseData) the
+// project uses. Website is null in Pipedrive when unset and decodes as "".
+// CustomFields is keyed by the 40-character field key.
+type Organization struct {
+	ID           int64          `json:"id"`
+	Name         string         `json:"name"`
+	OwnerID      int64          `json:"owner_id"`
+	IsDeleted    bool           `json:"is_deleted"`
+	Website      string         `json:"website"` // nullable
+	Address      OrgAddress     `json:"address"`
+	CustomFields map[string]any `json:"custom_fields"`
+	AddTime      string         `json:"add_time"`
+	UpdateTime   string         `json:"update_time"`
+}
+
+// OrgAddress is the v2 OrganizationItemAddress (only the full address).
+type OrgAddress struct {
+	Value string `json:"value"`
+}
+
+// OrgSearchField is a value of the organizations/search "fields" parameter.
+// The spec declares it as one enum value, so the client sends one field.
+type OrgSearchField string
+
+// Searchable organization fields (openapi-v2.yaml, searchOrganization).
+const (
+	OrgFieldName         OrgSearchField = "name"
+	OrgFieldAddress      OrgSearchField = "address"
+	OrgFieldNotes        OrgSearchField = "notes"
+	OrgFieldCustomFields OrgSearchField = "custom_fields"
+)
+
+// OrgSearch is a query for SearchOrganizations.
+type OrgSearch struct {
+	Term string
+	// Field restricts the search to one field; "" searches all of them.
+	Field OrgSearchField
+	// ExactMatch returns only full, case-insensitive matches of Term.
+	ExactMatch bool
+	// Limit is the number of results wanted (first page only, best score
+	// first); 0 means 10, at most 500.
+	Limit int
+}
+
+// OrgSearchHit is an organizations/search result item.
+type OrgSearchHit struct {
+	ID           int64    `json:"id"`
+	Name         string   `json:"name"`
+	Address      string   `json:"address"`
+	OwnerID      int64    `json:"-"`
+	CustomFields []string `json:"custom_fields"`
+	Score        float64  `json:"-"` // result_score
+}

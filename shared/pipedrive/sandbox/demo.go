@@ -13,8 +13,15 @@ func (s *Sandbox) SeedDemoData() {
 	_, partnerStages := s.AddPipeline("Partnerships", "Intro Call", "Pilot Agreed", "Contract Sent")
 
 	orgs := map[string]int64{}
-	for _, name := range []string{"Northwind Traders", "Globex Logistics", "Initech GmbH", "Umbrella Health", "Blue Harbor Foods", "Vandelay Industries"} {
-		orgs[name] = s.AddOrganization(name)
+	for _, o := range []struct{ name, website string }{
+		{"Northwind Traders", "https://www.northwind.example"},
+		{"Globex Logistics", "https://globex.example"},
+		{"Initech GmbH", "https://www.initech.example/de"},
+		{"Umbrella Health", "https://umbrella-health.example"},
+		{"Blue Harbor Foods", "https://www.blueharbor.example"},
+		{"Vandelay Industries", "https://vandelay.example"},
+	} {
+		orgs[o.name] = s.AddOrganizationFull(Organization{Name: o.name, Website: o.website})
 	}
 	type person struct {
 		name, org, email, phone string

@@ -52,6 +52,10 @@ func (s *Sandbox) dispatch(c *call) *response {
 		resp, aerr = s.opGetPipeline(c)
 	case "searchPersons":
 		resp, aerr = s.opSearchPersons(c)
+	case "searchOrganization":
+		resp, aerr = s.opSearchOrganizations(c)
+	case "getOrganization":
+		resp, aerr = s.opGetOrganization(c)
 	// v1
 	case "getWebhooks":
 		resp, aerr = s.opListWebhooks(c)
@@ -62,7 +66,7 @@ func (s *Sandbox) dispatch(c *call) *response {
 	default:
 		s.log.Warn("operation not implemented by the sandbox", "operation", op, "method", c.r.Method, "path", c.r.URL.Path)
 		aerr = &apiError{Status: http.StatusNotImplemented, Error: "Not implemented in the Pipedrive sandbox: " + op,
-			Info: "The sandbox implements deals, stages, pipelines, persons search (v2) and webhooks (v1)."}
+			Info: "The sandbox implements deals, stages, pipelines, persons search, organization search and details (v2) and webhooks (v1)."}
 	}
 	if aerr != nil {
 		return errorResponse(aerr)

@@ -1,0 +1,123 @@
+package mover_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/mover"
+	"github.com/stagemover/stagemover/shared/pipedrive"
+	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/stagemap"
+	"github.com/stagemover/stagemover/shared/store"
+)
+
+// TestBurstOf500Moves drives 500 move decisions through two concurrent
+// movers (the template's reserved concurrency), each its own Lambda instance
+// with its own client, in stream batches of 10, against the sandbox's burst
+// limit. No move may be lost, at most 5 answers may be 429, and the request
+// rate must stay at 90% or more of the limit.
+// Run with -v to see the figures: go test -run TestBurstOf500Moves -v ./shared/mover
+func TestBurstOf500Moves(t *testing.T) {
+	const (
+		moves   = 500
+		limit   = 120 // requests per 2 s: Pipedrive's highest API-token burst limit
+		workers = 2
+		batch   = 10
+	)
+	f := newFixture(t, sandbox.Options{BurstLimit: limit})
+	ctx := context.Background()
+	if _, err := f.stages.Get(ctx); err != nil { // warm stage map in the table
+		t.Fatal(err)
+	}
+	var recs []events.DynamoDBEventRecord
+	ids := make([]int64, moves)
+	for i := range ids {
+		ids[i] = f.sb.AddDeal(sandbox.Deal{Title: "Burst", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+		ev := f.decision(store.Decision{DealID: ids[i], TargetStage: "Proposal Made", Status: "open", SignalKey: "SIG#burst#" + itoa(ids[i])})
+		recs = append(recs, ev.Records...)
+	}
+	f.sb.ResetRequests()
+
+	queue := make(chan []events.DynamoDBEventRecord, moves)
+	for i := 0; i < len(recs); i += batch {
+		queue <- recs[i:min(i+batch, len(recs))]
+	}
+	var pending sync.WaitGroup
+	pending.Add((len(recs) + batch - 1) / batch)
+	go func() { pending.Wait(); close(queue) }()
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token), Share: workers})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			m := &mover.Mover{Store: f.store, Pipedrive: client, Stages: stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
+				Live: true, Lease: time.Minute, Now: time.Now, Metrics: metrics.New(nil, "StageMover", "mover"),
+				Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			for b := range queue {
+				ictx, cancel := context.WithTimeout(ctx, 60*time.Second) // the function's timeout
+				resp, err := m.Handle(ictx, events.DynamoDBEvent{Records: b})
+				cancel()
+				if err != nil {
+					t.Error(err)
+				}
+				if n := len(resp.BatchItemFailures); n > 0 { // the stream retries from the first failure
+					retry := b[len(b)-n:]
+					pending.Add(1)
+					queue <- retry
+				}
+				pending.Done()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	for _, id := range ids {
+		if d, _ := f.sb.Deal(id); d.StageID != stageProposal {
+			t.Fatalf("deal %d at stage %d: a move was lost", id, d.StageID)
+		}
+		applied := 0
+		for _, r := range f.sb.Requests() {
+			if r.Method == http.MethodPatch && r.Path == "/api/v2/deals/"+itoa(id) && r.Status == http.StatusOK {
+				applied++
+			}
+		}
+		if applied != 1 {
+			t.Fatalf("deal %d patched successfully %d times, want 1", id, applied)
+		}
+	}
+	reqs := f.sb.Requests()
+	var tooMany int
+	for _, r := range reqs {
+		if r.Status == http.StatusTooManyRequests {
+			tooMany++
+		}
+	}
+	span := reqs[len(reqs)-1].At.Sub(reqs[0].At).Seconds()
+	rate := float64(len(reqs)) / span
+	limitRate := float64(limit) / sandbox.RateWindow.Seconds()
+	t.Logf("%d moves in %.1fs: %.1f moves/s, %d requests, %.1f requests/s against a limit of %d per %s (%.1f/s, %.0f%%), %d answers 429",
+		moves, elapsed.Seconds(), moves/elapsed.Seconds(), len(reqs), rate, limit, sandbox.RateWindow, limitRate, 100*rate/limitRate, tooMany)
+	if tooMany > 5 {
+		t.Errorf("%d answers were 429, want at most 5", tooMany)
+	}
+	if rate < 0.9*limitRate {
+		t.Errorf("request rate %.1f/s is below 90%% of the limit (%.1f/s)", rate, limitRate)
+	}
+	f.assertSpecClean()
+}
