@@ -20,6 +20,7 @@ import (
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/mover"
 	"github.com/stagemover/stagemover/shared/pipedrive"
+	"github.com/stagemover/stagemover/shared/resolve"
 	"github.com/stagemover/stagemover/shared/secrets"
 	"github.com/stagemover/stagemover/shared/stagemap"
 	"github.com/stagemover/stagemover/shared/store"
@@ -147,7 +148,15 @@ func Evaluator(d Deps) (*evaluator.Evaluator, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.Resolver = evaluator.PipedriveResolver{API: client}
+		// One resolver per instance: it shares concurrent lookups and caches
+		// resolutions in the table, so a busy mailbox spends no search budget.
+		e.Resolver = &resolve.Resolver{
+			API:      client,
+			Cache:    resolve.DynamoCache{DB: d.DB, Table: d.Config.TableName},
+			FreeMail: resolve.DefaultFreeMail().With(d.Config.InternalDomains...),
+			Now:      d.Now,
+			Log:      d.Log.With("component", "resolve"),
+		}
 	}
 	return e, nil
 }
