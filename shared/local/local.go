@@ -33,6 +33,10 @@ import (
 // STAGEMOVER_INGEST_SECRET says otherwise. It protects nothing real.
 const DevIngestSecret = "local-dev-secret"
 
+// DevCalendlyKey is the local stand-in for the Calendly subscription's
+// signing key (POST /webhooks/calendly), unless CALENDLY_SIGNING_KEY is set.
+const DevCalendlyKey = "local-dev-calendly-key"
+
 // Options configure a local system.
 type Options struct {
 	Addr             string // HTTP listen address; default 127.0.0.1:8080, ":0" style for tests
@@ -40,6 +44,7 @@ type Options struct {
 	PipedriveToken   string
 	Live             bool // with the real Pipedrive: actually move deals
 	IngestSecret     string
+	CalendlyKey      string
 	InternalDomains  []string
 	DemoData         bool // seed the sandbox with demo deals
 	Log              *slog.Logger
@@ -83,6 +88,9 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	if opts.IngestSecret == "" {
 		opts.IngestSecret = DevIngestSecret
+	}
+	if opts.CalendlyKey == "" {
+		opts.CalendlyKey = DevCalendlyKey
 	}
 	s := &System{log: opts.Log, Table: "stagemover-local", Failures: &FailureQueue{}}
 	defer func() {
@@ -132,6 +140,10 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	calendlyHook, err := app.IngestCalendly(deps, opts.CalendlyKey)
+	if err != nil {
+		return nil, err
+	}
 	evaluator, err := app.Evaluator(deps)
 	if err != nil {
 		return nil, err
@@ -173,6 +185,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	s.URL = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("POST /signals", apigw.Handler("POST /signals", ingest.Handle))
+	mux.Handle("POST /webhooks/calendly", apigw.Handler("POST /webhooks/calendly", calendlyHook.Handle))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {

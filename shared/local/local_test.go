@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagemover/stagemover"
+	"github.com/stagemover/stagemover/shared/calendly"
 	"github.com/stagemover/stagemover/shared/local"
 	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
 	"github.com/stagemover/stagemover/shared/store"
@@ -200,5 +203,30 @@ func TestPersonEmailResolvesToTheSingleOpenDeal(t *testing.T) {
 		if ds, _ := sys.Store.DecisionsForDeal(context.Background(), id); len(ds) != 0 {
 			t.Errorf("deal %d got a decision from an ambiguous person signal", id)
 		}
+	}
+}
+
+func TestCalendlyRouteStoresOnce(t *testing.T) {
+	sys, _ := start(t)
+	raw, err := fs.ReadFile(stagemover.Events, "events/ingest-calendly-created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct{ Body string }
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	send := func(key string) int {
+		req, _ := http.NewRequest(http.MethodPost, sys.URL+"/webhooks/calendly", strings.NewReader(ev.Body))
+		req.Header.Set("Calendly-Webhook-Signature", calendly.Sign([]byte(key), time.Now(), []byte(ev.Body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := []int{send("wrong-key"), send(local.DevCalendlyKey), send(local.DevCalendlyKey)}; fmt.Sprint(got) != "[401 202 200]" {
+		t.Fatalf("status codes = %v, want [401 202 200]", got)
 	}
 }

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/stagemover/stagemover/shared/calendly"
+	"github.com/stagemover/stagemover/shared/config"
+	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/webhook"
+)
+
+// Calendly environment variables.
+const (
+	VarCalendlySigningKey = "CALENDLY_SIGNING_KEY_SECRET_ARN"
+	VarCalendlyToken      = "CALENDLY_API_TOKEN_SECRET_ARN"
+	VarCalendlyURL        = "CALENDLY_WEBHOOK_URL"
+	VarCalendlyOrg        = "CALENDLY_ORGANIZATION"
+)
+
+// IngestCalendly builds the handler for POST /webhooks/calendly. signingKey,
+// when set, replaces the Secrets Manager read (local mode).
+func IngestCalendly(d Deps, signingKey string) (*calendly.Handler, error) {
+	d.defaults()
+	secret := webhook.SecretFunc(func(context.Context) ([]byte, error) { return []byte(signingKey), nil })
+	if signingKey == "" {
+		arn := os.Getenv(VarCalendlySigningKey)
+		if arn == "" || d.Secrets == nil {
+			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarCalendlySigningKey)
+		}
+		secret = calendly.SigningKeyFromSecret(d.secretCache(), arn)
+	}
+	return &calendly.Handler{
+		Store:   d.store(),
+		Secret:  secret,
+		Now:     d.Now,
+		Log:     d.Log.With("function", "ingest-calendly"),
+		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-calendly"),
+	}, nil
+}
+
+// CalendlyKeeper builds the scheduled job that keeps the webhook
+// subscription in place.
+func CalendlyKeeper(d Deps) (*calendly.Keeper, error) {
+	d.defaults()
+	var missing []string
+	env := map[string]string{}
+	for _, name := range []string{VarCalendlySigningKey, VarCalendlyToken, VarCalendlyURL, VarCalendlyOrg} {
+		if env[name] = os.Getenv(name); env[name] == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 || d.Secrets == nil {
+		return nil, fmt.Errorf("%w: %v required", config.ErrConfig, missing)
+	}
+	cache := d.secretCache()
+	return &calendly.Keeper{
+		Client: &calendly.Client{BaseURL: os.Getenv("CALENDLY_BASE_URL"), Token: calendly.TokenFromSecret(cache, env[VarCalendlyToken])},
+		Spec: calendly.SubscriptionSpec{
+			URL:          env[VarCalendlyURL],
+			Organization: env[VarCalendlyOrg],
+			Scope:        os.Getenv("CALENDLY_SCOPE"),
+			User:         os.Getenv("CALENDLY_USER"),
+		},
+		SigningKey: calendly.SigningKeyFromSecret(cache, env[VarCalendlySigningKey]),
+		Log:        d.Log.With("function", "calendly-subscribe"),
+	}, nil
+}
