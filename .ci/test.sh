@@ -30,3 +30,17 @@ go vet ./...
 
 echo "== tests"
 go test -count=1 -timeout 40m ./...
+
+echo "== burst of 500 moves (figures)"
+go test -count=1 -run 'TestBurstOf500Moves' -v ./shared/mover/ | grep -E 'moves/s|^(ok|FAIL|---)'
+
+# Every parser's fuzz target, for a bounded time each (FUZZTIME, default 10s).
+echo "== fuzz"
+fuzztime="${FUZZTIME:-10s}"
+grep -rl --include='*_test.go' '^func Fuzz' shared | xargs -n1 dirname | sort -u | while read -r dir; do
+  for target in $(grep -h '^func Fuzz' "$dir"/*_test.go | sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/'); do
+    echo "fuzz ./$dir $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./$dir" > /tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+  done
+done
+echo "fuzz: all targets passed"
