@@ -17,6 +17,7 @@ build:
 	$(MAKE) build-EvaluatorFunction ARTIFACTS_DIR=.build/evaluator
 	$(MAKE) build-MoverFunction ARTIFACTS_DIR=.build/mover
 	$(MAKE) build-FetcherFunction ARTIFACTS_DIR=.build/fetcher
+	$(MAKE) build-MoverSweeperFunction ARTIFACTS_DIR=.build/mover-sweeper
 	$(MAKE) build-IngestCalendlyFunction ARTIFACTS_DIR=.build/ingest-calendly
 	$(MAKE) build-CalendlySubscribeFunction ARTIFACTS_DIR=.build/calendly-subscribe
 
@@ -31,6 +32,9 @@ build-MoverFunction:
 
 build-FetcherFunction:
 	$(call lambda,fetcher)
+
+build-MoverSweeperFunction:
+	$(call lambda,mover-sweeper)
 
 build-IngestCalendlyFunction:
 	$(call lambda,ingest-calendly)

@@ -197,3 +197,21 @@ func Fetcher(d Deps) (*fetcher.Fetcher, error) {
 		Metrics:  metrics.New(d.Metrics, d.Config.MetricsNamespace, "fetcher"),
 	}, nil
 }
+
+// sweepAge is how long a move decision may stay unfinished before the
+// sweeper re-drives it: well past the stream's own retries.
+const sweepAge = 30 * time.Minute
+
+// MoverSweeper builds the scheduled job that re-drives abandoned move decisions.
+func MoverSweeper(d Deps) (func(ctx context.Context) error, error) {
+	m, _, err := Mover(d)
+	if err != nil {
+		return nil, err
+	}
+	m.Log = m.Log.With("job", "sweeper")
+	st := d.store()
+	return func(ctx context.Context) error {
+		_, err := m.Sweep(ctx, st, sweepAge, 100)
+		return err
+	}, nil
+}

@@ -92,6 +92,12 @@ func (s *Store) PutDecision(ctx context.Context, d Decision) (created bool, err 
 	item["created_at"] = str(now)
 	item["updated_at"] = str(now)
 	item["expires_at"] = s.expiresAt()
+	if d.Action == ActionMove {
+		// Listed in the index while unfinished, so the sweeper can re-drive a
+		// decision whose stream retries ran out.
+		item["gsi1pk"] = str(openDecisionsPK)
+		item["gsi1sk"] = str(s.now().UTC().Format(sortTime) + "#" + dealPK(d.DealID) + "#" + d.SortKey())
+	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           &s.table,
 		Item:                item,
@@ -221,11 +227,15 @@ type Outcome struct {
 
 // Finish records the outcome, only while owner still holds the decision.
 func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string, o Outcome) error {
+	update := "SET #st = :st, state_reason = :reason, from_stage_id = :from, to_stage_id = :to, shadow = :shadow, updated_at = :ts, lease_until = :zero"
+	if o.State != StatePending {
+		update += " REMOVE gsi1pk, gsi1sk" // finished: off the open-decisions index
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &s.table,
 		Key:                 key(dealPK(dealID), sortKey),
 		ConditionExpression: aws.String("#st = :inflight AND lease_owner = :owner"),
-		UpdateExpression:    aws.String("SET #st = :st, state_reason = :reason, from_stage_id = :from, to_stage_id = :to, shadow = :shadow, updated_at = :ts, lease_until = :zero"),
+		UpdateExpression:    aws.String(update),
 		ExpressionAttributeNames: map[string]string{
 			"#st": "state",
 		},
@@ -292,4 +302,26 @@ func (s *Store) MarkPatchSent(ctx context.Context, dealID int64, sortKey, owner 
 		return wrapCondition(err, fmt.Sprintf("mark patch sent deal %d %s", dealID, sortKey))
 	}
 	return nil
+}
+
+// openDecisionsPK groups unfinished move decisions in the index.
+const openDecisionsPK = "OPEN#DECISION"
+
+// OpenDecisions returns unfinished move decisions created before olderThan,
+// oldest first, as raw items (the shape a stream image carries).
+func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit int) ([]map[string]types.AttributeValue, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &s.table,
+		IndexName:              aws.String(Index),
+		KeyConditionExpression: aws.String("gsi1pk = :pk AND gsi1sk < :before"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk":     str(openDecisionsPK),
+			":before": str(olderThan.UTC().Format(sortTime)),
+		},
+		Limit: aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open decisions: %w", err)
+	}
+	return out.Items, nil
 }

@@ -1,0 +1,61 @@
+package mover
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stagemover/stagemover/shared/ddbevent"
+	"github.com/stagemover/stagemover/shared/store"
+)
+
+// OpenDecisions lists unfinished move decisions (the store's open index).
+type OpenDecisions interface {
+	OpenDecisions(ctx context.Context, olderThan time.Time, limit int) ([]map[string]types.AttributeValue, error)
+}
+
+// SweepResult counts what one sweep did.
+type SweepResult struct {
+	Found, Redriven, Held, Failed int
+}
+
+// Sweep re-drives move decisions still unfinished age after they were made:
+// the stream's retries ran out (a long Pipedrive outage, a spent daily
+// budget) or a holder crashed. Each goes through the same claim and checks
+// as a stream delivery, so nothing is patched twice.
+func (m *Mover) Sweep(ctx context.Context, open OpenDecisions, age time.Duration, limit int) (SweepResult, error) {
+	var res SweepResult
+	items, err := open.OpenDecisions(ctx, m.Now().Add(-age), limit)
+	if err != nil {
+		return res, err
+	}
+	res.Found = len(items)
+	for _, item := range items {
+		d, err := store.DecisionFromItem(item)
+		if err != nil {
+			res.Failed++
+			continue
+		}
+		if d.State == store.StateInFlight && m.Now().Before(d.LeaseUntil) {
+			res.Held++ // someone is on it; the next sweep looks again
+			continue
+		}
+		img, err := ddbevent.FromAttributeValueMap(item)
+		if err != nil {
+			res.Failed++
+			continue
+		}
+		rec := events.DynamoDBEventRecord{EventName: "INSERT", EventSource: "stagemover:sweeper",
+			Change: events.DynamoDBStreamRecord{NewImage: img, SequenceNumber: d.SortKey()}}
+		resp, err := m.Handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
+		if err != nil || len(resp.BatchItemFailures) > 0 {
+			res.Failed++
+			continue
+		}
+		res.Redriven++
+	}
+	m.Log.InfoContext(ctx, "sweep", "found", res.Found, "redriven", res.Redriven, "held", res.Held, "failed", res.Failed)
+	return res, nil
+}
