@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover"
+	"github.com/stagemover/stagemover/shared/calendly"
 	"github.com/stagemover/stagemover/shared/local"
 	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
 	"github.com/stagemover/stagemover/shared/store"
@@ -47,7 +48,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := f.options(stderr)
 	opts.InternalDomains = append(opts.InternalDomains, demoVendorDomains...)
-	bodies, titles, err := demoDeliveries(time.Now())
+	deliveries, err := demoDeliveries(time.Now())
 	if err != nil {
 		fmt.Fprintln(stderr, "stagemover demo:", err)
 		return 1
@@ -64,23 +65,36 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sys.Sandbox.AddDeal(sandbox.Deal{ID: sampleDealID, Title: "Northwind Logistics – route optimisation pilot", PipelineID: 1, StageID: 3, PersonID: person, Value: 48000, Currency: "USD"})
 	}
 
-	fmt.Fprintf(stdout, "replaying %d deliveries from events/ to %s/signals (mode %s)\n", len(bodies), sys.URL, sys.Config.Mode)
+	fmt.Fprintf(stdout, "replaying %d deliveries from events/ to %s (mode %s)\n", len(deliveries), sys.URL, sys.Config.Mode)
 	secret := []byte(opts.IngestSecret)
 	if len(secret) == 0 {
 		secret = []byte(local.DevIngestSecret)
 	}
+	calendlyKey := []byte(opts.CalendlyKey)
+	if len(calendlyKey) == 0 {
+		calendlyKey = []byte(local.DevCalendlyKey)
+	}
 	before := map[int64]string{}
 	deals := map[int64]bool{}
-	for i, body := range bodies {
-		var env webhook.Envelope
-		_ = json.Unmarshal(body, &env)
-		if env.DealID > 0 && !deals[env.DealID] {
-			deals[env.DealID] = true
-			before[env.DealID] = stageName(ctx, sys, env.DealID)
+	for i, dl := range deliveries {
+		var code int
+		var resp []byte
+		var err error
+		switch dl.route {
+		case "/signals":
+			var env webhook.Envelope
+			_ = json.Unmarshal(dl.body, &env)
+			if env.DealID > 0 && !deals[env.DealID] {
+				deals[env.DealID] = true
+				before[env.DealID] = stageName(ctx, sys, env.DealID)
+			}
+			code, resp, err = postSigned(ctx, sys.URL, secret, dl.body)
+		case "/webhooks/calendly":
+			code, resp, err = post(ctx, sys.URL+dl.route, dl.body, map[string]string{
+				"Calendly-Webhook-Signature": calendly.Sign(calendlyKey, time.Now(), dl.body)})
 		}
-		code, resp, err := postSigned(ctx, sys.URL, secret, body)
 		if err != nil || code >= 300 {
-			fmt.Fprintf(stderr, "delivery %d (%s) failed: %d %s %v\n", i+1, titles[i], code, strings.TrimSpace(string(resp)), err)
+			fmt.Fprintf(stderr, "delivery %d (%s) failed: %d %s %v\n", i+1, dl.title, code, strings.TrimSpace(string(resp)), err)
 			return 1
 		}
 	}
@@ -102,60 +116,90 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// demoDeliveries reads events/ingest-generic.json's body and events/demo/*.json,
-// shifting each scenario's times so its newest signal happened an hour ago.
-func demoDeliveries(now time.Time) (bodies [][]byte, titles []string, err error) {
-	if raw, err := fs.ReadFile(stagemover.Events, "events/ingest-generic.json"); err == nil {
+// delivery is one request the demo replays.
+type delivery struct {
+	route string // /signals or /webhooks/calendly
+	title string
+	body  []byte
+}
+
+// demoDeliveries reads events/ingest-generic.json's body, events/demo/*.json
+// and the Calendly samples (a booking and its cancellation), shifting each
+// scenario's times so its newest event happened an hour ago.
+func demoDeliveries(now time.Time) ([]delivery, error) {
+	var out []delivery
+	sample := func(file string) (json.RawMessage, error) {
+		raw, err := fs.ReadFile(stagemover.Events, file)
+		if err != nil {
+			return nil, err
+		}
 		var ev struct{ Body string }
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, nil, fmt.Errorf("events/ingest-generic.json: %w", err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		b, err := shiftTimes([]json.RawMessage{json.RawMessage(ev.Body)}, now)
-		if err != nil {
-			return nil, nil, fmt.Errorf("events/ingest-generic.json: %w", err)
-		}
-		bodies, titles = append(bodies, b...), append(titles, "ingest-generic sample")
+		return json.RawMessage(ev.Body), nil
 	}
+	body, err := sample("events/ingest-generic.json")
+	if err != nil {
+		return nil, err
+	}
+	b, err := shiftTimes([]json.RawMessage{body}, now, signalAt)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, delivery{"/signals", "ingest-generic sample: a buyer email thread", b[0]})
+
 	files, err := fs.Glob(stagemover.Events, "events/demo/*.json")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sort.Strings(files)
 	for _, file := range files {
 		raw, err := fs.ReadFile(stagemover.Events, file)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		var sc demoScenario
 		if err := json.Unmarshal(raw, &sc); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		b, err := shiftTimes(sc.Deliveries, now)
+		b, err := shiftTimes(sc.Deliveries, now, signalAt)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		for range b {
-			titles = append(titles, path.Base(file)+": "+sc.Title)
+		for _, body := range b {
+			out = append(out, delivery{"/signals", path.Base(file) + ": " + sc.Title, body})
 		}
-		bodies = append(bodies, b...)
 	}
-	return bodies, titles, nil
+
+	var cal []json.RawMessage
+	for _, file := range []string{"events/ingest-calendly-created.json", "events/ingest-calendly-canceled.json"} {
+		body, err := sample(file)
+		if err != nil {
+			return nil, err
+		}
+		cal = append(cal, body)
+	}
+	if b, err = shiftTimes(cal, now, calendlyAt); err != nil {
+		return nil, err
+	}
+	out = append(out, delivery{"/webhooks/calendly", "Calendly: the buyer books a meeting", b[0]},
+		delivery{"/webhooks/calendly", "Calendly: ...and cancels it", b[1]})
+	return out, nil
 }
 
-// shiftTimes moves every signal's at and starts_at by the same offset, so the
-// newest signal is an hour before now and meetings keep their relative dates.
-func shiftTimes(deliveries []json.RawMessage, now time.Time) ([][]byte, error) {
-	type doc = map[string]any
-	docs := make([]doc, len(deliveries))
+// shiftTimes moves every RFC 3339 time in the deliveries by one offset, so
+// the newest event (per eventTime) happened an hour before now and meetings
+// keep their dates relative to it.
+func shiftTimes(deliveries []json.RawMessage, now time.Time, eventTime func(map[string]any) string) ([][]byte, error) {
+	docs := make([]map[string]any, len(deliveries))
 	var newest time.Time
 	for i, d := range deliveries {
 		if err := json.Unmarshal(d, &docs[i]); err != nil {
 			return nil, err
 		}
-		if sig, ok := docs[i]["signal"].(doc); ok {
-			if t, err := time.Parse(time.RFC3339, fmt.Sprint(sig["at"])); err == nil && t.After(newest) {
-				newest = t
-			}
+		if t, err := time.Parse(time.RFC3339, eventTime(docs[i])); err == nil && t.After(newest) {
+			newest = t
 		}
 	}
 	offset := time.Duration(0)
@@ -164,14 +208,7 @@ func shiftTimes(deliveries []json.RawMessage, now time.Time) ([][]byte, error) {
 	}
 	out := make([][]byte, len(docs))
 	for i, d := range docs {
-		if sig, ok := d["signal"].(doc); ok {
-			for _, field := range []string{"at", "starts_at"} {
-				if t, err := time.Parse(time.RFC3339, fmt.Sprint(sig[field])); err == nil {
-					sig[field] = t.Add(offset).UTC().Format(time.RFC3339)
-				}
-			}
-		}
-		b, err := json.Marshal(d)
+		b, err := json.Marshal(shiftAll(d, offset))
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +216,33 @@ func shiftTimes(deliveries []json.RawMessage, now time.Time) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// shiftAll walks a JSON document and moves every time string by offset.
+func shiftAll(v any, offset time.Duration) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = shiftAll(e, offset)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = shiftAll(e, offset)
+		}
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil && len(x) >= len("2006-01-02T15:04:05Z") {
+			return t.Add(offset).UTC().Format(time.RFC3339)
+		}
+	}
+	return v
+}
+
+// signalAt and calendlyAt name each route's event time.
+func signalAt(d map[string]any) string {
+	sig, _ := d["signal"].(map[string]any)
+	return fmt.Sprint(sig["at"])
+}
+
+func calendlyAt(d map[string]any) string { return fmt.Sprint(d["created_at"]) }
 
 func stageName(ctx context.Context, sys *local.System, dealID int64) string {
 	if sys.Sandbox == nil {

@@ -58,13 +58,20 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // postSigned signs body the way senders must and posts it to /signals.
 func postSigned(ctx context.Context, baseURL string, secret, body []byte) (int, []byte, error) {
 	ts, sig := webhook.Sign(secret, time.Now(), body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/signals", bytes.NewReader(body))
+	return post(ctx, strings.TrimRight(baseURL, "/")+"/signals", body, map[string]string{
+		webhook.HeaderTimestamp: ts, webhook.HeaderSignature: sig})
+}
+
+// post sends a JSON body with headers and returns the status and body.
+func post(ctx context.Context, url string, body []byte, headers map[string]string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(webhook.HeaderTimestamp, ts)
-	req.Header.Set(webhook.HeaderSignature, sig)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
