@@ -18,6 +18,8 @@ build:
 	$(MAKE) build-MoverFunction ARTIFACTS_DIR=.build/mover
 	$(MAKE) build-FetcherFunction ARTIFACTS_DIR=.build/fetcher
 	$(MAKE) build-MoverSweeperFunction ARTIFACTS_DIR=.build/mover-sweeper
+	$(MAKE) build-IngestGmailFunction ARTIFACTS_DIR=.build/ingest-gmail
+	$(MAKE) build-GmailRenewFunction ARTIFACTS_DIR=.build/gmail-renew
 	$(MAKE) build-IngestCalendlyFunction ARTIFACTS_DIR=.build/ingest-calendly
 	$(MAKE) build-CalendlySubscribeFunction ARTIFACTS_DIR=.build/calendly-subscribe
 
@@ -35,6 +37,12 @@ build-FetcherFunction:
 
 build-MoverSweeperFunction:
 	$(call lambda,mover-sweeper)
+
+build-IngestGmailFunction:
+	$(call lambda,ingest-gmail)
+
+build-GmailRenewFunction:
+	$(call lambda,gmail-renew)
 
 build-IngestCalendlyFunction:
 	$(call lambda,ingest-calendly)

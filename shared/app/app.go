@@ -189,9 +189,17 @@ const fetchAttempts = 3
 // Each provider registers its source here when its credentials are configured.
 func Fetcher(d Deps) (*fetcher.Fetcher, error) {
 	d.defaults()
+	sources := map[string]fetcher.Source{}
+	gm, err := gmailFetcher(d)
+	if err != nil {
+		return nil, err
+	}
+	if gm != nil {
+		sources["gmail"] = gm
+	}
 	return &fetcher.Fetcher{
 		Store:    d.store(),
-		Sources:  map[string]fetcher.Source{},
+		Sources:  sources,
 		Attempts: fetchAttempts,
 		Log:      d.Log.With("function", "fetcher"),
 		Metrics:  metrics.New(d.Metrics, d.Config.MetricsNamespace, "fetcher"),
