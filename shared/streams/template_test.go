@@ -41,6 +41,12 @@ func TestFromRepoTemplate(t *testing.T) {
 			BatchSize: 10, MaximumRetryAttempts: 8, BisectBatchOnFunctionError: true, ReportBatchItemFailures: true,
 			StartingPosition: "TRIM_HORIZON", MaximumRecordAgeInSeconds: 86400,
 		},
+		{
+			Function: "FetcherFunction", Event: "Notifications", Table: "Table",
+			Patterns:  []string{`{"eventName":["INSERT"],"dynamodb":{"NewImage":{"type":{"S":["fetch"]}}}}`},
+			BatchSize: 10, MaximumRetryAttempts: 2, BisectBatchOnFunctionError: true, ReportBatchItemFailures: true,
+			StartingPosition: "TRIM_HORIZON", MaximumRecordAgeInSeconds: 86400,
+		},
 	}
 	if !reflect.DeepEqual(srcs, want) {
 		t.Fatalf("FromTemplate =\n%+v\nwant\n%+v", srcs, want)
