@@ -25,9 +25,18 @@ const (
 	CueGoAhead            = "go_ahead"
 	CuePricingQuestion    = "pricing_question"
 	CueCallGatekeeper     = "call_gatekeeper"
+	// a day, date, time or meeting is named: what a written acceptance
+	// ("passt gut", "works for me") must be about
+	CueMeetingTopic = "meeting_topic"
 	// text cues written by the vendor side
 	CueMeetingConfirm    = "meeting_confirm"
 	CueProposalDelivered = "proposal_delivered"
+	// generic list prices ("pricing starts at", "ab 14 €", "à partir de",
+	// "desde", "vanaf"): a teaser, not a proposal for this deal
+	CuePriceTeaser = "price_teaser"
+	// marks an outbound email as written for this deal ("as discussed",
+	// "for your 12 users", "in total", "valid until")
+	CueDealSpecific = "deal_specific"
 
 	// evidence cues
 	CueBuyerReply           = "buyer_reply"
@@ -102,8 +111,11 @@ var cueTable = map[string]cueInfo{
 	CueGoAhead:            {text: true, mappable: true, negatable: true, hedge: true, notes: true},
 	CuePricingQuestion:    {text: true, mappable: true, negatable: true, question: true, notes: true},
 	CueCallGatekeeper:     {text: true, notes: true},
+	CueMeetingTopic:       {text: true},
 	CueMeetingConfirm:     {text: true, vendor: true, negatable: true, noQuestion: true},
 	CueProposalDelivered:  {text: true, vendor: true, mappable: true, negatable: true, pastOnly: true},
+	CuePriceTeaser:        {text: true, vendor: true},
+	CueDealSpecific:       {text: true, vendor: true, negatable: true},
 
 	CueBuyerReply:           {mappable: true},
 	CueCallConnected:        {mappable: true},

@@ -63,16 +63,22 @@ func (st *state) decide() Decision {
 		}
 	}
 
-	// the stage the deal (or ungated evidence) has reached gates the rest
-	base := cur
-	for k, ev := range st.evs {
-		r := rules[k]
-		if !ev.Counted || r == nil || r.After != "" || r.Stage == "" || r.Stage == StageRequested {
-			continue
+	// the stage the deal (or ungated evidence) has reached gates the rest;
+	// only evidence up to the gated signal counts: a buyer asking for
+	// pricing before any proposal was sent is contact, not negotiation,
+	// even when the proposal follows
+	baseAt := func(sig int) int {
+		base := cur
+		for k, ev := range st.evs {
+			r := rules[k]
+			if !ev.Counted || r == nil || r.After != "" || r.Stage == "" || r.Stage == StageRequested || ev.Signal > sig {
+				continue
+			}
+			if x := p.Rank(r.Stage); x > base {
+				base = x
+			}
 		}
-		if x := p.Rank(r.Stage); x > base {
-			base = x
-		}
+		return base
 	}
 
 	flag := ""
@@ -112,7 +118,7 @@ func (st *state) decide() Decision {
 				rank = -1
 			}
 		case r.After != "":
-			if p.Rank(r.After) <= base {
+			if p.Rank(r.After) <= baseAt(ev.Signal) {
 				rank = p.Rank(r.Stage)
 			} else if r.Otherwise != "" {
 				rank = p.Rank(r.Otherwise)

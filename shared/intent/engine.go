@@ -76,6 +76,7 @@ type state struct {
 	sessions map[string]int
 	meetings []*meetingState
 	accept   *acceptState
+	timeAsk  bool     // an outbound email to the buyer named a day, time or meeting
 	flagWhy  []Reason // reasons that ask for review
 	extra    []Reason // further explanations
 }
@@ -453,7 +454,7 @@ func (st *state) buyerEmail(i int, s *signal.Signal, text, own string, thirdPart
 	if m, ok := tc.good[CueMeetingCancel]; ok {
 		st.cancelMeetings(i, nil, tc.excerpt(m, max))
 	}
-	if m, ok := tc.good[CueMeetingAccept]; ok {
+	if m, ok := tc.good[CueMeetingAccept]; ok && (st.timeAsk || tc.has(CueMeetingTopic)) {
 		st.accept = &acceptState{sig: i, at: s.At, excerpt: tc.excerpt(m, max)}
 	}
 	if m, ok := tc.good[CueDeferral]; ok {
@@ -557,9 +558,14 @@ func (st *state) vendorEmail(i int, s *signal.Signal, text string) {
 	}
 	d := tokenize(text)
 	ms := st.r.lex.scan(d)
+	ms = st.proposalMatches(d, ms)
 	tc := st.filterCues(d, ms, true, false)
 	if m, ok := tc.good[CueProposalDelivered]; ok {
-		st.add(i, CueProposalDelivered, tc.excerpt(m, max), true)
+		if offerMatch(d, m) || tc.has(CueDealSpecific) || st.engagedBefore(i) {
+			st.add(i, CueProposalDelivered, tc.excerpt(m, max), true)
+		} else {
+			st.discount(i, CueProposalDelivered, tc.excerpt(m, max), "prices in an introductory email, not a proposal or quote for this deal")
+		}
 	}
 	if m, ok := tc.good[CueMeetingConfirm]; ok && st.accept != nil {
 		win := time.Duration(st.t.AcceptConfirmDays) * 24 * time.Hour
@@ -572,6 +578,9 @@ func (st *state) vendorEmail(i int, s *signal.Signal, text string) {
 	}
 	// buyer-side cues written by the vendor explain themselves
 	buyerSide := st.filterCues(d, ms, false, false)
+	if buyerSide.has(CueMeetingTopic) {
+		st.timeAsk = true
+	}
 	for _, c := range buyerSide.order {
 		if cueTable[c].mappable && c != CueDeferral && c != CueRefusal {
 			st.discount(i, c, buyerSide.excerpt(buyerSide.good[c], max), "written by the vendor side: not buyer engagement")
@@ -988,3 +997,72 @@ func (st *state) stageRequest(i int, s *signal.Signal) {
 // readMail is mail.Read; tests swap it to check the engine's own safety
 // net against a reader that passes text through unchanged.
 var readMail = mail.Read
+
+// proposalMatches drops proposal matches in a sentence that only advertises
+// list prices ("plans start at £9", "ab 14 € pro Nutzer", "à partir de
+// 39 €", "desde 18 €", "vanaf € 6") and puts the matches that name an
+// offer or an attachment first.
+func (st *state) proposalMatches(d *textDoc, ms []cueMatch) []cueMatch {
+	var teaser map[int]bool
+	for _, m := range ms {
+		if m.cue == CuePriceTeaser {
+			if teaser == nil {
+				teaser = map[int]bool{}
+			}
+			teaser[m.sent] = true
+		}
+	}
+	out := make([]cueMatch, 0, len(ms))
+	var weak []cueMatch
+	for _, m := range ms {
+		if m.cue == CueProposalDelivered {
+			if teaser[m.sent] {
+				continue
+			}
+			if !offerMatch(d, m) {
+				weak = append(weak, m)
+				continue
+			}
+		}
+		out = append(out, m)
+	}
+	return append(out, weak...)
+}
+
+// Words that make a price mention a proposal or quote carried by the email:
+// the document itself or an attachment.
+var offerWords = setOf("proposal", "proposals", "quote", "quotes", "quotation", "quotations", "offer", "estimate", "attached", "attaching", "enclosed", "enclosing", "herewith", "attachment", "attachments",
+	"angebot", "angebote", "angebots", "kostenvoranschlag", "offerte", "anbei", "beigefugt", "anhang", "anliegend",
+	"proposition", "propositions", "devis", "offre", "cotation", "chiffrage", "joint", "jointe", "pj",
+	"propuesta", "presupuesto", "oferta", "cotizacion", "adjunto", "adjunta", "adjuntamos", "adjuntos",
+	"offertes", "prijsvoorstel", "prijsopgave", "voorstel", "aanbod", "bijgaand", "bijgevoegd", "bijlage")
+
+func offerMatch(d *textDoc, m cueMatch) bool {
+	for j := m.from; j < m.to && j < len(d.toks); j++ {
+		if offerWords[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
+}
+
+// engagedBefore: the buyer took part in the conversation before signal i
+// (the deal is past Qualified, or a reply, call or meeting came earlier).
+func (st *state) engagedBefore(i int) bool {
+	if st.p.Rank(st.in.Deal.Stage) >= 1 {
+		return true
+	}
+	for _, ev := range st.evs {
+		if !ev.Counted || ev.Signal >= i {
+			continue
+		}
+		if ev.buyer {
+			return true
+		}
+		switch ev.Cue {
+		case CueCallConnected, CueMeetingBooked, CueMeetingHeld, CueMeetingAcceptConfirm:
+			return true
+		}
+	}
+	return false
+}

@@ -368,3 +368,73 @@ func TestUnknownBuyerOrganisation(t *testing.T) {
 		{"internal-only meeting still does not count", unknown("", meeting(1, "scheduled", 24*40, rep, "cto@vendor.example")), want{}},
 	})
 }
+
+// An introductory email that advertises list prices is not a proposal; an
+// outbound email carrying an offer for this deal is.
+func TestListPricesAreNotAProposal(t *testing.T) {
+	intro := func(body string) signal.Signal {
+		s := fromRep(0, body)
+		s.Subject = "Idea for your finance team"
+		return s
+	}
+	reply := fromBuyer(2, "Good timing. Does it export to our payroll tool?\n\nJane")
+	runEngineCases(t, []engineCase{
+		{"en plans begin at", in("Qualified", intro("Hi Jane, teams like yours save hours on month-end. Our plans begin at $12 a seat per month. Worth a chat?\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"en as low as", in("Qualified", intro("Hi Jane, you can get going for as low as $5 per user per month.\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"en generic price without specifics", in("Qualified", intro("Hi Jane, the Business edition costs £15 per user per month and includes SSO.\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"de ab preis", in("Qualified", intro("Hallo Frau Doe, das Paket gibt es schon ab 29 € pro Monat. Passt das Thema zu Ihnen?\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"de starten bei", in("Qualified", intro("Hallo Frau Doe, unsere Tarife beginnen bei 9 € je Anwender und Monat.\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"fr des", in("Qualified", intro("Bonjour Jane, l'offre Essentiel est disponible dès 25 € par mois et par utilisateur.\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"es a partir de", in("Qualified", intro("Hola Jane, los planes cuestan a partir de 12 € por usuario y mes.\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"nl vanaf", in("Qualified", intro("Hallo Jane, ons pakket is er al vanaf € 19 per gebruiker per maand.\n\nRep"), reply), want{stage: "Contact Made"}},
+		{"teaser after a reply", in("Contact Made", fromBuyer(0, "Sounds useful, tell me more.\n\nJane"),
+			fromRep(2, "Thanks Jane! Licences start from €12 per user per month, and onboarding takes a week.\n\nRep")), want{}},
+		{"nl teaser after a reply", in("Contact Made", fromBuyer(0, "Klinkt goed, vertel meer.\n\nJane"),
+			fromRep(2, "Dank je! Het instappakket kost vanaf € 9 per gebruiker per maand.\n\nRep")), want{}},
+		{"en quote for their seats", in("Contact Made", fromBuyer(0, "Thanks for the call. Can you price it for us?\n\nJane"),
+			fromRep(2, "Hi Jane, for your 40 users the annual total comes to £14,400 (£30 per user per month).\n\nRep")), want{stage: "Proposal Made"}},
+		{"de angebot im anhang", in("Qualified", fromRep(0, "Hallo Frau Doe, im Anhang finden Sie unser Angebot für 25 Lizenzen.\n\nRep")), want{stage: "Proposal Made"}},
+		{"fr devis joint", in("Demo Scheduled", fromRep(0, "Bonjour Jane, vous trouverez ci-joint notre devis pour vos trois sites.\n\nRep")), want{stage: "Proposal Made"}},
+		{"es precio para sus sedes", in("Demo Scheduled", fromRep(0, "Hola Jane, tras la demo, el precio para vuestras dos sedes sería de 950 € al mes.\n\nRep")), want{stage: "Proposal Made"}},
+		{"nl offerte bijgevoegd", in("Demo Scheduled", fromRep(0, "Hoi Jane, bijgevoegd de offerte voor 30 medewerkers, geldig tot eind mei.\n\nRep")), want{stage: "Proposal Made"}},
+	})
+}
+
+// A buyer asking for a quote before any proposal is contact (or nothing
+// more than the stage already reached), not negotiation, even when the
+// proposal follows.
+func TestQuoteRequestBeforeProposalIsNotNegotiation(t *testing.T) {
+	proposal := fromRep(3, "Hi Jane, attached is our proposal for the 12 stores.\n\nRep")
+	runEngineCases(t, []engineCase{
+		{"en request then proposal", in("Demo Scheduled", fromBuyer(0, "Great session yesterday. Could you share what it would cost for 12 stores?\n\nJane"), proposal), want{stage: "Proposal Made"}},
+		{"de request then proposal", in("Demo Scheduled", fromBuyer(0, "Können Sie uns die Kosten für 12 Filialen nennen?\n\nJane"), proposal), want{stage: "Proposal Made"}},
+		{"fr request then proposal", in("Demo Scheduled", fromBuyer(0, "Pourriez-vous nous indiquer le tarif pour 12 magasins ?\n\nJane"), proposal), want{stage: "Proposal Made"}},
+		{"es request then proposal", in("Demo Scheduled", fromBuyer(0, "¿Podríais pasarnos el precio para 12 tiendas?\n\nJane"), proposal), want{stage: "Proposal Made"}},
+		{"nl request then proposal", in("Demo Scheduled", fromBuyer(0, "Kunnen jullie de prijs voor 12 winkels doorgeven?\n\nJane"), proposal), want{stage: "Proposal Made"}},
+		{"request on a qualified deal", in("Qualified", fromBuyer(0, "Could you send over your rates for 15 seats?\n\nJane")), want{stage: "Contact Made"}},
+		{"question after the proposal still negotiates", in("Demo Scheduled", proposal, fromBuyer(5, "Thanks. Is the price per store negotiable if we add a 13th?\n\nJane")), want{stage: "Negotiations Started"}},
+	})
+}
+
+// A buyer accepting a proposed time in writing, confirmed by the rep, books
+// the demo in every language.
+func TestWrittenAcceptanceConfirmedBooksDemo(t *testing.T) {
+	offer := func(body string) signal.Signal { s := fromRep(0, body); s.Subject = "Demo"; return s }
+	cases := []struct{ name, offer, accept, confirm string }{
+		{"en", "Hi Jane, I could do Tuesday at 11:00 or Wednesday at 15:00 for the demo.", "Hi, Wednesday afternoon suits us nicely, count me in.", "Great, it's in the calendar; you'll receive the invite shortly."},
+		{"en pencil", "Would Monday 9am or Friday 2pm work for a walkthrough?", "Let's pencil in Friday please.", "All set for Friday, see you then."},
+		{"de", "Hallo Frau Doe, ich könnte Ihnen Montag 10 Uhr oder Mittwoch 15 Uhr anbieten.", "Hallo, Mittwoch passt mir, ich nehme den zweiten Vorschlag.", "Super, Mittwoch 15 Uhr ist fest vorgemerkt. Die Kalendereinladung mit dem Zoom-Link kommt gleich."},
+		{"de geht klar", "Wäre Dienstag um 9 Uhr für die Vorführung möglich?", "Dienstag geht klar bei mir.", "Prima, dann ist Dienstag gebucht, die Einladung schicke ich Ihnen heute noch."},
+		{"fr", "Bonjour, je vous propose mardi à 10h ou jeudi à 14h pour la démonstration.", "Bonjour, c'est parfait pour jeudi 14h.", "Très bien, le créneau est bloqué, je vous envoie l'invitation Teams."},
+		{"es", "Hola, ¿os viene bien el martes a las 10 o el jueves a las 16 para la demo?", "Hola, me quedo con el jueves a las 16.", "Perfecto, queda agendado; os mando ahora la convocatoria con el enlace."},
+		{"nl", "Hoi Jane, zou dinsdag om 10 uur of donderdag om 14 uur passen voor de demo?", "Hoi, donderdag doen we, dat is prima.", "Top, donderdag om 14 uur is ingepland, de uitnodiging volgt."},
+	}
+	var ec []engineCase
+	for _, c := range cases {
+		ec = append(ec, engineCase{c.name, in("Contact Made", offer(c.offer), fromBuyer(2, c.accept), fromRep(3, c.confirm)), want{stage: "Demo Scheduled"}})
+		ec = append(ec, engineCase{c.name + " without confirmation", in("Contact Made", offer(c.offer), fromBuyer(2, c.accept)), want{}})
+	}
+	ec = append(ec, engineCase{"agreement to a document is no meeting", in("Contact Made",
+		fromRep(0, "Hi Jane, here is the onboarding checklist."), fromBuyer(2, "That's fine for us."), fromRep(3, "Noted, thanks.")), want{}})
+	runEngineCases(t, ec)
+}

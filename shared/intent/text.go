@@ -161,6 +161,8 @@ func tokenize(src string) *textDoc {
 			na := len(buf)
 			buf = utf8.AppendRune(buf, r)
 			emit(i, i+size, na, len(buf))
+		case r == '.' && ordinalDate(src, i):
+			// "am 19. März": a German or Dutch ordinal date, not a sentence end
 		case r == '.' || r == '!' || r == '?' || r == ';' || r == '…':
 			if next == 0 || next == ' ' || next == '\n' || next == '\r' || next == '\t' || next == '"' || next == ')' || next == '\'' || next == '*' || r == '?' || r == '!' || r == ';' {
 				if r == '?' {
@@ -338,4 +340,32 @@ func minInt(a, b int) int {
 		return a
 	}
 	return b
+}
+
+var monthPrefixes = []string{"jan", "feb", "fév", "fev", "mär", "mar", "maa", "apr", "avr", "abr", "mai", "mei", "may", "jun", "jui", "jul", "aug", "ago", "aoû", "aou", "sep", "okt", "oct", "nov", "dez", "dec", "déc", "dic", "ene"}
+
+// ordinalDate reports a '.' at src[i] that follows a one- or two-digit
+// day number and precedes a month name ("19. März", "3. Juni").
+func ordinalDate(src string, i int) bool {
+	k := i
+	for k > 0 && src[k-1] >= '0' && src[k-1] <= '9' {
+		k--
+	}
+	if n := i - k; n == 0 || n > 2 || (k > 0 && (isAlnum(src[k-1]) || src[k-1] == '.')) {
+		return false
+	}
+	j := i + 1
+	for j < len(src) && src[j] == ' ' {
+		j++
+	}
+	if j == i+1 || j >= len(src) {
+		return false
+	}
+	w := strings.ToLower(src[j:min(j+4, len(src))])
+	for _, p := range monthPrefixes {
+		if strings.HasPrefix(w, p) {
+			return true
+		}
+	}
+	return false
 }
