@@ -20,6 +20,8 @@ build:
 	$(MAKE) build-MoverSweeperFunction ARTIFACTS_DIR=.build/mover-sweeper
 	$(MAKE) build-IngestGmailFunction ARTIFACTS_DIR=.build/ingest-gmail
 	$(MAKE) build-GmailRenewFunction ARTIFACTS_DIR=.build/gmail-renew
+	$(MAKE) build-IngestGraphFunction ARTIFACTS_DIR=.build/ingest-graph
+	$(MAKE) build-GraphSubscriptionsFunction ARTIFACTS_DIR=.build/graph-subscriptions
 	$(MAKE) build-IngestCalendlyFunction ARTIFACTS_DIR=.build/ingest-calendly
 	$(MAKE) build-CalendlySubscribeFunction ARTIFACTS_DIR=.build/calendly-subscribe
 
@@ -43,6 +45,12 @@ build-IngestGmailFunction:
 
 build-GmailRenewFunction:
 	$(call lambda,gmail-renew)
+
+build-IngestGraphFunction:
+	$(call lambda,ingest-graph)
+
+build-GraphSubscriptionsFunction:
+	$(call lambda,graph-subscriptions)
 
 build-IngestCalendlyFunction:
 	$(call lambda,ingest-calendly)

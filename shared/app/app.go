@@ -16,6 +16,7 @@ import (
 	"github.com/stagemover/stagemover/shared/config"
 	"github.com/stagemover/stagemover/shared/evaluator"
 	"github.com/stagemover/stagemover/shared/fetcher"
+	"github.com/stagemover/stagemover/shared/graph"
 	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/mover"
@@ -196,6 +197,13 @@ func Fetcher(d Deps) (*fetcher.Fetcher, error) {
 	}
 	if gm != nil {
 		sources["gmail"] = gm
+	}
+	gr, err := graphFetcher(d)
+	if err != nil {
+		return nil, err
+	}
+	if gr != nil {
+		sources[graph.Source] = gr
 	}
 	return &fetcher.Fetcher{
 		Store:    d.store(),
