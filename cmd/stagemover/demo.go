@@ -28,6 +28,13 @@ func init() {
 // sample event's sender company: mail from them is the vendor side.
 var demoVendorDomains = []string{"brightwave.example", "acme-routing.io"}
 
+// The demo company's mailboxes in the provider stand-ins: one rep on
+// Outlook (Microsoft Graph), one on Google Workspace (Gmail).
+const (
+	demoOutlookMailbox = "mara.lind@brightwave.example"
+	demoGmailMailbox   = "jonas.berg@brightwave.example"
+)
+
 // sampleDealID is the deal events/ingest-generic.json refers to; the demo
 // adds it to the sandbox so the sample is judged like the others.
 const sampleDealID = 4217
@@ -53,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stagemover demo:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, "starting DynamoDB Local and the Pipedrive sandbox...")
+	fmt.Fprintln(stdout, "starting DynamoDB Local, the Pipedrive sandbox and the Outlook and Gmail stand-ins...")
 	sys, err := local.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "stagemover demo:", err)
@@ -74,8 +81,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(calendlyKey) == 0 {
 		calendlyKey = []byte(local.DevCalendlyKey)
 	}
+	// Every deal's stage before the replay: deals found from a person's
+	// email address are only known once the evaluator has resolved them.
 	before := map[int64]string{}
+	if sys.Sandbox != nil {
+		for _, d := range sys.Sandbox.Deals() {
+			before[d.ID] = stageName(ctx, sys, d.ID)
+		}
+	}
 	deals := map[int64]bool{}
+	drain := func() bool {
+		if _, err := sys.Drain(ctx); err != nil {
+			fmt.Fprintln(stderr, "stagemover demo: stream delivery:", err)
+			return false
+		}
+		return true
+	}
 	for i, dl := range deliveries {
 		var code int
 		var resp []byte
@@ -86,30 +107,55 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			_ = json.Unmarshal(dl.body, &env)
 			if env.DealID > 0 && !deals[env.DealID] {
 				deals[env.DealID] = true
-				before[env.DealID] = stageName(ctx, sys, env.DealID)
+				if _, ok := before[env.DealID]; !ok {
+					before[env.DealID] = stageName(ctx, sys, env.DealID)
+				}
 			}
 			code, resp, err = postSigned(ctx, sys.URL, secret, dl.body)
-		case "/webhooks/calendly":
-			code, resp, err = post(ctx, sys.URL+dl.route, dl.body, map[string]string{
-				"Calendly-Webhook-Signature": calendly.Sign(calendlyKey, time.Now(), dl.body)})
+		default:
+			// A provider's delivery: first let everything before it take
+			// effect, so each step sees the same deals on every run.
+			if !drain() {
+				return 1
+			}
+			code, resp, err = replayProvider(ctx, sys, dl, calendlyKey)
 		}
 		if err != nil || code >= 300 {
 			fmt.Fprintf(stderr, "delivery %d (%s) failed: %d %s %v\n", i+1, dl.title, code, strings.TrimSpace(string(resp)), err)
 			return 1
 		}
+		if dl.route != "/signals" {
+			fmt.Fprintf(stdout, "  %s: POST %s %d\n", dl.title, dl.route, code)
+			if !drain() {
+				return 1
+			}
+		}
 	}
-	if _, err := sys.Drain(ctx); err != nil {
-		fmt.Fprintln(stderr, "stagemover demo: stream delivery:", err)
+	if !drain() {
 		return 1
 	}
 
+	// Every deal that got a decision, whether the signal named it or the
+	// evaluator found it from the buyer's email address.
+	decided, err := sys.DecidedDeals(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover demo:", err)
+		return 1
+	}
+	for _, id := range decided {
+		deals[id] = true
+	}
 	ids := make([]int64, 0, len(deals))
 	for id := range deals {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		printDeal(ctx, stdout, sys, id, before[id])
+		b, ok := before[id]
+		if !ok {
+			b = "?"
+		}
+		printDeal(ctx, stdout, sys, id, b)
 	}
 	u := sys.Pipedrive.Usage()
 	fmt.Fprintf(stdout, "\nPipedrive: %d requests, %d token units; failure queue: %d records\n", u.Requests, u.TokenCost, sys.Failures.Len())
@@ -118,14 +164,43 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // delivery is one request the demo replays.
 type delivery struct {
-	route string // /signals or /webhooks/calendly
+	route string // /signals, /webhooks/calendly, /webhooks/graph or /gmail/push
 	title string
-	body  []byte
+	body  []byte    // the signal envelope, Calendly's webhook body, Graph's message or the raw email
+	at    time.Time // the email's arrival (Gmail)
 }
 
-// demoDeliveries reads events/ingest-generic.json's body, events/demo/*.json
-// and the Calendly samples (a booking and its cancellation), shifting each
-// scenario's times so its newest event happened an hour ago.
+// replayProvider delivers one provider event the way the provider does.
+// Outlook: the message lands in the rep's mailbox in the Graph stand-in,
+// which sends its change notification to POST /webhooks/graph. Gmail: the
+// message lands in the rep's mailbox in the Google stand-in, and a Pub/Sub
+// push with a signed OIDC token goes to POST /gmail/push. Calendly: the
+// webhook, signed with the subscription's key.
+func replayProvider(ctx context.Context, sys *local.System, dl delivery, calendlyKey []byte) (int, []byte, error) {
+	switch dl.route {
+	case "/webhooks/calendly":
+		return post(ctx, sys.URL+dl.route, dl.body, map[string]string{
+			"Calendly-Webhook-Signature": calendly.Sign(calendlyKey, time.Now(), dl.body)})
+	case "/webhooks/graph":
+		id := sys.Graph.AddMessage(demoOutlookMailbox, dl.body)
+		codes, err := sys.Graph.Notify(ctx, demoOutlookMailbox, "messages", id, "created")
+		if err != nil || len(codes) != 1 {
+			return 0, nil, fmt.Errorf("graph stand-in notified %d subscriptions: %v", len(codes), err)
+		}
+		return codes[0], nil, nil
+	case "/gmail/push":
+		sys.Gmail.AddMessage(demoGmailMailbox, dl.body, dl.at, "INBOX", "UNREAD")
+		code, err := sys.PushGmail(ctx, demoGmailMailbox)
+		return code, nil, err
+	}
+	return 0, nil, fmt.Errorf("no route %s", dl.route)
+}
+
+// demoDeliveries reads events/ingest-generic.json's body, events/demo/*.json,
+// the Calendly samples (a booking and its cancellation) and the buyers'
+// emails in events/demo/mail (one reaching an Outlook mailbox, one a Gmail
+// mailbox), shifting each scenario's times so its newest event happened an
+// hour ago; the emails arrived after all of it, 20 and 10 minutes ago.
 func demoDeliveries(now time.Time) ([]delivery, error) {
 	var out []delivery
 	sample := func(file string) (json.RawMessage, error) {
@@ -147,7 +222,7 @@ func demoDeliveries(now time.Time) ([]delivery, error) {
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, delivery{"/signals", "ingest-generic sample: a buyer email thread", b[0]})
+	out = append(out, delivery{route: "/signals", title: "ingest-generic sample: a buyer email thread", body: b[0]})
 
 	files, err := fs.Glob(stagemover.Events, "events/demo/*.json")
 	if err != nil {
@@ -168,7 +243,7 @@ func demoDeliveries(now time.Time) ([]delivery, error) {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		for _, body := range b {
-			out = append(out, delivery{"/signals", path.Base(file) + ": " + sc.Title, body})
+			out = append(out, delivery{route: "/signals", title: path.Base(file) + ": " + sc.Title, body: body})
 		}
 	}
 
@@ -183,9 +258,41 @@ func demoDeliveries(now time.Time) ([]delivery, error) {
 	if b, err = shiftTimes(cal, now, calendlyAt); err != nil {
 		return nil, err
 	}
-	out = append(out, delivery{"/webhooks/calendly", "Calendly: the buyer books a meeting", b[0]},
-		delivery{"/webhooks/calendly", "Calendly: ...and cancels it", b[1]})
+	out = append(out, delivery{route: "/webhooks/calendly", title: "Calendly: the buyer books a meeting", body: b[0]},
+		delivery{route: "/webhooks/calendly", title: "Calendly: ...and cancels it", body: b[1]})
+
+	// Outlook: James Carter (Globex) answers the proposal of 01-proposal-sent.json.
+	msg, err := fs.ReadFile(stagemover.Events, "events/demo/mail/outlook-globex-reply.json")
+	if err != nil {
+		return nil, err
+	}
+	if b, err = shiftTimes([]json.RawMessage{msg}, now.Add(40*time.Minute), graphReceivedAt); err != nil {
+		return nil, fmt.Errorf("events/demo/mail/outlook-globex-reply.json: %w", err)
+	}
+	out = append(out, delivery{route: "/webhooks/graph", title: "Outlook: Globex replies to the proposal", body: b[0]})
+
+	// Gmail: Emily Chen (Globex EU) books again after 07-canceled-meeting.json.
+	raw, err := fs.ReadFile(stagemover.Events, "events/demo/mail/gmail-globex-eu-rebook.eml")
+	if err != nil {
+		return nil, err
+	}
+	at := now.Add(-10 * time.Minute).Truncate(time.Second)
+	out = append(out, delivery{route: "/gmail/push", title: "Gmail: Globex EU books a new walkthrough", body: withDate(raw, at), at: at})
 	return out, nil
+}
+
+// withDate replaces a raw message's Date header.
+func withDate(raw []byte, at time.Time) []byte {
+	lines := strings.SplitAfter(string(raw), "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			break // end of the header
+		}
+		if strings.HasPrefix(strings.ToLower(l), "date:") {
+			lines[i] = "Date: " + at.UTC().Format(time.RFC1123Z) + "\r\n"
+		}
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // shiftTimes moves every RFC 3339 time in the deliveries by one offset, so
@@ -244,6 +351,8 @@ func signalAt(d map[string]any) string {
 
 func calendlyAt(d map[string]any) string { return fmt.Sprint(d["created_at"]) }
 
+func graphReceivedAt(d map[string]any) string { return fmt.Sprint(d["receivedDateTime"]) }
+
 func stageName(ctx context.Context, sys *local.System, dealID int64) string {
 	if sys.Sandbox == nil {
 		return "?"
@@ -289,7 +398,7 @@ func printDeal(ctx context.Context, w io.Writer, sys *local.System, dealID int64
 				verdict = "mark won"
 			}
 		}
-		fmt.Fprintf(w, "  decision after %s: %s", d.EventID, verdict)
+		fmt.Fprintf(w, "  decision after %s%s: %s", signalSource(d.SignalKey), d.EventID, verdict)
 		if d.Flag != "" {
 			fmt.Fprintf(w, " [flag %s]", d.Flag)
 		}
@@ -312,6 +421,15 @@ func printDeal(ctx context.Context, w io.Writer, sys *local.System, dealID int64
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// signalSource is "[source] " from a signal key (SIG#source#event id).
+func signalSource(key string) string {
+	parts := strings.SplitN(key, "#", 3)
+	if len(parts) != 3 || parts[0] != "SIG" {
+		return ""
+	}
+	return "[" + parts[1] + "] "
 }
 
 func orDash(s string) string {

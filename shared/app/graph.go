@@ -16,59 +16,122 @@ const (
 	VarGraphCredentials = "GRAPH_CREDENTIALS_SECRET_ARN"
 	VarGraphMailboxes   = "GRAPH_MAILBOXES"
 	VarGraphURL         = "GRAPH_NOTIFICATION_URL"
+	VarGraphBaseURL     = "GRAPH_BASE_URL"  // optional; default https://graph.microsoft.com/v1.0
+	VarGraphLoginURL    = "GRAPH_LOGIN_URL" // optional; default https://login.microsoftonline.com
 )
 
-func graphClientState(d Deps) func(context.Context) (string, error) {
-	cache, arn := d.secretCache(), os.Getenv(VarGraphClientState)
+// GraphConfig is the Outlook (Microsoft Graph) source's configuration. The
+// Lambdas read it from their environment (GraphConfigFromEnv); the local
+// mode fills it from the Graph stand-in, with the secrets' values instead
+// of Secrets Manager ARNs.
+type GraphConfig struct {
+	ClientStateSecretARN string // GRAPH_CLIENT_STATE_SECRET_ARN: a secret with a client_state field
+	CredentialsSecretARN string // GRAPH_CREDENTIALS_SECRET_ARN: {"tenant_id","client_id","client_secret"}
+	Mailboxes            string // GRAPH_MAILBOXES: comma separated (graph.ParseMailboxes)
+	NotificationURL      string // GRAPH_NOTIFICATION_URL: the public URL of POST /webhooks/graph
+	BaseURL              string // GRAPH_BASE_URL
+	LoginURL             string // GRAPH_LOGIN_URL
+
+	// ClientState and Credentials, when set, are the secrets' values and
+	// replace the Secrets Manager reads (local mode).
+	ClientState string
+	Credentials string
+}
+
+// GraphConfigFromEnv reads the Graph variables through lookup (os.Getenv).
+func GraphConfigFromEnv(lookup func(string) string) GraphConfig {
+	return GraphConfig{
+		ClientStateSecretARN: lookup(VarGraphClientState),
+		CredentialsSecretARN: lookup(VarGraphCredentials),
+		Mailboxes:            lookup(VarGraphMailboxes),
+		NotificationURL:      lookup(VarGraphURL),
+		BaseURL:              lookup(VarGraphBaseURL),
+		LoginURL:             lookup(VarGraphLoginURL),
+	}
+}
+
+func (c GraphConfig) hasClientState() bool {
+	return c.ClientState != "" || c.ClientStateSecretARN != ""
+}
+func (c GraphConfig) hasCredentials() bool {
+	return c.Credentials != "" || c.CredentialsSecretARN != ""
+}
+
+func (c GraphConfig) clientState(d Deps) func(context.Context) (string, error) {
+	if v := c.ClientState; v != "" {
+		return func(context.Context) (string, error) { return v, nil }
+	}
+	cache, arn := d.secretCache(), c.ClientStateSecretARN
 	return func(ctx context.Context) (string, error) { return cache.Field(ctx, arn, "client_state") }
 }
 
-func graphClient(d Deps) *graph.Client {
-	cache, arn := d.secretCache(), os.Getenv(VarGraphCredentials)
-	return &graph.Client{
-		GraphURL: os.Getenv("GRAPH_BASE_URL"), LoginURL: os.Getenv("GRAPH_LOGIN_URL"), HTTP: d.HTTP, Now: d.Now,
-		Credentials: graph.CredentialsFrom(func(ctx context.Context) (string, error) { return cache.String(ctx, arn) }),
+func (c GraphConfig) client(d Deps) *graph.Client {
+	creds := func(context.Context) (string, error) { return c.Credentials, nil }
+	if c.Credentials == "" {
+		cache, arn := d.secretCache(), c.CredentialsSecretARN
+		creds = func(ctx context.Context) (string, error) { return cache.String(ctx, arn) }
 	}
+	return &graph.Client{GraphURL: c.BaseURL, LoginURL: c.LoginURL, HTTP: d.HTTP, Now: d.Now,
+		Credentials: graph.CredentialsFrom(creds)}
 }
 
-// IngestGraph builds the handler for POST /webhooks/graph: the validation
+// Ingest builds the handler for POST /webhooks/graph: the validation
 // handshake, change and lifecycle notifications, stored for the fetcher.
-func IngestGraph(d Deps) (*graph.Handler, error) {
+func (c GraphConfig) Ingest(d Deps) (*graph.Handler, error) {
 	d.defaults()
-	if os.Getenv(VarGraphClientState) == "" || d.Secrets == nil {
+	if c.ClientState == "" && (c.ClientStateSecretARN == "" || d.Secrets == nil) {
 		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphClientState)
 	}
-	return &graph.Handler{Store: d.store(), ClientState: graphClientState(d), Now: d.Now,
+	return &graph.Handler{Store: d.store(), ClientState: c.clientState(d), Now: d.Now,
 		Log: d.Log.With("function", "ingest-graph"), Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-graph")}, nil
 }
 
-// GraphRenewer builds the scheduled job that creates and renews the
-// mailboxes' subscriptions before they expire (about three days).
-func GraphRenewer(d Deps) (*graph.Renewer, error) {
+// Renewer builds the scheduled job that creates and renews the mailboxes'
+// subscriptions before they expire (about three days).
+func (c GraphConfig) Renewer(d Deps) (*graph.Renewer, error) {
 	d.defaults()
-	for _, name := range []string{VarGraphClientState, VarGraphCredentials, VarGraphMailboxes, VarGraphURL} {
-		if os.Getenv(name) == "" {
-			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, name)
+	for _, v := range []struct {
+		name string
+		set  bool
+	}{
+		{VarGraphClientState, c.hasClientState()},
+		{VarGraphCredentials, c.hasCredentials()},
+		{VarGraphMailboxes, c.Mailboxes != ""},
+		{VarGraphURL, c.NotificationURL != ""},
+	} {
+		if !v.set {
+			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, v.name)
 		}
 	}
-	mailboxes, err := graph.ParseMailboxes(os.Getenv(VarGraphMailboxes))
+	mailboxes, err := graph.ParseMailboxes(c.Mailboxes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", config.ErrConfig, VarGraphMailboxes, err)
 	}
-	return &graph.Renewer{Client: graphClient(d), Now: d.Now, Log: d.Log.With("function", "graph-subscriptions"),
-		Subscriptions: graph.SubscriptionConfig{Mailboxes: mailboxes, NotificationURL: os.Getenv(VarGraphURL), ClientState: graphClientState(d)}}, nil
+	return &graph.Renewer{Client: c.client(d), Now: d.Now, Log: d.Log.With("function", "graph-subscriptions"),
+		Subscriptions: graph.SubscriptionConfig{Mailboxes: mailboxes, NotificationURL: c.NotificationURL, ClientState: c.clientState(d)}}, nil
 }
 
-// graphFetcher is the fetcher's Graph source, or nil when Graph is not configured.
-func graphFetcher(d Deps) (*graph.Fetcher, error) {
-	if os.Getenv(VarGraphCredentials) == "" {
+// Fetcher builds the fetcher's Graph source, or nil when Graph has no
+// credentials configured.
+func (c GraphConfig) Fetcher(d Deps) (*graph.Fetcher, error) {
+	if !c.hasCredentials() {
 		return nil, nil
 	}
-	f := &graph.Fetcher{Client: graphClient(d), InternalDomains: d.Config.InternalDomains, Now: d.Now, Log: d.Log.With("source", "graph")}
+	d.defaults()
+	f := &graph.Fetcher{Client: c.client(d), InternalDomains: d.Config.InternalDomains, Now: d.Now, Log: d.Log.With("source", "graph")}
 	// Lifecycle notifications recreate removed subscriptions when the
 	// renewer's settings are present.
-	if r, err := GraphRenewer(d); err == nil {
+	if r, err := c.Renewer(d); err == nil {
 		f.Renewer = r
 	}
 	return f, nil
 }
+
+// IngestGraph builds the ingest-graph Lambda's handler from the environment.
+func IngestGraph(d Deps) (*graph.Handler, error) { return GraphConfigFromEnv(os.Getenv).Ingest(d) }
+
+// GraphRenewer builds the graph-subscriptions Lambda's job from the environment.
+func GraphRenewer(d Deps) (*graph.Renewer, error) { return GraphConfigFromEnv(os.Getenv).Renewer(d) }
+
+// graphFetcher is the fetcher Lambda's Graph source, from the environment.
+func graphFetcher(d Deps) (*graph.Fetcher, error) { return GraphConfigFromEnv(os.Getenv).Fetcher(d) }

@@ -1,28 +1,46 @@
 // Package local runs the whole system on one machine with no AWS or
-// Pipedrive account: the same handlers behind the same HTTP route, DynamoDB
+// Pipedrive account: the same handlers behind the same HTTP routes, DynamoDB
 // Local with the deployed table definition, stream delivery with the
-// template's filters and retry settings, and the Pipedrive sandbox (or the
-// real Pipedrive, in shadow mode unless told otherwise).
+// template's filters and retry settings, the Pipedrive sandbox (or the real
+// Pipedrive, in shadow mode unless told otherwise), and stand-ins for
+// Microsoft Graph (Outlook) and Google (signing keys, OAuth, Gmail API), so
+// provider notifications run ingest → fetch item → fetcher → signal →
+// evaluator → mover exactly as deployed.
 package local
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/stagemover/stagemover"
 	"github.com/stagemover/stagemover/shared/apigw"
 	"github.com/stagemover/stagemover/shared/app"
 	"github.com/stagemover/stagemover/shared/config"
 	"github.com/stagemover/stagemover/shared/ddblocal"
+	"github.com/stagemover/stagemover/shared/fetcher"
+	"github.com/stagemover/stagemover/shared/gmail"
+	"github.com/stagemover/stagemover/shared/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/graph"
+	"github.com/stagemover/stagemover/shared/graph/standin"
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
 	"github.com/stagemover/stagemover/shared/store"
@@ -37,6 +55,23 @@ const DevIngestSecret = "local-dev-secret"
 // signing key (POST /webhooks/calendly), unless CALENDLY_SIGNING_KEY is set.
 const DevCalendlyKey = "local-dev-calendly-key"
 
+// DevGraphClientState is the clientState of the local Graph subscriptions
+// (POST /webhooks/graph).
+const DevGraphClientState = "local-dev-graph-client-state"
+
+// Default mailboxes of the stand-ins when Options name none.
+const (
+	DevGraphMailbox = "outlook.rep@vendor.example"
+	DevGmailMailbox = "gmail.rep@vendor.example"
+)
+
+// Local Pub/Sub settings of the Gmail source: the topic users.watch names
+// and the service account the stand-in's Google reads mail as.
+const (
+	DevGmailTopic          = "projects/stagemover-local/topics/gmail"
+	DevGmailServiceAccount = "stagemover-local@stagemover-local.iam.gserviceaccount.com"
+)
+
 // Options configure a local system.
 type Options struct {
 	Addr             string // HTTP listen address; default 127.0.0.1:8080, ":0" style for tests
@@ -46,7 +81,9 @@ type Options struct {
 	IngestSecret     string
 	CalendlyKey      string
 	InternalDomains  []string
-	DemoData         bool // seed the sandbox with demo deals
+	GraphMailboxes   []string // Outlook mailboxes in the Graph stand-in; default DevGraphMailbox
+	GmailMailboxes   []string // Gmail mailboxes in the Google stand-in; default DevGmailMailbox
+	DemoData         bool     // seed the sandbox with demo deals
 	Log              *slog.Logger
 	DDBOutput        io.Writer // DynamoDB Local's own output
 }
@@ -60,6 +97,20 @@ type System struct {
 	Pipedrive *pipedrive.Client // the mover's client
 	Config    config.Config
 	Failures  *FailureQueue
+
+	// Graph is the Microsoft Graph stand-in: each of GraphMailboxes is a
+	// user with message and event subscriptions notifying POST
+	// /webhooks/graph (AddMessage/AddEvent, then Notify).
+	Graph          *standin.Server
+	GraphMailboxes []string
+	// Gmail is the Google stand-in (push token keys, OAuth, Gmail API);
+	// each of GmailMailboxes is watched (AddMessage, then PushGmail).
+	Gmail          *gmailtest.Server
+	GmailMailboxes []string
+
+	gmailAudience string
+	pushSeq       atomic.Int64
+	db            *dynamodb.Client
 
 	ddb    *ddblocal.Instance
 	http   *http.Server
@@ -92,6 +143,12 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if opts.CalendlyKey == "" {
 		opts.CalendlyKey = DevCalendlyKey
 	}
+	if len(opts.GraphMailboxes) == 0 {
+		opts.GraphMailboxes = []string{DevGraphMailbox}
+	}
+	if len(opts.GmailMailboxes) == 0 {
+		opts.GmailMailboxes = []string{DevGmailMailbox}
+	}
 	s := &System{log: opts.Log, Table: "stagemover-local", Failures: &FailureQueue{}}
 	defer func() {
 		if err != nil {
@@ -104,6 +161,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
 	}
 	db := s.ddb.DynamoDB()
+	s.db = db
 	streamARN, err := ddblocal.CreateTableFromTemplate(ctx, db, stagemover.Template, ddblocal.TableLogicalID, s.Table)
 	if err != nil {
 		return nil, err
@@ -135,7 +193,31 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	s.Config = cfg
 
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.http = &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	defer func() {
+		if s.http.Handler == nil {
+			ln.Close() // not served yet
+		}
+	}()
+
 	deps := app.Deps{Config: cfg, DB: db, Log: opts.Log, Token: token, IngestSecret: opts.IngestSecret}
+	graphCfg, gmailCfg, err := s.startStandIns(opts, loopbackURL(ln.Addr()))
+	if err != nil {
+		return nil, err
+	}
+	graphHook, err := graphCfg.Ingest(deps)
+	if err != nil {
+		return nil, err
+	}
+	gmailHook, err := gmailCfg.Ingest(deps)
+	if err != nil {
+		return nil, err
+	}
 	ingest, err := app.Ingest(deps)
 	if err != nil {
 		return nil, err
@@ -156,6 +238,16 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The local fetcher reads from the stand-ins, whatever the environment says.
+	graphSource, err := graphCfg.Fetcher(deps)
+	if err != nil {
+		return nil, err
+	}
+	gmailSource, err := gmailCfg.Fetcher(deps)
+	if err != nil {
+		return nil, err
+	}
+	fetch.Sources = map[string]fetcher.Source{graph.Source: graphSource, gmail.Source: gmailSource}
 	s.Pipedrive = client
 	s.Store = store.New(db, s.Table)
 
@@ -178,15 +270,12 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	s.poller = streams.NewPoller(s.ddb.Streams(), streamARN, opts.Log, subs...)
 
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
-	}
-	s.URL = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("POST /signals", apigw.Handler("POST /signals", ingest.Handle))
 	mux.Handle("POST /webhooks/calendly", apigw.Handler("POST /webhooks/calendly", calendlyHook.Handle))
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	mux.Handle("POST /webhooks/graph", apigw.Handler("POST /webhooks/graph", graphHook.Handle))
+	mux.Handle("POST /gmail/push", apigw.Handler("POST /gmail/push", gmailHook.Handle))
+	s.http.Handler = mux
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -194,7 +283,166 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 			opts.Log.Error("http server stopped", "error", err)
 		}
 	}()
+
+	// What the scheduled functions do first in a deployment: Graph
+	// subscriptions, created through the validation handshake against
+	// POST /webhooks/graph, and the Gmail watches with each mailbox's first
+	// history cursor.
+	graphRenewer, err := graphCfg.Renewer(deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := graphRenewer.Run(ctx); err != nil {
+		return nil, fmt.Errorf("Graph stand-in subscriptions: %w", err)
+	}
+	gmailRenewer, err := gmailCfg.Renewer(deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := gmailRenewer.Run(ctx); err != nil {
+		return nil, fmt.Errorf("Gmail stand-in watches: %w", err)
+	}
 	return s, nil
+}
+
+// startStandIns starts the Graph and Google stand-ins on 127.0.0.1 and
+// returns the sources' configuration pointing at them, with notifications
+// and pushes going to baseURL.
+func (s *System) startStandIns(opts Options, baseURL string) (app.GraphConfig, app.GmailConfig, error) {
+	var gc app.GraphConfig
+	var mc app.GmailConfig
+	graphBoxes, err := graph.ParseMailboxes(strings.Join(opts.GraphMailboxes, ","))
+	if err != nil {
+		return gc, mc, fmt.Errorf("Graph mailboxes: %w", err)
+	}
+	s.Graph = standin.New()
+	for _, m := range graphBoxes {
+		s.Graph.AddUser(m)
+	}
+	s.GraphMailboxes = graphBoxes
+	gc = app.GraphConfig{
+		Mailboxes:       strings.Join(graphBoxes, ","),
+		NotificationURL: baseURL + "/webhooks/graph",
+		BaseURL:         s.Graph.GraphURL(),
+		LoginURL:        s.Graph.LoginURL(),
+		ClientState:     DevGraphClientState,
+		Credentials:     s.Graph.CredentialsJSON(),
+	}
+
+	if s.Gmail, err = gmailtest.NewServer(); err != nil {
+		return gc, mc, fmt.Errorf("start Google stand-in: %w", err)
+	}
+	domains := map[string]bool{}
+	for _, m := range opts.GmailMailboxes {
+		m = strings.ToLower(strings.TrimSpace(m))
+		i := strings.LastIndexByte(m, '@')
+		if i <= 0 || i == len(m)-1 {
+			return gc, mc, fmt.Errorf("Gmail mailbox %q is not an email address", m)
+		}
+		s.GmailMailboxes = append(s.GmailMailboxes, m)
+		domains[m[i+1:]] = true
+	}
+	var delegated []string
+	for d := range domains {
+		delegated = append(delegated, d)
+	}
+	sort.Strings(delegated)
+	keyFile, err := s.Gmail.AddServiceAccount(DevGmailServiceAccount, delegated...)
+	if err != nil {
+		return gc, mc, fmt.Errorf("Google stand-in service account: %w", err)
+	}
+	s.gmailAudience = baseURL + "/gmail/push"
+	mc = app.GmailConfig{
+		Config: gmail.Config{
+			PushAudience:       s.gmailAudience,
+			PushServiceAccount: gmailtest.PushServiceAccount,
+			Mailboxes:          s.GmailMailboxes,
+			Topic:              DevGmailTopic,
+			CertsURL:           s.Gmail.CertsURL(),
+			TokenURL:           s.Gmail.TokenURL(),
+			GmailBaseURL:       s.Gmail.URL,
+		},
+		Credentials: string(keyFile),
+	}
+	return gc, mc, nil
+}
+
+// loopbackURL is the base URL the stand-ins call: the listener's own
+// address, or 127.0.0.1 when it listens on every interface.
+func loopbackURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(addr.String())
+		return "http://127.0.0.1:" + port
+	}
+	return "http://" + addr.String()
+}
+
+// PushGmail does what Cloud Pub/Sub does after Gmail publishes a mailbox
+// change: it POSTs a push (the {emailAddress, historyId} notification at
+// the mailbox's current history id) to /gmail/push with a fresh OIDC token
+// signed by the Google stand-in's key. It returns the HTTP status.
+func (s *System) PushGmail(ctx context.Context, mailbox string) (int, error) {
+	mailbox = strings.ToLower(strings.TrimSpace(mailbox))
+	data, _ := json.Marshal(map[string]any{"emailAddress": mailbox, "historyId": s.Gmail.HistoryID(mailbox)})
+	id := strconv.FormatInt(time.Now().UnixNano()/1000+s.pushSeq.Add(1), 10)
+	publish := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	body, _ := json.Marshal(map[string]any{
+		"message": map[string]string{
+			"data": base64.StdEncoding.EncodeToString(data), "messageId": id, "message_id": id,
+			"publishTime": publish, "publish_time": publish,
+		},
+		"subscription": "projects/stagemover-local/subscriptions/gmail-push",
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.gmailAudience, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.Gmail.Keys.Mint(gmailtest.DefaultPushClaims(s.gmailAudience, time.Now())))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// DecidedDeals lists every deal with at least one recorded decision,
+// whether the signal named the deal or the evaluator resolved it from a
+// person's email address.
+func (s *System) DecidedDeals(ctx context.Context) ([]int64, error) {
+	seen := map[int64]bool{}
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName:                &s.Table,
+		FilterExpression:         aws.String("#t = :d"),
+		ProjectionExpression:     aws.String("deal_id"),
+		ExpressionAttributeNames: map[string]string{"#t": "type"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":d": &types.AttributeValueMemberS{Value: store.TypeDecision},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list decided deals: %w", err)
+		}
+		for _, item := range page.Items {
+			if n, ok := item["deal_id"].(*types.AttributeValueMemberN); ok {
+				if id, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+					seen[id] = true
+				}
+			}
+		}
+	}
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
 }
 
 func (s *System) failed(ctx context.Context, recs []events.DynamoDBEventRecord, err error) {
@@ -210,7 +458,7 @@ func (s *System) Run(ctx context.Context) error { return s.poller.Run(ctx) }
 // Drain delivers every record written so far, and those they cause, then returns.
 func (s *System) Drain(ctx context.Context) (int, error) { return s.poller.Drain(ctx) }
 
-// Close stops the HTTP server, the sandbox and DynamoDB Local.
+// Close stops the HTTP server, the stand-ins, the sandbox and DynamoDB Local.
 func (s *System) Close() {
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -218,6 +466,12 @@ func (s *System) Close() {
 		cancel()
 	}
 	s.wg.Wait()
+	if s.Graph != nil {
+		s.Graph.Close()
+	}
+	if s.Gmail != nil {
+		s.Gmail.Close()
+	}
 	if s.Sandbox != nil {
 		s.Sandbox.Close()
 	}

@@ -230,3 +230,121 @@ func TestCalendlyRouteStoresOnce(t *testing.T) {
 		t.Fatalf("status codes = %v, want [401 202 200]", got)
 	}
 }
+
+// graphMessage is a message as Graph returns it (message resource JSON).
+func graphMessage(from, to, subject, body string, at time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"internetMessageId": fmt.Sprintf("<%d.local-test@%s>", at.UnixNano(), strings.SplitN(from, "@", 2)[1]),
+		"subject":           subject,
+		"isDraft":           false,
+		"receivedDateTime":  at.UTC().Format(time.RFC3339),
+		"sentDateTime":      at.UTC().Format(time.RFC3339),
+		"body":              map[string]string{"contentType": "html", "content": "<html><body><div>" + body + "</div></body></html>"},
+		"from":              map[string]any{"emailAddress": map[string]string{"address": from}},
+		"sender":            map[string]any{"emailAddress": map[string]string{"address": from}},
+		"toRecipients":      []any{map[string]any{"emailAddress": map[string]string{"address": to}}},
+	})
+	return b
+}
+
+// rawMail is an RFC 5322 message as Gmail stores it.
+func rawMail(from, to, subject, body string, at time.Time) []byte {
+	return []byte("From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nDate: " + at.Format(time.RFC1123Z) +
+		"\r\nMessage-ID: <" + fmt.Sprint(at.UnixNano()) + "@local.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" +
+		body + "\r\n")
+}
+
+// oneDecision checks that a deal has exactly one decision, after a signal
+// from source, that moved the deal to stage.
+func oneDecision(t *testing.T, sys *local.System, dealID int64, source, stage string) {
+	t.Helper()
+	ctx := context.Background()
+	sigs, err := sys.Store.SignalsForDeal(ctx, dealID, time.Now().Add(-24*time.Hour), 10)
+	if err != nil || len(sigs) != 1 || sigs[0].Source != source || sigs[0].Signal.Kind != "email" {
+		t.Fatalf("deal %d signals = %+v, %v; want one %s email", dealID, sigs, err, source)
+	}
+	ds, err := sys.Store.DecisionsForDeal(ctx, dealID)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deal %d decisions = %+v, %v; want 1", dealID, ds, err)
+	}
+	d := ds[0]
+	if d.SignalKey != sigs[0].Key() || d.Action != store.ActionMove || d.TargetStage != stage || d.State != store.StateDone || len(d.Reasons) == 0 {
+		t.Fatalf("deal %d decision = %+v, want a done move to %s after the %s signal", dealID, d, stage, source)
+	}
+}
+
+// TestOutlookAndGmailMailMoveTheBuyersDeal: a buyer's reply lands in an
+// Outlook mailbox (Graph stand-in → change notification → POST
+// /webhooks/graph) and another in a Gmail mailbox (Google stand-in → Pub/Sub
+// push with an OIDC token → POST /gmail/push); the fetcher reads each
+// through the provider's API, the evaluator resolves the sender to the
+// person's one open deal, and the mover moves it.
+func TestOutlookAndGmailMailMoveTheBuyersDeal(t *testing.T) {
+	sys, logs := start(t)
+	sb := sys.Sandbox
+	ctx := context.Background()
+	now := time.Now().UTC()
+	olive := sb.AddPerson("Olive Outlook", "olive@oaktree.example")
+	oliveDeal := sb.AddDeal(sandbox.Deal{Title: "Oaktree", PipelineID: 1, StageID: 2, Status: "open", PersonID: olive})
+	gus := sb.AddPerson("Gus Gmail", "gus@gannet.example")
+	gusDeal := sb.AddDeal(sandbox.Deal{Title: "Gannet", PipelineID: 1, StageID: 2, Status: "open", PersonID: gus})
+	bystander := sb.AddDeal(sandbox.Deal{Title: "Bystander", PipelineID: 1, StageID: 2, Status: "open"})
+	redlines := "We went through the contract with our legal team. Attached are our redlines on the liability clause."
+
+	// Outlook
+	outlook := local.DevGraphMailbox
+	id := sys.Graph.AddMessage(outlook, graphMessage("olive@oaktree.example", outlook, "RE: Contract", redlines, now.Add(-10*time.Minute)))
+	codes, err := sys.Graph.Notify(ctx, outlook, "messages", id, "created")
+	if err != nil || fmt.Sprint(codes) != "[202]" {
+		t.Fatalf("Graph notification: %v %v", codes, err)
+	}
+	drain(t, sys)
+	oneDecision(t, sys, oliveDeal, "graph", "Negotiations Started")
+	if st, _ := stageOf(t, sys, oliveDeal); st != 5 {
+		t.Errorf("Outlook buyer's deal at stage %d, want 5 (Negotiations Started)", st)
+	}
+
+	// Gmail
+	gm := local.DevGmailMailbox
+	at := now.Add(-5 * time.Minute)
+	sys.Gmail.AddMessage(gm, rawMail("Gus Gmail <gus@gannet.example>", gm, "Re: Order form", redlines, at), at)
+	if code, err := sys.PushGmail(ctx, gm); err != nil || code != http.StatusAccepted {
+		t.Fatalf("Gmail push: %d %v", code, err)
+	}
+	drain(t, sys)
+	oneDecision(t, sys, gusDeal, "gmail", "Negotiations Started")
+	if st, _ := stageOf(t, sys, gusDeal); st != 5 {
+		t.Errorf("Gmail buyer's deal at stage %d, want 5 (Negotiations Started)", st)
+	}
+
+	// A second push for the same history, and a push without a token, add nothing.
+	if code, err := sys.PushGmail(ctx, gm); err != nil || code != http.StatusAccepted {
+		t.Fatalf("second Gmail push: %d %v", code, err)
+	}
+	resp, err := http.Post(sys.URL+"/gmail/push", "application/json", strings.NewReader(`{"message":{"data":"e30=","messageId":"1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("push without a token: %d, want 401", resp.StatusCode)
+	}
+	drain(t, sys)
+	oneDecision(t, sys, gusDeal, "gmail", "Negotiations Started")
+
+	decided, err := sys.DecidedDeals(ctx)
+	if err != nil || fmt.Sprint(decided) != fmt.Sprint([]int64{oliveDeal, gusDeal}) {
+		t.Fatalf("decided deals = %v, %v; want [%d %d]", decided, err, oliveDeal, gusDeal)
+	}
+	if st, _ := stageOf(t, sys, bystander); st != 2 {
+		t.Errorf("an unrelated deal moved to %d", st)
+	}
+	if sys.Failures.Len() != 0 {
+		t.Fatalf("failure queue holds %d records", sys.Failures.Len())
+	}
+	for _, secret := range []string{local.DevGraphClientState, sys.Graph.ClientSecret, sb.Token()} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatalf("a secret appeared in the logs")
+		}
+	}
+}
