@@ -178,7 +178,7 @@ func TestIngestMissingEnvFailsInit(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("invoke without %s: %s, %v; want an init failure", name, out, err)
 			}
-			logs := rie.Output()
+			logs := initLogs(rie)
 			if !strings.Contains(logs, "init failed") || !strings.Contains(logs, name+" is required") {
 				t.Errorf("init failure does not name %s:\n%s", name, logs)
 			}
@@ -188,4 +188,15 @@ func TestIngestMissingEnvFailsInit(t *testing.T) {
 			lambdatest.AssertNoSecrets(t, logs, f.secrets...)
 		})
 	}
+}
+
+// initLogs waits for the function's init failure to reach the captured
+// output: the emulator may answer the invoke before it has copied the
+// function's stderr.
+func initLogs(rie *lambdatest.RIE) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(rie.Output(), "init failed") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return rie.Output()
 }
