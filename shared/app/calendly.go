@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/stagemover/stagemover/shared/calendly"
 	"github.com/stagemover/stagemover/shared/config"
@@ -51,8 +52,11 @@ func CalendlyKeeper(d Deps) (*calendly.Keeper, error) {
 			missing = append(missing, name)
 		}
 	}
-	if len(missing) > 0 || d.Secrets == nil {
-		return nil, fmt.Errorf("%w: %v required", config.ErrConfig, missing)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s is required but not set", config.ErrConfig, strings.Join(missing, ", "))
+	}
+	if d.Secrets == nil {
+		return nil, fmt.Errorf("%w: no Secrets Manager client", config.ErrConfig)
 	}
 	cache := d.secretCache()
 	return &calendly.Keeper{

@@ -70,8 +70,9 @@ func (f *Fetcher) record(ctx context.Context, r events.DynamoDBEventRecord) erro
 	log := f.Log.With("source", rec.Source, "notification_id", rec.NotificationID, "mailbox", rec.Mailbox)
 	src, ok := f.Sources[rec.Source]
 	if !ok {
-		f.Metrics.Inc(metrics.SignalRejected)
-		log.WarnContext(ctx, "no fetcher for this source")
+		// Never silently dropped: counted on the alarmed metric.
+		f.Metrics.Inc(metrics.FetchFailed)
+		log.ErrorContext(ctx, "no fetcher is configured for this source; the notification cannot be fetched")
 		return nil
 	}
 	sigs, err := src.Fetch(ctx, rec)

@@ -1,0 +1,433 @@
+package main
+
+// These tests run the real bootstrap (built as for Lambda) under the Lambda
+// Runtime Interface Emulator, against DynamoDB Local, an in-process Secrets
+// Manager (kumo) holding the provider credentials, and the provider
+// stand-ins over real HTTP: Microsoft Graph (shared/graph/standin) and
+// Google (shared/gmail/gmailtest). The samples events/fetcher-graph.json and
+// events/fetcher-gmail.json are stream batches with one fetch item each; the
+// item is put in the table first, as the ingest function stores it.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stagemover/stagemover/shared/ddblocal"
+	"github.com/stagemover/stagemover/shared/gmail"
+	"github.com/stagemover/stagemover/shared/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/graph/standin"
+	"github.com/stagemover/stagemover/shared/lambdatest"
+	"github.com/stagemover/stagemover/shared/store"
+)
+
+func TestMain(m *testing.M) {
+	code := ddblocal.RunTests(m)
+	lambdatest.Cleanup()
+	os.Exit(code)
+}
+
+const (
+	mailbox = "sam.ortega@acme-routing.io"
+	buyer   = "dana.whitfield@northwind-logistics.com"
+	// The user id and tenant in the Graph sample's resource path.
+	sampleUserID = "5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f"
+)
+
+func randomSecret(t *testing.T, prefix string) string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+type fixture struct {
+	tbl       *ddblocal.TestTable
+	store     *store.Store
+	graph     *standin.Server
+	google    *gmailtest.Server
+	env       map[string]string
+	bootstrap string
+	secrets   []string // values that must never reach the logs
+}
+
+func setup(t *testing.T) *fixture {
+	bootstrap := lambdatest.Build(t, "fetcher")
+	tbl := ddblocal.ForTest(t)
+	sm := lambdatest.StartSecretsManager(t)
+
+	gr := standin.New()
+	t.Cleanup(gr.Close)
+	google, err := gmailtest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(google.Close)
+	keyFile, err := google.AddServiceAccount("stagemover-reader@acme-routing-mail.iam.gserviceaccount.com", "acme-routing.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key struct {
+		PrivateKey string `json:"private_key"`
+	}
+	if err := json.Unmarshal(keyFile, &key); err != nil {
+		t.Fatal(err)
+	}
+	clientState := randomSecret(t, "cs")
+
+	f := &fixture{tbl: tbl, store: store.New(tbl.DB, tbl.Name), graph: gr, google: google, bootstrap: bootstrap,
+		secrets: []string{gr.ClientSecret, clientState, pemChunk(t, key.PrivateKey)}}
+	f.env = map[string]string{
+		// Globals.Function.Environment and the function's own variables.
+		"TABLE_NAME":                    tbl.Name,
+		"STAGEMOVER_MODE":               "live",
+		"PIPEDRIVE_BASE_URL":            "https://api.pipedrive.com",
+		"PIPEDRIVE_INTEGRATION_USER_ID": "1000",
+		"INTERNAL_DOMAINS":              "acme-routing.io",
+		"METRICS_NAMESPACE":             "StageMover",
+		"GMAIL_CREDENTIALS_SECRET_ARN":  sm.Put(t, "stagemover/gmail-credentials", string(keyFile)),
+		"GRAPH_CREDENTIALS_SECRET_ARN":  sm.Put(t, "stagemover/graph-credentials", gr.CredentialsJSON()),
+		"GRAPH_CLIENT_STATE_SECRET_ARN": sm.Put(t, "stagemover/graph-client-state", `{"client_state":"`+clientState+`"}`),
+		"GRAPH_MAILBOXES":               mailbox,
+		"GRAPH_NOTIFICATION_URL":        "https://r8k2m4x7q1.execute-api.us-east-1.amazonaws.com/webhooks/graph",
+		// Where the function finds the stand-ins.
+		"GRAPH_BASE_URL":                   gr.GraphURL(),
+		"GRAPH_LOGIN_URL":                  gr.LoginURL(),
+		"GMAIL_BASE_URL":                   google.URL,
+		"GOOGLE_TOKEN_URL":                 google.TokenURL(),
+		"AWS_ENDPOINT_URL_DYNAMODB":        tbl.Instance.Endpoint(),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.Endpoint,
+	}
+	return f
+}
+
+// pemChunk is a line from the middle of a PEM key: the whole key would be
+// logged JSON-escaped, a line of it as it is.
+func pemChunk(t *testing.T, pemKey string) string {
+	lines := strings.Split(strings.TrimSpace(pemKey), "\n")
+	if len(lines) < 5 {
+		t.Fatal("the service account key is not a PEM block")
+	}
+	return lines[len(lines)/2]
+}
+
+// putFetch stores the sample's fetch item as the ingest function stored it.
+func (f *fixture) putFetch(t *testing.T, event []byte) (store.FetchRecord, string) {
+	t.Helper()
+	ev := lambdatest.StreamEvent(t, event)
+	rec, err := store.FetchFromItem(lambdatest.NewImage(t, ev, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created, err := f.store.PutFetch(context.Background(), rec); err != nil || !created {
+		t.Fatalf("PutFetch: %v %v", created, err)
+	}
+	return rec, ev.Records[0].Change.SequenceNumber
+}
+
+func (f *fixture) invoke(t *testing.T, rie *lambdatest.RIE, event []byte) events.DynamoDBEventResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := rie.Invoke(ctx, event)
+	var ie *lambdatest.InvokeError
+	if errors.As(err, &ie) && strings.Contains(rie.Output(), "init failed") {
+		t.Fatalf("the fetcher cannot start: %v\n%s", err, rie.Output())
+	}
+	if err != nil {
+		t.Fatalf("invoke: %v\nfunction output:\n%s", err, rie.Output())
+	}
+	var resp events.DynamoDBEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil || strings.Contains(string(out), "errorMessage") {
+		t.Fatalf("not a batch response: %s\nfunction output:\n%s", out, rie.Output())
+	}
+	return resp
+}
+
+func (f *fixture) signals(t *testing.T) []store.SignalRecord {
+	t.Helper()
+	var out []store.SignalRecord
+	for _, item := range lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeSignal) {
+		rec, err := store.SignalFromItem(item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// failedAttempts is the fetch item's count of failed attempts.
+func (f *fixture) failedAttempts(t *testing.T, rec store.FetchRecord) int {
+	t.Helper()
+	out, err := f.tbl.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(f.tbl.Name),
+		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: rec.Key()}, "sk": &types.AttributeValueMemberS{Value: "FETCH"}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := out.Item["failed_attempts"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	v, _ := strconv.Atoi(n.Value)
+	return v
+}
+
+// run is the common course: the provider fails once (the record comes
+// back as a batch item failure, nothing stored), the stream's retry
+// fetches and stores the signal, a redelivery stores nothing new.
+func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store.SignalRecord)) {
+	event := lambdatest.Event(t, sample)
+	rec, seq := f.putFetch(t, event)
+	rie := lambdatest.Start(t, f.bootstrap, f.env)
+
+	fail()
+	resp := f.invoke(t, rie, event)
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
+		t.Fatalf("provider failing: batch item failures %+v, want the record %s\n%s", resp.BatchItemFailures, seq, rie.Output())
+	}
+	if n := len(f.signals(t)); n != 0 {
+		t.Errorf("%d signals stored by a failed fetch, want 0", n)
+	}
+	if n := f.failedAttempts(t, rec); n != 1 {
+		t.Errorf("failed_attempts = %d after one failed fetch, want 1", n)
+	}
+
+	// The stream retries the record; the provider answers now.
+	if resp := f.invoke(t, rie, event); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry: batch item failures %+v\n%s", resp.BatchItemFailures, rie.Output())
+	}
+	sigs := f.signals(t)
+	if len(sigs) != 1 {
+		t.Fatalf("%d signals after the fetch, want 1\n%s", len(sigs), rie.Output())
+	}
+	s := sigs[0]
+	if s.PersonEmail != buyer || s.Signal.Kind != "email" || s.Signal.From != buyer ||
+		!strings.Contains(s.Signal.Body, "proposal with pricing") {
+		t.Errorf("stored signal %+v", s)
+	}
+	check(s)
+
+	// A redelivery of the same record stores nothing new.
+	if resp := f.invoke(t, rie, event); len(resp.BatchItemFailures) != 0 {
+		t.Errorf("redelivery: batch item failures %+v", resp.BatchItemFailures)
+	}
+	if n := len(f.signals(t)); n != 1 {
+		t.Errorf("%d signals after a redelivery, want still 1", n)
+	}
+
+	out := rie.Output()
+	if !strings.Contains(out, "fetch failed; the stream will retry") || !strings.Contains(out, `"msg":"fetched"`) {
+		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
+	}
+	lambdatest.AssertNoSecrets(t, out, f.secrets...)
+}
+
+func TestFetcherGraphSample(t *testing.T) {
+	f := setup(t)
+	root, err := lambdatest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The message the sample notification is about, in the sample's mailbox.
+	msg, err := os.ReadFile(filepath.Join(root, "shared", "graph", "testdata", "message-buyer-reply.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.graph.AddUserWithID(mailbox, sampleUserID)
+	id := f.graph.AddMessage(mailbox, msg)
+
+	f.run(t, "fetcher-graph.json",
+		func() { f.graph.Fail(http.MethodGet, "/messages/"+id, http.StatusServiceUnavailable, 0, 1) },
+		func(s store.SignalRecord) {
+			if s.Source != "graph" || !strings.Contains(s.EventID, "CAH7pQx1N3u8r=Zt4kWv0dYf2sLq9m") {
+				t.Errorf("signal %s %s: want the Graph message's internetMessageId", s.Source, s.EventID)
+			}
+		})
+	gets := 0
+	for _, r := range f.graph.Requests() {
+		if strings.HasPrefix(r, "GET /v1.0/users/") && strings.HasSuffix(r, "/messages/"+id) {
+			gets++
+		}
+	}
+	if gets != 3 {
+		t.Errorf("%d message GETs in the stand-in's log, want 3 (failed, fetched, redelivered)", gets)
+	}
+	if n := f.graph.TokenRequests(); n != 1 {
+		t.Errorf("%d token requests, want 1 (the token is cached)", n)
+	}
+}
+
+func TestFetcherGmailSample(t *testing.T) {
+	f := setup(t)
+	// The mailbox was fetched up to its current history id; then the
+	// buyer's reply arrived, and Gmail published the sample notification.
+	ctx := context.Background()
+	cursor := f.google.HistoryID(mailbox)
+	if err := (gmail.StoreState{Docs: f.store}).PutCursor(ctx, mailbox, gmail.Cursor{HistoryID: cursor}); err != nil {
+		t.Fatal(err)
+	}
+	raw := strings.ReplaceAll(fmt.Sprintf(`Received: from mail-sor-f41.google.com by mx.google.com
+From: Dana Whitfield <%s>
+To: Sam Ortega <%s>
+Cc: Li Chen <li.chen@northwind-logistics.com>
+Subject: Re: Route optimisation pilot - next steps
+Date: Mon, 2 Mar 2026 09:41:07 +0000
+Message-ID: <CAH7pQx1N3u8r=Zt4kWv0dYf2sLq9m@mail.gmail.com>
+In-Reply-To: <20260226160212.4e1b9c@acme-routing.io>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="UTF-8"
+
+Hi Sam,
+
+Thanks for the demo on Thursday. Could you send over a proposal with pricing
+for 40 driver seats on the annual plan?
+
+Best,
+Dana
+`, buyer, mailbox), "\n", "\r\n")
+	id, hid := f.google.AddMessage(mailbox, []byte(raw), time.Date(2026, 3, 2, 9, 41, 7, 0, time.UTC), "INBOX", "UNREAD")
+	if hid <= cursor {
+		t.Fatalf("stand-in history id %d not after the cursor %d", hid, cursor)
+	}
+
+	f.run(t, "fetcher-gmail.json",
+		func() { f.google.Fail(gmailtest.OpHistoryList, http.StatusServiceUnavailable) },
+		func(s store.SignalRecord) {
+			if s.Source != gmail.Source || s.EventID != id {
+				t.Errorf("signal %s %s: want the Gmail message id %s", s.Source, s.EventID, id)
+			}
+		})
+	c, found, err := (gmail.StoreState{Docs: f.store}).GetCursor(ctx, mailbox)
+	if err != nil || !found || c.HistoryID != hid {
+		t.Errorf("cursor after the fetch: %+v %v %v, want history id %d", c, found, err, hid)
+	}
+	if n := f.google.Count(gmailtest.OpMessageGet); n != 2 {
+		t.Errorf("%d messages.get, want 2 (fetched, redelivered)", n)
+	}
+}
+
+// A fetch that fails on every attempt the event source mapping makes (1 +
+// MaximumRetryAttempts = 3) is counted on the last one as the FetchFailed
+// metric the FetchFailuresAlarm watches, and still comes back as a batch
+// item failure, so the mapping sends it to the failure queue.
+func TestFetcherLastAttemptCountsFetchFailed(t *testing.T) {
+	f := setup(t)
+	f.graph.AddUserWithID(mailbox, sampleUserID)
+	event := lambdatest.Event(t, "fetcher-graph.json")
+	rec, seq := f.putFetch(t, event)
+	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	f.graph.Fail(http.MethodGet, "/messages/", http.StatusServiceUnavailable, 0, 3)
+	for attempt := 1; attempt <= 3; attempt++ {
+		resp := f.invoke(t, rie, event)
+		if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
+			t.Fatalf("attempt %d: batch item failures %+v, want the record %s", attempt, resp.BatchItemFailures, seq)
+		}
+		if got := countMetric(t, rie.Output(), "FetchFailed"); (attempt < 3 && got != 0) || (attempt == 3 && got != 1) {
+			t.Errorf("after attempt %d: %d FetchFailed metrics, want %d", attempt, got, attempt/3)
+		}
+	}
+	if n := f.failedAttempts(t, rec); n != 3 {
+		t.Errorf("failed_attempts = %d, want 3", n)
+	}
+	if n := len(f.signals(t)); n != 0 {
+		t.Errorf("%d signals stored by failed fetches", n)
+	}
+	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
+}
+
+// countMetric counts the EMF lines in output that count name in the
+// StageMover namespace with the Function=fetcher dimension, as the
+// template's FetchFailuresAlarm selects it.
+func countMetric(t *testing.T, output, name string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(output, "\n") {
+		if !strings.Contains(line, `"_aws"`) || !strings.Contains(line, `"`+name+`"`) {
+			continue
+		}
+		var emf struct {
+			AWS struct {
+				CloudWatchMetrics []struct {
+					Namespace  string
+					Dimensions [][]string
+					Metrics    []struct{ Name string }
+				}
+			} `json:"_aws"`
+			Function string
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(line)), &emf); err != nil {
+			t.Errorf("EMF line does not decode: %v: %s", err, line)
+			continue
+		}
+		for _, m := range emf.AWS.CloudWatchMetrics {
+			if m.Namespace == "StageMover" && len(m.Dimensions) == 1 && len(m.Dimensions[0]) == 1 &&
+				m.Dimensions[0][0] == "Function" && emf.Function == "fetcher" && len(m.Metrics) == 1 && m.Metrics[0].Name == name {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// A missing variable stops the function at init, naming the variable.
+func TestFetcherMissingEnvFailsInit(t *testing.T) {
+	f := setup(t)
+	event := lambdatest.Event(t, "fetcher-graph.json")
+	for _, name := range []string{"TABLE_NAME"} {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range f.env {
+				if k != name {
+					env[k] = v
+				}
+			}
+			rie := lambdatest.Start(t, f.bootstrap, env)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := rie.Invoke(ctx, event)
+			var ie *lambdatest.InvokeError
+			if !errors.As(err, &ie) {
+				t.Fatalf("invoke without %s: %s, %v; want an init failure", name, out, err)
+			}
+			logs := initLogs(rie)
+			if !strings.Contains(logs, "init failed") || !strings.Contains(logs, name) {
+				t.Errorf("init failure does not name %s:\n%s", name, logs)
+			}
+			if n := len(f.signals(t)); n != 0 {
+				t.Errorf("%d signals stored by a function that failed init", n)
+			}
+			lambdatest.AssertNoSecrets(t, logs, f.secrets...)
+		})
+	}
+}
+
+// initLogs waits for the function's init failure to reach the captured
+// output: the emulator may answer the invoke before it has copied the
+// function's stderr.
+func initLogs(rie *lambdatest.RIE) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(rie.Output(), "init failed") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return rie.Output()
+}
