@@ -34,6 +34,9 @@ const (
 	// generic list prices ("pricing starts at", "ab 14 €", "à partir de",
 	// "desde", "vanaf"): a teaser, not a proposal for this deal
 	CuePriceTeaser = "price_teaser"
+	// the real proposal is still to come ("a tailored quote will follow"):
+	// prices sent with it are a generic list
+	CueProposalPending = "proposal_pending"
 	// marks an outbound email as written for this deal ("as discussed",
 	// "for your 12 users", "in total", "valid until")
 	CueDealSpecific = "deal_specific"
@@ -89,6 +92,7 @@ type cueInfo struct {
 	conditionNeg bool // "without X" states a condition, not an absence
 	pastExc      bool // "we went with another vendor two years ago" is history
 	notes        bool // read in call notes too
+	history      bool // "we negotiated SLAs with our previous supplier years ago" is history, not this offer
 }
 
 var cueTable = map[string]cueInfo{
@@ -100,21 +104,22 @@ var cueTable = map[string]cueInfo{
 	CueMeetingBookedText:  {text: true, mappable: true, negatable: true, pastOnly: true, notes: true},
 	CueDemoHeldText:       {text: true, mappable: true, negatable: true},
 	CueMeetingCancel:      {text: true, negatable: true, notes: true},
-	CuePricingNegotiation: {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true},
-	CuePaymentTerms:       {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true},
-	CueContractTerms:      {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true},
-	CueRedlines:           {text: true, mappable: true, negatable: true, notes: true},
+	CuePricingNegotiation: {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true, history: true},
+	CuePaymentTerms:       {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true, history: true},
+	CueContractTerms:      {text: true, mappable: true, negatable: true, objection: true, conditionNeg: true, notes: true, history: true},
+	CueRedlines:           {text: true, mappable: true, negatable: true, notes: true, history: true},
 	CueSignatureDate:      {text: true, mappable: true, negatable: true, notes: true},
-	CueProcurement:        {text: true, mappable: true, negatable: true, notes: true},
-	CueLegalReview:        {text: true, mappable: true, negatable: true, objection: true, notes: true},
-	CueSecurityReview:     {text: true, mappable: true, negatable: true, notes: true},
+	CueProcurement:        {text: true, mappable: true, negatable: true, notes: true, history: true},
+	CueLegalReview:        {text: true, mappable: true, negatable: true, objection: true, notes: true, history: true},
+	CueSecurityReview:     {text: true, mappable: true, negatable: true, notes: true, history: true},
 	CueGoAhead:            {text: true, mappable: true, negatable: true, hedge: true, notes: true},
-	CuePricingQuestion:    {text: true, mappable: true, negatable: true, question: true, notes: true},
+	CuePricingQuestion:    {text: true, mappable: true, negatable: true, question: true, notes: true, history: true},
 	CueCallGatekeeper:     {text: true, notes: true},
 	CueMeetingTopic:       {text: true},
 	CueMeetingConfirm:     {text: true, vendor: true, negatable: true, noQuestion: true},
 	CueProposalDelivered:  {text: true, vendor: true, mappable: true, negatable: true, pastOnly: true},
 	CuePriceTeaser:        {text: true, vendor: true},
+	CueProposalPending:    {text: true, vendor: true},
 	CueDealSpecific:       {text: true, vendor: true, negatable: true},
 
 	CueBuyerReply:           {mappable: true},
@@ -178,6 +183,115 @@ func pastContext(d *textDoc, m cueMatch) bool {
 	return false
 }
 
+// historyContext reports a statement about the past or another vendor in
+// m's sentence: "three years ago", "vor zwei Jahren", "il y a deux ans",
+// "hace dos años", "twee jaar geleden", "with our previous supplier",
+// "bei unserem früheren Anbieter", "notre ancien prestataire", "el
+// proveedor anterior", "onze vorige leverancier". A question asks about
+// this offer ("our previous vendor gave us 20% off, can you match it?").
+func historyContext(d *textDoc, m cueMatch) bool {
+	s := d.sents[m.sent]
+	if s.question {
+		return false
+	}
+	// "vor zwei Jahren", "hace tres años", "il y a deux ans": a time unit
+	// follows closely ("vor dem 1. Mai" is a deadline)
+	unit := func(from int) bool {
+		for k := from; k < s.to && k <= from+2; k++ {
+			if historyUnits[d.toks[k].norm] {
+				return true
+			}
+			if !historyCounts[d.toks[k].norm] && !(d.toks[k].norm[0] >= '0' && d.toks[k].norm[0] <= '9') {
+				return false
+			}
+		}
+		return false
+	}
+	for j := s.from; j < s.to; j++ {
+		w := d.toks[j].norm
+		switch {
+		case historyTime[w]:
+			return true
+		case w == "hace" || w == "vor" || w == "il" && j+2 < s.to && d.toks[j+1].norm == "y" && d.toks[j+2].norm == "a":
+			k := j + 1
+			if w == "il" {
+				k = j + 3
+			}
+			if unit(k) {
+				return true
+			}
+		case historyAdj[w]:
+			for k := j + 1; k < s.to && k <= j+2; k++ {
+				if historyNoun[d.toks[k].norm] {
+					return true
+				}
+			}
+		case historyNoun[w]:
+			if j+1 < s.to && historyAdjAfter[d.toks[j+1].norm] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var (
+	historyTime   = setOf("ago", "previously", "formerly", "geleden", "vroeger", "destijds", "damals", "auparavant", "autrefois", "anteriormente", "antano")
+	historyCounts = setOf("a", "an", "one", "two", "three", "four", "five", "several", "few", "some", "couple",
+		"einem", "einer", "zwei", "drei", "vier", "funf", "einigen", "mehreren", "paar",
+		"un", "une", "deux", "trois", "quatre", "cinq", "quelques", "plusieurs",
+		"unos", "unas", "dos", "tres", "cuatro", "cinco", "varios", "varias", "algunos",
+		"gut", "knapp", "fast", "presque", "casi", "mas", "de")
+	historyUnits = setOf("jahren", "monaten", "wochen", "jahrzehnten", "ans", "annees", "mois", "semaines", "anos", "meses", "semanas", "decadas")
+	historyAdj   = setOf("previous", "former", "last", "old", "prior", "ex",
+		"vorherigen", "vorheriger", "vorherige", "ehemaligen", "ehemaliger", "ehemalige", "fruheren", "fruherer", "fruhere", "alten", "alter", "altem", "bisherigen", "letzten",
+		"ancien", "ancienne", "anciens", "precedent", "precedente",
+		"antiguo", "antigua", "anterior",
+		"vorige", "vorig", "oude", "voormalige", "vroegere", "vorigen")
+	historyAdjAfter = setOf("precedent", "precedente", "anterior", "antiguo", "antigua")
+	historyNoun     = setOf("vendor", "vendors", "supplier", "suppliers", "provider", "providers", "agency", "contractor",
+		"anbieter", "anbieters", "lieferant", "lieferanten", "dienstleister", "dienstleisters",
+		"fournisseur", "fournisseurs", "prestataire", "prestataires", "editeur",
+		"proveedor", "proveedores", "proveedora",
+		"leverancier", "leveranciers", "aanbieder", "partij")
+)
+
+// Nouns that a negator turns into "nothing to raise": "no questions",
+// "keine Fragen", "pas de questions", "sin preguntas", "geen vragen",
+// "no objections", "keine Einwände", "aucune remarque", "ninguna duda",
+// "geen bezwaren".
+var raiseNouns = setOf("question", "questions", "query", "queries", "concern", "concerns", "objection", "objections", "issue", "issues", "comment", "comments", "remarks", "points", "changes", "problem", "problems",
+	"frage", "fragen", "einwand", "einwande", "einwanden", "bedenken", "anmerkung", "anmerkungen", "ruckfragen", "anderungswunsche", "kommentare", "punkte",
+	"remarque", "remarques", "objection", "reserve", "reserves", "commentaire", "commentaires", "interrogation", "interrogations",
+	"pregunta", "preguntas", "duda", "dudas", "objecion", "objeciones", "comentario", "comentarios", "observacion", "observaciones", "reparo", "reparos",
+	"vraag", "vragen", "bezwaar", "bezwaren", "opmerking", "opmerkingen", "punten")
+
+// noQuestionsClause reports "no questions"/"keine Fragen" anywhere in m's
+// clause, before or after it: "zu Preisen haben wir keine Fragen", "no
+// questions on pricing", "sur le prix, pas de questions".
+func noQuestionsClause(d *textDoc, m cueMatch) bool {
+	s := d.sents[m.sent]
+	from := clauseStart(d, m)
+	to := m.to
+	for to < s.to && d.toks[to].flags&tokClauseStart == 0 {
+		to++
+	}
+	for j := from; j < to; j++ {
+		if j >= m.from && j < m.to {
+			continue
+		}
+		if !isNegator(d, j) || withoutWords[d.toks[j].norm] {
+			continue
+		}
+		for k := j + 1; k < to && k <= j+3; k++ {
+			if raiseNouns[d.toks[k].norm] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Words that make "not proceed" conditional rather than a refusal.
 var untilWords = setOf("until", "unless", "before", "till", "til", "without", "bis", "bevor", "ohne", "avant", "sans", "tant", "hasta", "sin", "antes", "tot", "voordat", "zolang", "tenzij", "zonder")
 
@@ -218,6 +332,9 @@ func negatedMatch(d *textDoc, m cueMatch, info cueInfo) bool {
 		if check(j) {
 			return true
 		}
+	}
+	if (m.cue == CuePricingQuestion || m.cue == CuePricingNegotiation || m.cue == CuePaymentTerms || m.cue == CueContractTerms) && noQuestionsClause(d, m) {
+		return true
 	}
 	// negators inside the phrase's gaps: "legal hasn't been involved"
 	for j := m.from + 1; j < m.to; j++ {

@@ -272,7 +272,7 @@ func (st *state) filterCues(d *textDoc, ms []cueMatch, vendor bool, notes bool) 
 		if info.pastOnly && futureMatch(tc.d, m) {
 			continue
 		}
-		if m.cue == CueSignedDocumentSent && presentSign(tc.d, m) {
+		if m.cue == CueSignedDocumentSent && (presentSign(tc.d, m) || wantedSigned(tc.d, m)) {
 			continue
 		}
 		if info.noQuestion && tc.d.sents[m.sent].question {
@@ -289,6 +289,9 @@ func (st *state) filterCues(d *textDoc, ms []cueMatch, vendor bool, notes bool) 
 			if hedgedMatch(tc.d, m, words) {
 				continue
 			}
+		}
+		if info.history && historyContext(tc.d, m) {
+			continue
 		}
 		if info.pastExc && pastContext(tc.d, m) {
 			continue
@@ -561,7 +564,10 @@ func (st *state) vendorEmail(i int, s *signal.Signal, text string) {
 	ms = st.proposalMatches(d, ms)
 	tc := st.filterCues(d, ms, true, false)
 	if m, ok := tc.good[CueProposalDelivered]; ok {
-		if offerMatch(d, m) || tc.has(CueDealSpecific) || st.engagedBefore(i) {
+		generic := !tc.has(CueDealSpecific) && !docMatch(d, m) && (tc.has(CueProposalPending) || hasCue(ms, CuePriceTeaser))
+		if generic {
+			st.discount(i, CueProposalDelivered, tc.excerpt(m, max), "a generic price list (a tailored proposal is still to come), not a proposal for this deal")
+		} else if offerMatch(d, m) || tc.has(CueDealSpecific) || st.engagedBefore(i) {
 			st.add(i, CueProposalDelivered, tc.excerpt(m, max), true)
 		} else {
 			st.discount(i, CueProposalDelivered, tc.excerpt(m, max), "prices in an introductory email, not a proposal or quote for this deal")
@@ -960,6 +966,34 @@ func presentSign(d *textDoc, m cueMatch) bool {
 	return false
 }
 
+// Words of wanting a document signed ("we want the contract signed before
+// ..."): a deadline, not a signed document sent.
+var wantWords = setOf("want", "wants", "wanted", "need", "needs", "like", "require", "requires", "expect", "expects",
+	"wollen", "mochten", "mochte", "brauchen", "benotigen", "mussen", "soll", "sollte",
+	"voulons", "voulez", "veut", "souhaitons", "souhaite", "faut", "besoin", "aimerions",
+	"queremos", "quiere", "necesitamos", "necesita", "gustaria", "deseamos",
+	"willen", "wil", "moet", "moeten", "graag", "wensen")
+
+// Deadline words right after the signed document: "signé avant le 3
+// juillet", "signed by Friday".
+var deadlineWords = setOf("by", "before", "until", "bis", "vor", "spatestens", "avant", "ici", "antes", "hasta", "voor", "uiterlijk", "tot")
+
+// wantedSigned: "we need the contract signed by ..." asks for a signature.
+func wantedSigned(d *textDoc, m cueMatch) bool {
+	s := d.sents[m.sent]
+	for j := m.to; j < s.to && j < m.to+3; j++ {
+		if deadlineWords[d.toks[j].norm] {
+			return true
+		}
+	}
+	for j := clauseStart(d, m); j < m.from; j++ {
+		if wantWords[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
+}
+
 // reachedBuyer: call notes saying the gatekeeper put the rep through.
 func reachedBuyer(d *textDoc) bool {
 	for i, t := range d.toks {
@@ -1036,6 +1070,32 @@ var offerWords = setOf("proposal", "proposals", "quote", "quotes", "quotation", 
 	"proposition", "propositions", "devis", "offre", "cotation", "chiffrage", "joint", "jointe", "pj",
 	"propuesta", "presupuesto", "oferta", "cotizacion", "adjunto", "adjunta", "adjuntamos", "adjuntos",
 	"offertes", "prijsvoorstel", "prijsopgave", "voorstel", "aanbod", "bijgaand", "bijgevoegd", "bijlage")
+
+// Words naming the offer document itself (not just prices or an attachment).
+var docWords = setOf("proposal", "proposals", "quote", "quotes", "quotation", "quotations", "offer", "estimate",
+	"angebot", "angebote", "angebots", "kostenvoranschlag", "offerte",
+	"proposition", "propositions", "devis", "offre", "cotation", "chiffrage",
+	"propuesta", "presupuesto", "oferta", "cotizacion",
+	"offertes", "prijsvoorstel", "prijsopgave", "voorstel", "aanbod")
+
+// docMatch reports a proposal match that names the offer document.
+func docMatch(d *textDoc, m cueMatch) bool {
+	for j := m.from; j < m.to && j < len(d.toks); j++ {
+		if docWords[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
+}
+
+func hasCue(ms []cueMatch, cue string) bool {
+	for _, m := range ms {
+		if m.cue == cue {
+			return true
+		}
+	}
+	return false
+}
 
 func offerMatch(d *textDoc, m cueMatch) bool {
 	for j := m.from; j < m.to && j < len(d.toks); j++ {

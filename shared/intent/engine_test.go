@@ -348,7 +348,9 @@ func stageRequest(stage string) signal.Signal {
 func TestEarlyPriceTalkIsContact(t *testing.T) {
 	runEngineCases(t, []engineCase{
 		{"discount question on a qualified deal", in("Qualified", fromBuyer(1, "Do you offer discounts for charities?")), want{stage: "Contact Made"}},
-		{"discount after a demo", in("Contact Made", meeting(1, "held", 0, rep, buyer), fromBuyer(2, "Could you offer a discount for two years?")), want{stage: "Negotiations Started"}},
+		// no offer exists yet: the demo alone does not make a discount question negotiation
+		{"discount after a demo", in("Contact Made", meeting(1, "held", 0, rep, buyer), fromBuyer(2, "Could you offer a discount for two years?")), want{stage: "Demo Scheduled"}},
+		{"discount after a proposal", in("Demo Scheduled", doc(1, "sent", "proposal", rep, ""), fromBuyer(2, "Could you offer a discount for two years?")), want{stage: "Negotiations Started"}},
 	})
 }
 

@@ -70,11 +70,24 @@ func Read(headers map[string]string, subject, body string) Message {
 		lines = lines[:maxLines] // what a person writes now comes first
 	}
 	own := ownLines(lines)
+	cut := quoteCut(lines)
+	answers, taken := inlineAnswers(lines, cut)
+	if len(taken) > 0 {
+		own = own[:0:0]
+		for i, l := range lines[:cut] {
+			if !taken[i] && !isQuotedLine(l) {
+				own = append(own, l)
+			}
+		}
+	}
 
 	opening := openingText(own)
 	kind, reason := detectMachine(&h, subject, &c, opening)
 
 	kept, attachments := stripSignature(own)
+	if len(answers) > 0 {
+		kept = append(append(kept, ""), answers...)
+	}
 	for _, a := range c.attachments {
 		attachments = append(attachments, "Attachment: "+a)
 	}
