@@ -22,6 +22,9 @@ build:
 	$(MAKE) build-GmailRenewFunction ARTIFACTS_DIR=.build/gmail-renew
 	$(MAKE) build-IngestGraphFunction ARTIFACTS_DIR=.build/ingest-graph
 	$(MAKE) build-GraphSubscriptionsFunction ARTIFACTS_DIR=.build/graph-subscriptions
+	$(MAKE) build-IngestPipedriveFunction ARTIFACTS_DIR=.build/ingest-pipedrive
+	$(MAKE) build-PipedriveWebhooksFunction ARTIFACTS_DIR=.build/pipedrive-webhooks
+	$(MAKE) build-RevertReportFunction ARTIFACTS_DIR=.build/revert-report
 	$(MAKE) build-IngestCalendlyFunction ARTIFACTS_DIR=.build/ingest-calendly
 	$(MAKE) build-CalendlySubscribeFunction ARTIFACTS_DIR=.build/calendly-subscribe
 
@@ -51,6 +54,15 @@ build-IngestGraphFunction:
 
 build-GraphSubscriptionsFunction:
 	$(call lambda,graph-subscriptions)
+
+build-IngestPipedriveFunction:
+	$(call lambda,ingest-pipedrive)
+
+build-PipedriveWebhooksFunction:
+	$(call lambda,pipedrive-webhooks)
+
+build-RevertReportFunction:
+	$(call lambda,revert-report)
 
 build-IngestCalendlyFunction:
 	$(call lambda,ingest-calendly)
