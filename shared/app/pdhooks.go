@@ -109,7 +109,9 @@ func PipedriveWebhooks(d Deps) (func(ctx context.Context) error, error) {
 		}
 		r := &pdhooks.Registrar{
 			BaseURL: d.Config.PipedriveBaseURL, URL: url, Auth: c, UserID: d.Config.IntegrationUserID, HTTPClient: d.HTTP, Log: d.Log,
-			Token: func(ctx context.Context) (string, error) { return cache.Field(ctx, d.Config.PipedriveTokenSecretARN, "api_token") },
+			Token: func(ctx context.Context) (string, error) {
+				return cache.Field(ctx, d.Config.PipedriveTokenSecretARN, "api_token")
+			},
 		}
 		_, err = r.Ensure(ctx, nil)
 		return err
