@@ -25,6 +25,8 @@ build:
 	$(MAKE) build-IngestPipedriveFunction ARTIFACTS_DIR=.build/ingest-pipedrive
 	$(MAKE) build-PipedriveWebhooksFunction ARTIFACTS_DIR=.build/pipedrive-webhooks
 	$(MAKE) build-RevertReportFunction ARTIFACTS_DIR=.build/revert-report
+	$(MAKE) build-IngestPandaDocFunction ARTIFACTS_DIR=.build/ingest-pandadoc
+	$(MAKE) build-IngestDocuSignFunction ARTIFACTS_DIR=.build/ingest-docusign
 	$(MAKE) build-IngestCalendlyFunction ARTIFACTS_DIR=.build/ingest-calendly
 	$(MAKE) build-CalendlySubscribeFunction ARTIFACTS_DIR=.build/calendly-subscribe
 
@@ -63,6 +65,12 @@ build-PipedriveWebhooksFunction:
 
 build-RevertReportFunction:
 	$(call lambda,revert-report)
+
+build-IngestPandaDocFunction:
+	$(call lambda,ingest-pandadoc)
+
+build-IngestDocuSignFunction:
+	$(call lambda,ingest-docusign)
 
 build-IngestCalendlyFunction:
 	$(call lambda,ingest-calendly)
