@@ -62,6 +62,28 @@ func TestDemoReplaysEveryProvider(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	// People's corrections come back through POST /pipedrive and show in
+	// the report: one revert (of deal 1's meeting-booked move) and one miss.
+	report := out[strings.Index(out, "\nreport ")+1:]
+	rows := map[string][]string{}
+	for _, l := range strings.Split(report, "\n") {
+		if f := strings.Fields(l); len(f) >= 6 {
+			rows[f[0]+" "+f[1]] = f
+		}
+	}
+	// PIPELINE RULE MOVES REVERTS RATE MISSES
+	if f := rows["Sales meeting-booked"]; len(f) < 6 || f[3] != "1" {
+		t.Errorf("report row for meeting-booked: %v, want 1 revert", f)
+	}
+	if f := rows["Sales stage-request"]; len(f) < 6 || f[5] != "1" {
+		t.Errorf("report row for stage-request: %v, want 1 miss", f)
+	}
+	if f := rows["all all"]; len(f) < 6 || f[3] != "1" || f[5] != "1" {
+		t.Errorf("report total: %v, want 1 revert and 1 miss", f)
+	}
+	if !strings.Contains(out, "(0 failed attempts)") {
+		t.Errorf("webhook deliveries to POST /pipedrive failed")
+	}
 	if t.Failed() {
 		t.Logf("demo output:\n%s", out)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/stagemover/stagemover/shared/ddblocal"
@@ -43,10 +44,18 @@ func (f *localFlags) options(stderr io.Writer) local.Options {
 		PipedriveToken:   os.Getenv("PIPEDRIVE_API_TOKEN"),
 		IngestSecret:     os.Getenv("STAGEMOVER_INGEST_SECRET"),
 		CalendlyKey:      os.Getenv("CALENDLY_SIGNING_KEY"),
-		GraphMailboxes:   []string{demoOutlookMailbox},
-		GmailMailboxes:   []string{demoGmailMailbox},
-		DemoData:         true,
-		Log:              slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
+		PandaDocKey:      os.Getenv("PANDADOC_SHARED_KEY"),
+		DocuSignKey:      os.Getenv("DOCUSIGN_HMAC_KEY"),
+		// POST /pipedrive with the real Pipedrive: the integration user's id
+		// and the basic auth password come from the environment.
+		PipedriveWebhookPassword: os.Getenv("PIPEDRIVE_WEBHOOK_PASSWORD"),
+		GraphMailboxes:           []string{demoOutlookMailbox},
+		GmailMailboxes:           []string{demoGmailMailbox},
+		DemoData:                 true,
+		Log:                      slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if id, err := strconv.ParseInt(os.Getenv("PIPEDRIVE_INTEGRATION_USER_ID"), 10, 64); err == nil && id > 0 {
+		opts.PipedriveIntegrationUserID = id
 	}
 	for _, d := range strings.Split(os.Getenv("INTERNAL_DOMAINS"), ",") {
 		if d = strings.TrimSpace(strings.ToLower(d)); d != "" {
@@ -88,6 +97,13 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		sys.URL, sys.Graph.URL, strings.Join(sys.GraphMailboxes, ","), local.DevGraphClientState)
 	fmt.Fprintf(stdout, "  POST %s/gmail/push         Gmail: Google stand-in at %s, mailbox %s\n",
 		sys.URL, sys.Gmail.URL, strings.Join(sys.GmailMailboxes, ","))
+	fmt.Fprintf(stdout, "  POST %s/webhooks/pandadoc  PandaDoc, shared key %q (?signature=)\n", sys.URL, orDefault(opts.PandaDocKey, local.DevPandaDocKey))
+	fmt.Fprintf(stdout, "  POST %s/webhooks/docusign  DocuSign Connect, HMAC key %q\n", sys.URL, orDefault(opts.DocuSignKey, local.DevDocuSignKey))
+	if len(sys.PipedriveWebhooks) > 0 {
+		fmt.Fprintf(stdout, "  POST %s/pipedrive          Pipedrive webhooks v2 (basic auth %s), registered with the sandbox: %d webhooks\n",
+			sys.URL, local.DevPipedriveWebhookUser, len(sys.PipedriveWebhooks))
+	}
+	fmt.Fprintf(stdout, "report: go run ./cmd/stagemover report --table %s --endpoint %s\n", sys.Table, sys.DDBEndpoint)
 	fmt.Fprintln(stdout, "Ctrl-C stops.")
 	if err := sys.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "stagemover local:", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/config"
 	"github.com/stagemover/stagemover/shared/evaluator"
+	"github.com/stagemover/stagemover/shared/explain"
 	"github.com/stagemover/stagemover/shared/fetcher"
 	"github.com/stagemover/stagemover/shared/graph"
 	"github.com/stagemover/stagemover/shared/intent"
@@ -171,16 +172,28 @@ func Mover(d Deps) (*mover.Mover, *pipedrive.Client, error) {
 		return nil, nil, err
 	}
 	st := d.store()
-	return &mover.Mover{
+	stages := stagemap.New(stagemap.FromPipedrive{API: client}, st, d.Config.StageMapTTL, d.Now)
+	m := &mover.Mover{
 		Store:     st,
 		Pipedrive: client,
-		Stages:    stagemap.New(stagemap.FromPipedrive{API: client}, st, d.Config.StageMapTTL, d.Now),
+		Stages:    stages,
 		Live:      d.Config.Live(),
 		Lease:     d.Config.MoverLease,
 		Now:       d.Now,
 		Log:       d.Log.With("function", "mover"),
 		Metrics:   metrics.New(d.Metrics, d.Config.MetricsNamespace, "mover"),
-	}, client, nil
+	}
+	if d.Config.ExplainNotes || d.Config.ExplainActivities {
+		m.Explain = &explain.Writer{
+			Pipedrive: client, Store: st, Evidence: st,
+			Notes: d.Config.ExplainNotes, Activities: d.Config.ExplainActivities,
+			Stages:       explain.StagesFrom(stages),
+			FollowUpDays: d.Config.FollowUpDays,
+			Now:          d.Now,
+			Log:          d.Log.With("function", "mover", "component", "explain"),
+		}
+	}
+	return m, client, nil
 }
 
 // fetchAttempts is 1 + the FetcherFunction's MaximumRetryAttempts in template.yaml.

@@ -34,6 +34,9 @@ type Config struct {
 	SignatureTolerance      time.Duration // SIGNATURE_TOLERANCE_SECONDS (default 300)
 	StageMapTTL             time.Duration // STAGE_MAP_TTL_SECONDS (default 900)
 	RulesFile               string        // RULES_FILE: optional path to a rules YAML in the package
+	ExplainNotes            bool          // EXPLAIN_NOTES: a note on the deal after each move (default false)
+	ExplainActivities       bool          // EXPLAIN_ACTIVITIES: a follow-up task for vague replies (default false)
+	FollowUpDays            int           // EXPLAIN_FOLLOW_UP_DAYS: business days until the follow-up is due (default 2)
 	LogLevel                string        // LOG_LEVEL: debug|info|warn|error
 }
 
@@ -87,6 +90,23 @@ func Load(lookup func(string) string, required ...string) (Config, error) {
 	var err error
 	if c.IntegrationUserID, err = intVar(get, "PIPEDRIVE_INTEGRATION_USER_ID", 0); err != nil {
 		errs = append(errs, err)
+	}
+	for _, b := range []struct {
+		dst  *bool
+		name string
+	}{{&c.ExplainNotes, "EXPLAIN_NOTES"}, {&c.ExplainActivities, "EXPLAIN_ACTIVITIES"}} {
+		switch v := strings.ToLower(get(b.name)); v {
+		case "", "false", "0", "no":
+		case "true", "1", "yes":
+			*b.dst = true
+		default:
+			errs = append(errs, fmt.Errorf("%w: %s must be true or false, got %q", ErrConfig, b.name, v))
+		}
+	}
+	if n, err := intVar(get, "EXPLAIN_FOLLOW_UP_DAYS", 2); err != nil || n < 1 || n > 30 {
+		errs = append(errs, fmt.Errorf("%w: EXPLAIN_FOLLOW_UP_DAYS must be 1-30", ErrConfig))
+	} else {
+		c.FollowUpDays = int(n)
 	}
 	if n, err := intVar(get, "MOVER_CONCURRENCY", 2); err != nil || n < 1 {
 		errs = append(errs, fmt.Errorf("%w: MOVER_CONCURRENCY must be a positive integer", ErrConfig))

@@ -41,6 +41,7 @@ import (
 	"github.com/stagemover/stagemover/shared/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/graph"
 	"github.com/stagemover/stagemover/shared/graph/standin"
+	"github.com/stagemover/stagemover/shared/pdhooks"
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
 	"github.com/stagemover/stagemover/shared/store"
@@ -58,6 +59,22 @@ const DevCalendlyKey = "local-dev-calendly-key"
 // DevGraphClientState is the clientState of the local Graph subscriptions
 // (POST /webhooks/graph).
 const DevGraphClientState = "local-dev-graph-client-state"
+
+// DevPipedriveWebhookUser and DevPipedriveWebhookPassword are the basic
+// auth pair of the local POST /pipedrive (webhooks v2) unless
+// PipedriveWebhookPassword is set. They protect nothing real.
+const (
+	DevPipedriveWebhookUser     = "stagemover"
+	DevPipedriveWebhookPassword = "local-dev-pipedrive-webhook-password"
+)
+
+// DevPandaDocKey and DevDocuSignKey are the local shared key of POST
+// /webhooks/pandadoc and HMAC key of POST /webhooks/docusign unless
+// Options say otherwise.
+const (
+	DevPandaDocKey = "local-dev-pandadoc-shared-key"
+	DevDocuSignKey = "local-dev-docusign-hmac-key"
+)
 
 // Default mailboxes of the stand-ins when Options name none.
 const (
@@ -80,12 +97,22 @@ type Options struct {
 	Live             bool // with the real Pipedrive: actually move deals
 	IngestSecret     string
 	CalendlyKey      string
-	InternalDomains  []string
-	GraphMailboxes   []string // Outlook mailboxes in the Graph stand-in; default DevGraphMailbox
-	GmailMailboxes   []string // Gmail mailboxes in the Google stand-in; default DevGmailMailbox
-	DemoData         bool     // seed the sandbox with demo deals
-	Log              *slog.Logger
-	DDBOutput        io.Writer // DynamoDB Local's own output
+	PandaDocKey      string // default DevPandaDocKey
+	DocuSignKey      string // default DevDocuSignKey
+	// PipedriveWebhookPassword is the basic auth password of POST
+	// /pipedrive (user DevPipedriveWebhookUser); default
+	// DevPipedriveWebhookPassword.
+	PipedriveWebhookPassword string
+	// PipedriveIntegrationUserID is the user PipedriveToken acts as: with
+	// the real Pipedrive, POST /pipedrive is served only when it is set (the
+	// sandbox's integration user otherwise).
+	PipedriveIntegrationUserID int64
+	InternalDomains            []string
+	GraphMailboxes             []string // Outlook mailboxes in the Graph stand-in; default DevGraphMailbox
+	GmailMailboxes             []string // Gmail mailboxes in the Google stand-in; default DevGmailMailbox
+	DemoData                   bool     // seed the sandbox with demo deals
+	Log                        *slog.Logger
+	DDBOutput                  io.Writer // DynamoDB Local's own output
 }
 
 // System is a running local stagemover.
@@ -107,6 +134,13 @@ type System struct {
 	// each of GmailMailboxes is watched (AddMessage, then PushGmail).
 	Gmail          *gmailtest.Server
 	GmailMailboxes []string
+
+	// PipedriveWebhooks is what registering POST /pipedrive with the
+	// sandbox's webhooks did (nil with the real Pipedrive: register it
+	// yourself with `stagemover pipedrive-webhooks`).
+	PipedriveWebhooks []pdhooks.Result
+	// DDBEndpoint is DynamoDB Local's URL (for `stagemover report --endpoint`).
+	DDBEndpoint string
 
 	gmailAudience string
 	pushSeq       atomic.Int64
@@ -143,6 +177,15 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if opts.CalendlyKey == "" {
 		opts.CalendlyKey = DevCalendlyKey
 	}
+	if opts.PandaDocKey == "" {
+		opts.PandaDocKey = DevPandaDocKey
+	}
+	if opts.DocuSignKey == "" {
+		opts.DocuSignKey = DevDocuSignKey
+	}
+	if opts.PipedriveWebhookPassword == "" {
+		opts.PipedriveWebhookPassword = DevPipedriveWebhookPassword
+	}
 	if len(opts.GraphMailboxes) == 0 {
 		opts.GraphMailboxes = []string{DevGraphMailbox}
 	}
@@ -162,6 +205,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	db := s.ddb.DynamoDB()
 	s.db = db
+	s.DDBEndpoint = s.ddb.Endpoint()
 	streamARN, err := ddblocal.CreateTableFromTemplate(ctx, db, stagemover.Template, ddblocal.TableLogicalID, s.Table)
 	if err != nil {
 		return nil, err
@@ -188,8 +232,12 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		}
 		cfg.PipedriveBaseURL, token = s.Sandbox.URL(), s.Sandbox.Token()
 		cfg.Mode = config.ModeLive // the sandbox is ours to move
-	} else if opts.Live {
-		cfg.Mode = config.ModeLive
+		cfg.IntegrationUserID = s.Sandbox.IntegrationUserID()
+	} else {
+		if opts.Live {
+			cfg.Mode = config.ModeLive
+		}
+		cfg.IntegrationUserID = opts.PipedriveIntegrationUserID
 	}
 	s.Config = cfg
 
@@ -225,6 +273,21 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	calendlyHook, err := app.IngestCalendly(deps, opts.CalendlyKey)
 	if err != nil {
 		return nil, err
+	}
+	pandadocHook, err := app.IngestPandaDoc(deps, opts.PandaDocKey)
+	if err != nil {
+		return nil, err
+	}
+	docusignHook, err := app.IngestDocuSign(deps, opts.DocuSignKey)
+	if err != nil {
+		return nil, err
+	}
+	hookCreds := pdhooks.Credentials{User: DevPipedriveWebhookUser, Password: opts.PipedriveWebhookPassword}
+	var pipedriveHook *pdhooks.Handler
+	if cfg.IntegrationUserID > 0 {
+		if pipedriveHook, err = app.IngestPipedrive(deps, &hookCreds); err != nil {
+			return nil, err
+		}
 	}
 	evaluator, err := app.Evaluator(deps)
 	if err != nil {
@@ -275,6 +338,11 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	mux.Handle("POST /webhooks/calendly", apigw.Handler("POST /webhooks/calendly", calendlyHook.Handle))
 	mux.Handle("POST /webhooks/graph", apigw.Handler("POST /webhooks/graph", graphHook.Handle))
 	mux.Handle("POST /gmail/push", apigw.Handler("POST /gmail/push", gmailHook.Handle))
+	mux.Handle("POST /webhooks/pandadoc", apigw.Handler("POST /webhooks/pandadoc", pandadocHook.Handle))
+	mux.Handle("POST /webhooks/docusign", apigw.Handler("POST /webhooks/docusign", docusignHook.Handle))
+	if pipedriveHook != nil {
+		mux.Handle("POST /pipedrive", apigw.Handler("POST /pipedrive", pipedriveHook.Handle))
+	}
 	s.http.Handler = mux
 	s.wg.Add(1)
 	go func() {
@@ -301,6 +369,16 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	}
 	if err := gmailRenewer.Run(ctx); err != nil {
 		return nil, fmt.Errorf("Gmail stand-in watches: %w", err)
+	}
+	// What the daily pipedrive-webhooks job does: the sandbox echoes every
+	// deal change (ours included: loop prevention runs locally) and every
+	// stage and pipeline change to POST /pipedrive.
+	if s.Sandbox != nil && pipedriveHook != nil {
+		r := &pdhooks.Registrar{BaseURL: s.Sandbox.URL(), Token: pipedrive.StaticToken(token),
+			URL: loopbackURL(ln.Addr()) + "/pipedrive", Auth: hookCreds, UserID: cfg.IntegrationUserID, Log: opts.Log}
+		if s.PipedriveWebhooks, err = r.Ensure(ctx, nil); err != nil {
+			return nil, fmt.Errorf("Pipedrive sandbox webhooks: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -450,6 +528,21 @@ func (s *System) failed(ctx context.Context, recs []events.DynamoDBEventRecord, 
 	s.Failures.Records = append(s.Failures.Records, recs...)
 	s.Failures.mu.Unlock()
 	s.log.ErrorContext(ctx, "records sent to the failure queue", "records", len(recs), "error", err)
+}
+
+// Report measures the local table: moves, reverts, misses and revert rate
+// per pipeline and rule (what `stagemover report` prints).
+func (s *System) Report(ctx context.Context) (pdhooks.Report, error) {
+	return pdhooks.Table{DB: s.db, Name: s.Table}.Report(ctx)
+}
+
+// WaitWebhooks waits until the sandbox has delivered every webhook queued
+// so far (no-op with the real Pipedrive).
+func (s *System) WaitWebhooks(ctx context.Context) error {
+	if s.Sandbox == nil {
+		return nil
+	}
+	return s.Sandbox.WaitWebhooks(ctx)
 }
 
 // Run delivers stream records continuously until ctx ends.

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/stagemover/stagemover/shared/ddbevent"
+	"github.com/stagemover/stagemover/shared/explain"
+	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/stagemap"
@@ -46,6 +48,13 @@ type Store interface {
 	PutDealState(ctx context.Context, d store.DealState) error
 }
 
+// Explainer writes explanations on the deal after outcomes (a note after a
+// move, a follow-up activity for a vague reply); nil writes none.
+type Explainer interface {
+	AfterMove(ctx context.Context, d store.Decision, out store.Outcome) (explain.Result, error)
+	FollowUp(ctx context.Context, d store.Decision) (explain.Result, error)
+}
+
 // Mover is the stream handler's logic.
 type Mover struct {
 	Store     Store
@@ -57,6 +66,7 @@ type Mover struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 	Metrics   *metrics.Recorder
+	Explain   Explainer // optional
 }
 
 var (
@@ -106,10 +116,13 @@ func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner 
 		m.Log.WarnContext(ctx, "decision record not usable", "sequence", r.Change.SequenceNumber, "reason", err.Error())
 		return nil // retrying cannot fix a malformed record
 	}
+	log := m.Log.With("deal_id", d.DealID, "event_id", d.EventID, "decision", d.SortKey())
 	if d.Action != store.ActionMove {
+		if d.Flag == intent.FlagFollowUp && m.Explain != nil {
+			m.explainFollowUp(ctx, log, d)
+		}
 		return nil
 	}
-	log := m.Log.With("deal_id", d.DealID, "event_id", d.EventID, "decision", d.SortKey())
 	claimed, err := m.claim(ctx, log, d, owner)
 	if err != nil || claimed == nil {
 		return err
@@ -147,7 +160,29 @@ func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner 
 	m.count(out)
 	log.InfoContext(ctx, "decision "+out.State, "reason", out.Reason, "from_stage_id", out.FromStageID,
 		"to_stage_id", out.ToStageID, "shadow", out.Shadow, "attempt", claimed.Attempts)
+	m.explainMove(ctx, log, d, out)
 	return nil
+}
+
+// explainMove never fails the move: the deal has moved and the decision is
+// recorded; an explanation problem is logged.
+func (m *Mover) explainMove(ctx context.Context, log *slog.Logger, d store.Decision, out store.Outcome) {
+	if m.Explain == nil || out.State != store.StateDone || out.Shadow {
+		return
+	}
+	if r, err := m.Explain.AfterMove(ctx, d, out); err != nil {
+		log.WarnContext(ctx, "note not written", "error", err)
+	} else if r.Posted {
+		log.InfoContext(ctx, "note written", "note_id", r.ID)
+	}
+}
+
+func (m *Mover) explainFollowUp(ctx context.Context, log *slog.Logger, d store.Decision) {
+	if r, err := m.Explain.FollowUp(ctx, d); err != nil {
+		log.WarnContext(ctx, "follow-up activity not created", "error", err)
+	} else if r.Posted {
+		log.InfoContext(ctx, "follow-up activity created", "activity_id", r.ID)
+	}
 }
 
 func (m *Mover) count(o store.Outcome) {
@@ -178,6 +213,9 @@ func (m *Mover) claim(ctx context.Context, log *slog.Logger, d store.Decision, o
 		switch cur.State {
 		case store.StateDone, store.StateSkipped, store.StateFailed:
 			log.InfoContext(ctx, "decision already "+cur.State, "reason", cur.StateReason)
+			// A note an earlier run could not post (refused, released) gets
+			// another chance; a posted one is never posted twice.
+			m.explainMove(ctx, log, cur, store.Outcome{State: cur.State, FromStageID: cur.FromStageID, ToStageID: cur.ToStageID, Shadow: cur.Shadow})
 			return nil, nil
 		case store.StateInFlight:
 			if err := m.waitWhileHeld(ctx, d, cur.LeaseUntil); err != nil {

@@ -37,7 +37,7 @@ func TestFromRepoTemplate(t *testing.T) {
 		},
 		{
 			Function: "MoverFunction", Event: "Decisions", Table: "Table",
-			Patterns:  []string{moverPattern},
+			Patterns:  []string{moverPattern, `{"eventName":["INSERT"],"dynamodb":{"NewImage":{"type":{"S":["decision"]},"action":{"S":["stay"]},"flag":{"S":["follow_up"]}}}}`},
 			BatchSize: 10, MaximumRetryAttempts: 8, BisectBatchOnFunctionError: true, ReportBatchItemFailures: true,
 			StartingPosition: "TRIM_HORIZON", MaximumRecordAgeInSeconds: 86400,
 		},

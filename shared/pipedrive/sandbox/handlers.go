@@ -56,6 +56,8 @@ func (s *Sandbox) dispatch(c *call) *response {
 		resp, aerr = s.opSearchOrganizations(c)
 	case "getOrganization":
 		resp, aerr = s.opGetOrganization(c)
+	case "addActivity":
+		resp, aerr = s.opAddActivity(c)
 	// v1
 	case "getWebhooks":
 		resp, aerr = s.opListWebhooks(c)
@@ -63,10 +65,12 @@ func (s *Sandbox) dispatch(c *call) *response {
 		resp, aerr = s.opAddWebhook(c)
 	case "deleteWebhook":
 		resp, aerr = s.opDeleteWebhook(c)
+	case "addNote":
+		resp, aerr = s.opAddNote(c)
 	default:
 		s.log.Warn("operation not implemented by the sandbox", "operation", op, "method", c.r.Method, "path", c.r.URL.Path)
 		aerr = &apiError{Status: http.StatusNotImplemented, Error: "Not implemented in the Pipedrive sandbox: " + op,
-			Info: "The sandbox implements deals, stages, pipelines, persons search, organization search and details (v2) and webhooks (v1)."}
+			Info: "The sandbox implements deals, stages, pipelines, persons search, organization search and details, adding activities (v2), webhooks and adding notes (v1)."}
 	}
 	if aerr != nil {
 		return errorResponse(aerr)

@@ -239,6 +239,8 @@ type Sandbox struct {
 	rl rateLimiter
 
 	hooks *webhookHub
+
+	crm crmState // notes and activities (notes.go)
 }
 
 // New builds a sandbox with the default "Sales" pipeline (id 1, stages 1..5).
