@@ -28,12 +28,22 @@ const (
 	// a day, date, time or meeting is named: what a written acceptance
 	// ("passt gut", "works for me") must be about
 	CueMeetingTopic = "meeting_topic"
+	// positive engagement words ("we'd like to talk about", "interested
+	// in"): after "but" they make a refusal partial
+	CueEngage = "engage"
+	// a purchase that may or may not happen ("if we go ahead", "falls wir
+	// weitermachen"): terms named for it are not negotiation
+	CueHypothetical = "hypothetical"
 	// text cues written by the vendor side
 	CueMeetingConfirm    = "meeting_confirm"
 	CueProposalDelivered = "proposal_delivered"
 	// generic list prices ("pricing starts at", "ab 14 €", "à partir de",
 	// "desde", "vanaf"): a teaser, not a proposal for this deal
 	CuePriceTeaser = "price_teaser"
+	// a time still to come ("next week", "nächste Woche", "la semaine
+	// prochaine", "la semana que viene", "volgende week"): a proposal named
+	// with it is promised, not sent
+	CueFutureTime = "future_time"
 	// the real proposal is still to come ("a tailored quote will follow"):
 	// prices sent with it are a generic list
 	CueProposalPending = "proposal_pending"
@@ -116,6 +126,9 @@ var cueTable = map[string]cueInfo{
 	CuePricingQuestion:    {text: true, mappable: true, negatable: true, question: true, notes: true, history: true},
 	CueCallGatekeeper:     {text: true, notes: true},
 	CueMeetingTopic:       {text: true},
+	CueEngage:             {text: true, negatable: true},
+	CueHypothetical:       {text: true, notes: true},
+	CueFutureTime:         {text: true, vendor: true},
 	CueMeetingConfirm:     {text: true, vendor: true, negatable: true, noQuestion: true},
 	CueProposalDelivered:  {text: true, vendor: true, mappable: true, negatable: true, pastOnly: true},
 	CuePriceTeaser:        {text: true, vendor: true},
@@ -165,19 +178,68 @@ var futureWords = setOf("will", "ll", "shall", "going", "gonna", "once", "when",
 var withoutWords = setOf("without", "ohne", "sans", "sin", "zonder")
 
 // Words that place a statement in the past: history, not a decision now.
-var pastWords = setOf("ago", "previously", "originally", "formerly", "vor", "damals", "fruher", "letztes", "letzten",
-	"auparavant", "autrefois", "dernier", "derniere", "hace", "anteriormente", "pasado", "geleden", "vroeger", "vorig", "vorige", "destijds")
+var pastWords = setOf("previously", "originally", "formerly", "damals", "fruher",
+	"auparavant", "autrefois", "anteriormente", "vroeger", "destijds")
 
-// pastContext reports a time-in-the-past marker in m's sentence.
-func pastContext(d *textDoc, m cueMatch) bool {
+// Spans that keep a past event recent: "a few weeks ago", "hace unas
+// semanas", "vor zwei Monaten", "il y a quinze jours", "een maand geleden".
+// A refusal made last month is a refusal now; "last month/letzten Monat/le
+// mois dernier/el mes pasado/vorige maand" is recent too.
+var recentUnits = setOf("day", "days", "week", "weeks", "fortnight", "month", "months", "quarter",
+	"tag", "tagen", "tage", "woche", "wochen", "monat", "monaten", "quartal",
+	"jour", "jours", "semaine", "semaines", "mois", "trimestre",
+	"dia", "dias", "semana", "semanas", "mes", "meses",
+	"dag", "dagen", "weken", "maand", "maanden", "kwartaal")
+
+var yearUnits = setOf("year", "years", "decade", "decades", "jahr", "jahre", "jahren", "jahrzehnt", "jahrzehnten",
+	"an", "ans", "annee", "annees", "ano", "anos", "decada", "decadas", "jaar", "jaren")
+
+// pastContext reports a time-in-the-past marker in m's sentence: a span of
+// years ago ("two years ago", "vor drei Jahren", "il y a deux ans", "hace
+// años", "jaren geleden"), "previously", or a year before nowYear (0: any
+// year). Recent spans (weeks, months) are not history.
+func pastContext(d *textDoc, m cueMatch, nowYear int) bool {
 	s := d.sents[m.sent]
+	unitNear := func(from, to int) string {
+		if from < s.from {
+			from = s.from
+		}
+		if to > s.to {
+			to = s.to
+		}
+		for k := from; k < to; k++ {
+			w := d.toks[k].norm
+			if yearUnits[w] {
+				return "year"
+			}
+			if recentUnits[w] {
+				return "recent"
+			}
+		}
+		return ""
+	}
 	for j := s.from; j < s.to; j++ {
 		w := d.toks[j].norm
-		if pastWords[w] {
+		switch {
+		case pastWords[w]:
 			return true
-		}
-		if len(w) == 4 && (w[:2] == "19" || w[:2] == "20") && w[2] >= '0' && w[2] <= '9' && w[3] >= '0' && w[3] <= '9' {
-			return true
+		case w == "ago" || w == "geleden":
+			if unitNear(j-3, j) != "recent" {
+				return true
+			}
+		case w == "vor" || w == "hace":
+			if unitNear(j+1, j+4) == "year" {
+				return true
+			}
+		case w == "il" && j+2 < s.to && d.toks[j+1].norm == "y" && d.toks[j+2].norm == "a":
+			if unitNear(j+3, j+6) == "year" {
+				return true
+			}
+		case len(w) == 4 && (w[:2] == "19" || w[:2] == "20") && w[2] >= '0' && w[2] <= '9' && w[3] >= '0' && w[3] <= '9':
+			y := int(w[0]-'0')*1000 + int(w[1]-'0')*100 + int(w[2]-'0')*10 + int(w[3]-'0')
+			if nowYear == 0 || y < nowYear {
+				return true
+			}
 		}
 	}
 	return false
@@ -420,10 +482,19 @@ func untilAfter(d *textDoc, m cueMatch) bool {
 	s := d.sents[m.sent]
 	for j := m.to; j < s.to; j++ {
 		if untilWords[d.toks[j].norm] {
+			// "renewed with our current provider until 2029" is a term,
+			// not a condition
+			if j+1 < s.to && isYear(d.toks[j+1].norm) {
+				continue
+			}
 			return true
 		}
 	}
 	return false
+}
+
+func isYear(w string) bool {
+	return len(w) == 4 && (w[:2] == "19" || w[:2] == "20") && w[2] >= '0' && w[2] <= '9' && w[3] >= '0' && w[3] <= '9'
 }
 
 // isQuestionContext reports a question or a request to clarify.

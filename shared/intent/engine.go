@@ -245,6 +245,52 @@ type textCues struct {
 	good    map[string]cueMatch
 	order   []string
 	negated []cueMatch
+	hypo    []cueMatch // terms named only for a purchase that may not happen
+}
+
+// Cues that a hypothetical purchase ("if we go ahead next year, legal would
+// want to review the DPA") turns into talk about a future that may not
+// come: not negotiation.
+var hypotheticalCues = map[string]bool{CueProcurement: true, CueLegalReview: true, CueSecurityReview: true, CueContractTerms: true,
+	CuePaymentTerms: true, CuePricingQuestion: true, CueRedlines: true}
+
+// Words that turn what follows into a contrast: "not the add-on, but ...".
+var contrastWords = setOf("but", "however", "though", "aber", "jedoch", "allerdings", "sondern", "doch", "mais", "cependant", "toutefois",
+	"pero", "sino", "embargo", "maar", "echter")
+
+// Cues after a contrast that engage despite a refusal of something else.
+var partialEngageCues = []string{CueEngage, CuePricingQuestion, CuePricingNegotiation, CuePaymentTerms, CueContractTerms}
+
+// partialRefusal: the buyer declines one thing and engages on another in
+// the same breath ("we're not interested in the add-on, but can we discuss
+// the core licence?"). A deferral after the contrast keeps the refusal.
+func partialRefusal(tc *textCues, r cueMatch) bool {
+	d := tc.d
+	c := -1
+	s := d.sents[r.sent]
+	for j := r.to; j < s.to; j++ {
+		if contrastWords[d.toks[j].norm] {
+			c = j
+			break
+		}
+	}
+	if c < 0 && r.sent+1 < len(d.sents) {
+		if n := d.sents[r.sent+1]; n.to > n.from && contrastWords[d.toks[n.from].norm] {
+			c = n.from
+		}
+	}
+	if c < 0 {
+		return false
+	}
+	if m, ok := tc.good[CueDeferral]; ok && m.from > c {
+		return false
+	}
+	for _, cue := range partialEngageCues {
+		if m, ok := tc.good[cue]; ok && m.from > c {
+			return true
+		}
+	}
+	return false
 }
 
 // readCues scans text and keeps, per cue, the first occurrence that counts.
@@ -257,9 +303,24 @@ func (st *state) readCues(text string, vendor bool, notes bool) *textCues {
 // context checks.
 func (st *state) filterCues(d *textDoc, ms []cueMatch, vendor bool, notes bool) *textCues {
 	tc := &textCues{d: d, good: map[string]cueMatch{}}
+	var hypo map[int]bool // sentences about a purchase that may not happen
+	if !vendor {
+		for _, m := range ms {
+			if m.cue == CueHypothetical && !d.sents[m.sent].question {
+				if hypo == nil {
+					hypo = map[int]bool{}
+				}
+				hypo[m.sent] = true
+			}
+		}
+	}
 	for _, m := range ms {
 		info := cueTable[m.cue]
 		if info.vendor != vendor || (notes && !info.notes) {
+			continue
+		}
+		if hypo[m.sent] && hypotheticalCues[m.cue] {
+			tc.hypo = append(tc.hypo, m)
 			continue
 		}
 		if _, done := tc.good[m.cue]; done {
@@ -293,7 +354,7 @@ func (st *state) filterCues(d *textDoc, ms []cueMatch, vendor bool, notes bool) 
 		if info.history && historyContext(tc.d, m) {
 			continue
 		}
-		if info.pastExc && pastContext(tc.d, m) {
+		if info.pastExc && pastContext(tc.d, m, st.in.Now.Year()) {
 			continue
 		}
 		if info.objection && !vendor && !notes && echoesVendor(tc.d, m) {
@@ -434,10 +495,13 @@ func (st *state) buyerEmail(i int, s *signal.Signal, text, own string, thirdPart
 		return
 	}
 	if m, ok := tc.good[CueRefusal]; ok {
-		ev := st.add(i, CueRefusal, tc.excerpt(m, max), true)
-		ev.Note = "explicit refusal: no move, never lost automatically"
-		st.negatedReasons(i, tc)
-		return
+		if !partialRefusal(tc, m) {
+			ev := st.add(i, CueRefusal, tc.excerpt(m, max), true)
+			ev.Note = "explicit refusal: no move, never lost automatically"
+			st.negatedReasons(i, tc)
+			return
+		}
+		st.discount(i, CueRefusal, tc.excerpt(m, max), "declines one thing but engages on another: not a refusal")
 	}
 	for _, c := range buyerEvidenceCues {
 		m, ok := tc.good[c]
@@ -467,6 +531,7 @@ func (st *state) buyerEmail(i int, s *signal.Signal, text, own string, thirdPart
 	ev := st.add(i, CueBuyerReply, firstWords(tc.d, max), true)
 	ev.buyer = true
 	st.negatedReasons(i, tc)
+	st.hypoReasons(i, tc)
 	if len(s.Body) > len(text)+40 {
 		st.quoted(i, s, tc)
 	}
@@ -518,6 +583,18 @@ func (st *state) negatedReasons(i int, tc *textCues) {
 		}
 		seen[m.cue] = true
 		st.discount(i, m.cue, tc.excerpt(m, st.t.ExcerptChars), "negated")
+	}
+}
+
+// hypoReasons explains terms named only for a hypothetical purchase.
+func (st *state) hypoReasons(i int, tc *textCues) {
+	seen := map[string]bool{}
+	for _, m := range tc.hypo {
+		if seen[m.cue] || tc.has(m.cue) {
+			continue
+		}
+		seen[m.cue] = true
+		st.discount(i, m.cue, tc.excerpt(m, st.t.ExcerptChars), "named for a purchase that may not happen (\"if we go ahead ...\"): not negotiation")
 	}
 }
 
