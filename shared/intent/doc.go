@@ -11,7 +11,11 @@
 //     or a third party (weaker: rules decide). Buyer text is matched against
 //     cue phrases in five languages (rules/lexicon.yaml) with negation
 //     ("we are not ready to discuss pricing"), tense ("we will sign"),
-//     questions and conditions handled per cue;
+//     questions and conditions handled per cue; terms named only for a
+//     hypothetical purchase ("if we go ahead next year, legal would ...")
+//     do not count, a refusal of one item that engages on another after
+//     "but" is not a refusal, and a proposal promised for later ("next
+//     week I'll send the proposal") is not a proposal sent;
 //   - meeting, document, call and stage_request signals become evidence
 //     cues directly (booked/held meetings, canceled ones retired, internal
 //     viewers and repeated sessions discounted, buyer-side signatures, ...).

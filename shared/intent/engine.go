@@ -638,8 +638,11 @@ func (st *state) vendorEmail(i int, s *signal.Signal, text string) {
 	}
 	d := tokenize(text)
 	ms := st.r.lex.scan(d)
-	ms = st.proposalMatches(d, ms)
+	ms, promised := st.proposalMatches(d, ms)
 	tc := st.filterCues(d, ms, true, false)
+	if promised != nil && !tc.has(CueProposalDelivered) {
+		st.discount(i, CueProposalDelivered, tc.excerpt(*promised, max), "a proposal promised for later, not sent with this email")
+	}
 	if m, ok := tc.good[CueProposalDelivered]; ok {
 		generic := !tc.has(CueDealSpecific) && !docMatch(d, m) && (tc.has(CueProposalPending) || hasCue(ms, CuePriceTeaser))
 		if generic {
@@ -1113,21 +1116,36 @@ var readMail = mail.Read
 // list prices ("plans start at £9", "ab 14 € pro Nutzer", "à partir de
 // 39 €", "desde 18 €", "vanaf € 6") and puts the matches that name an
 // offer or an attachment first.
-func (st *state) proposalMatches(d *textDoc, ms []cueMatch) []cueMatch {
-	var teaser map[int]bool
+func (st *state) proposalMatches(d *textDoc, ms []cueMatch) ([]cueMatch, *cueMatch) {
+	var teaser, later map[int]bool
 	for _, m := range ms {
-		if m.cue == CuePriceTeaser {
+		switch m.cue {
+		case CuePriceTeaser:
 			if teaser == nil {
 				teaser = map[int]bool{}
 			}
 			teaser[m.sent] = true
+		case CueFutureTime:
+			if later == nil {
+				later = map[int]bool{}
+			}
+			later[m.sent] = true
 		}
 	}
 	out := make([]cueMatch, 0, len(ms))
 	var weak []cueMatch
+	var promised *cueMatch
 	for _, m := range ms {
 		if m.cue == CueProposalDelivered {
 			if teaser[m.sent] {
+				continue
+			}
+			if later[m.sent] && !attachedSentence(d, m.sent) {
+				// "next week I'll send you the proposal": promised, not sent
+				if promised == nil {
+					mm := m
+					promised = &mm
+				}
 				continue
 			}
 			if !offerMatch(d, m) {
@@ -1137,7 +1155,24 @@ func (st *state) proposalMatches(d *textDoc, ms []cueMatch) []cueMatch {
 		}
 		out = append(out, m)
 	}
-	return append(out, weak...)
+	return append(out, weak...), promised
+}
+
+// Words that say the email itself carries a document.
+var attachWords = setOf("attached", "attaching", "enclosed", "enclosing", "herewith", "here", "find", "attachment", "attachments", "below",
+	"anbei", "beigefugt", "anhang", "anliegend", "hiermit", "hier",
+	"joint", "jointe", "ci", "voici", "trouverez", "pj",
+	"adjunto", "adjunta", "adjuntamos", "adjuntos", "aqui", "tienes",
+	"bijgaand", "bijgevoegd", "bijlage", "hierbij")
+
+func attachedSentence(d *textDoc, sent int) bool {
+	s := d.sents[sent]
+	for j := s.from; j < s.to; j++ {
+		if attachWords[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
 }
 
 // Words that make a price mention a proposal or quote carried by the email:
