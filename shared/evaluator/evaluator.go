@@ -151,6 +151,10 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 	}
 	if dec.IsMove(currentStatus) {
 		d.Action = store.ActionMove
+	} else if dec.Evidence != "" {
+		// For a stay, the target is the stage the evidence supported: a
+		// person moving the deal there later is a miss (shared/pdhooks).
+		d.TargetStage = dec.Evidence
 	}
 	created, err := e.Store.PutDecision(ctx, d)
 	if err != nil {

@@ -144,6 +144,11 @@ func TestMirrorMakesDecisionsForwardOnly(t *testing.T) {
 	if len(ds) != 1 || ds[0].Action != store.ActionStay {
 		t.Fatalf("decision = %+v, want stay: the deal is already past Proposal Made", ds)
 	}
+	// The stay still names the stage the evidence supported, so a person's
+	// later move there can be counted as a miss (shared/pdhooks).
+	if ds[0].TargetStage != "Proposal Made" {
+		t.Fatalf("stay decision's evidence stage = %q, want Proposal Made", ds[0].TargetStage)
+	}
 }
 
 func TestStageRequestCarriesItsPipeline(t *testing.T) {

@@ -145,6 +145,9 @@ func (st *state) decide() Decision {
 	}
 
 	d := Decision{Status: deal.Status, Reasons: []Reason{}}
+	if best >= 0 {
+		d.Evidence = p.Stages[best]
+	}
 	wouldMove := wonK >= 0 || (best >= 0 && (cur < 0 || best >= cur))
 	switch {
 	case closed:

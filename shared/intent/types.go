@@ -40,11 +40,15 @@ const (
 
 // Decision is what should happen to the deal after the evidence.
 type Decision struct {
-	Stage   string   `json:"stage,omitempty"` // target stage name; "" leaves the stage alone
-	Status  string   `json:"status"`          // open|won|lost
-	Flag    string   `json:"flag,omitempty"`  // follow_up|review|""
-	Rule    string   `json:"rule,omitempty"`  // the rule that chose Stage/Status
-	Reasons []Reason `json:"reasons"`
+	Stage  string `json:"stage,omitempty"` // target stage name; "" leaves the stage alone
+	Status string `json:"status"`          // open|won|lost
+	Flag   string `json:"flag,omitempty"`  // follow_up|review|""
+	Rule   string `json:"rule,omitempty"`  // the rule that chose Stage/Status
+	// Evidence is the furthest stage the evidence supports, moved to or not
+	// (forward-only, closed deal, review). A person later moving the deal
+	// there is a miss the report counts.
+	Evidence string   `json:"evidence,omitempty"`
+	Reasons  []Reason `json:"reasons"`
 }
 
 // Reason explains one piece of evidence that counted (or was discounted).
