@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/mover"
 	"github.com/stagemover/stagemover/shared/pipedrive"
@@ -482,10 +480,10 @@ func (r *run) move(ctx context.Context, d pipedrive.Deal, rec store.Decision) (b
 	// The mover gets the decision as the stream would deliver it. An
 	// interrupt lets the move in hand finish rather than leave it leased.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
-	resp, err := r.mv.Handle(hctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{decisionRecord(rec)}})
+	err := r.mv.Process(hctx, rec)
 	cancel()
-	if err == nil && len(resp.BatchItemFailures) > 0 {
-		err = errors.New("the mover deferred the decision (Pipedrive or DynamoDB unavailable, or another mover holds it)")
+	if err != nil {
+		err = fmt.Errorf("the mover deferred the decision (Pipedrive or DynamoDB unavailable, or another mover holds it): %w", err)
 	}
 	if err != nil {
 		return false, StoppedError, fmt.Errorf("backfill: move deal %d: %w", d.ID, err)
@@ -563,27 +561,4 @@ func (r *run) line(final bool) {
 	fmt.Fprintf(r.b.Out, "backfill %s%s %q: scanned %d, moves %d, skips %d, stays %d, no evidence %d, failed %d, tokens %d (this run %d of %d), %.1f deals/s, %.1f moves/s\n",
 		r.p.RunID, mode, r.p.Pipeline, r.p.Scanned, r.p.Moves, r.p.Skips, r.p.Stays, r.p.NoEvidence, r.p.Failed,
 		r.tokens(), r.spent(), r.opts.Budget, rate, moveRate)
-}
-
-// decisionRecord is the stream record of a new decision, with the
-// attributes store.DecisionFromItem reads; the mover claims the stored item.
-func decisionRecord(d store.Decision) events.DynamoDBEventRecord {
-	img := map[string]events.DynamoDBAttributeValue{
-		"pk":              events.NewStringAttribute(fmt.Sprintf("DEAL#%d", d.DealID)),
-		"sk":              events.NewStringAttribute(d.SortKey()),
-		"type":            events.NewStringAttribute(store.TypeDecision),
-		"action":          events.NewStringAttribute(d.Action),
-		"deal_id":         events.NewNumberAttribute(fmt.Sprint(d.DealID)),
-		"signal_key":      events.NewStringAttribute(d.SignalKey),
-		"event_id":        events.NewStringAttribute(d.EventID),
-		"target_stage":    events.NewStringAttribute(d.TargetStage),
-		"target_pipeline": events.NewStringAttribute(d.TargetPipeline),
-		"status":          events.NewStringAttribute(d.Status),
-		"flag":            events.NewStringAttribute(d.Flag),
-		"rule":            events.NewStringAttribute(d.Rule),
-		"state":           events.NewStringAttribute(store.StatePending),
-		"attempts":        events.NewNumberAttribute("0"),
-	}
-	return events.DynamoDBEventRecord{EventName: "INSERT", EventSource: "stagemover:backfill",
-		Change: events.DynamoDBStreamRecord{NewImage: img, SequenceNumber: d.SortKey(), StreamViewType: "NEW_AND_OLD_IMAGES"}}
 }

@@ -116,6 +116,21 @@ func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner 
 		m.Log.WarnContext(ctx, "decision record not usable", "sequence", r.Change.SequenceNumber, "reason", err.Error())
 		return nil // retrying cannot fix a malformed record
 	}
+	return m.process(ctx, d, owner)
+}
+
+// Process runs one decision through the claim, the checks and the patch,
+// exactly as a stream delivery would; the sweeper and backfill use it. An
+// error means the decision was left for a later attempt.
+func (m *Mover) Process(ctx context.Context, d store.Decision) error {
+	owner := randomID()
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		owner = lc.AwsRequestID + "/" + owner
+	}
+	return m.process(ctx, d, owner)
+}
+
+func (m *Mover) process(ctx context.Context, d store.Decision, owner string) error {
 	log := m.Log.With("deal_id", d.DealID, "event_id", d.EventID, "decision", d.SortKey())
 	if d.Action != store.ActionMove {
 		if d.Flag == intent.FlagFollowUp && m.Explain != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/stagemover/stagemover/shared/ddbevent"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -42,15 +40,7 @@ func (m *Mover) Sweep(ctx context.Context, open OpenDecisions, age time.Duration
 			res.Held++ // someone is on it; the next sweep looks again
 			continue
 		}
-		img, err := ddbevent.FromAttributeValueMap(item)
-		if err != nil {
-			res.Failed++
-			continue
-		}
-		rec := events.DynamoDBEventRecord{EventName: "INSERT", EventSource: "stagemover:sweeper",
-			Change: events.DynamoDBStreamRecord{NewImage: img, SequenceNumber: d.SortKey()}}
-		resp, err := m.Handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
-		if err != nil || len(resp.BatchItemFailures) > 0 {
+		if err := m.Process(ctx, d); err != nil {
 			res.Failed++
 			continue
 		}
