@@ -77,16 +77,14 @@ func (d *Deps) secretCache() *secrets.Cache { return secrets.NewCache(d.Secrets,
 // Ingest builds the generic webhook handler.
 func Ingest(d Deps) (*webhook.Generic, error) {
 	d.defaults()
-	secret := func(ctx context.Context) ([]byte, error) { return []byte(d.IngestSecret), nil }
-	if d.IngestSecret == "" {
-		if d.Secrets == nil || d.Config.IngestSecretARN == "" {
-			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, config.VarIngestARN)
-		}
-		cache := d.secretCache()
-		secret = func(ctx context.Context) ([]byte, error) {
-			s, err := cache.String(ctx, d.Config.IngestSecretARN)
+	secret, err := webhookKey(d, d.IngestSecret, config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) webhook.SecretFunc {
+		return func(ctx context.Context) ([]byte, error) {
+			s, err := c.String(ctx, arn)
 			return []byte(strings.TrimSpace(s)), err
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &webhook.Generic{
 		Store:     d.store(),

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"github.com/stagemover/stagemover/shared/calendly"
 	"github.com/stagemover/stagemover/shared/config"
 	"github.com/stagemover/stagemover/shared/metrics"
-	"github.com/stagemover/stagemover/shared/webhook"
 )
 
 // Calendly environment variables.
@@ -24,13 +22,9 @@ const (
 // when set, replaces the Secrets Manager read (local mode).
 func IngestCalendly(d Deps, signingKey string) (*calendly.Handler, error) {
 	d.defaults()
-	secret := webhook.SecretFunc(func(context.Context) ([]byte, error) { return []byte(signingKey), nil })
-	if signingKey == "" {
-		arn := os.Getenv(VarCalendlySigningKey)
-		if arn == "" || d.Secrets == nil {
-			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarCalendlySigningKey)
-		}
-		secret = calendly.SigningKeyFromSecret(d.secretCache(), arn)
+	secret, err := webhookKey(d, signingKey, VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret)
+	if err != nil {
+		return nil, err
 	}
 	return &calendly.Handler{
 		Store:   d.store(),

@@ -10,6 +10,7 @@ import (
 	"github.com/stagemover/stagemover/shared/docusign"
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/pandadoc"
+	"github.com/stagemover/stagemover/shared/secrets"
 	"github.com/stagemover/stagemover/shared/webhook"
 )
 
@@ -27,17 +28,17 @@ func docTypeRules() (*doctype.Rules, error) {
 	return doctype.Default(), nil
 }
 
-// documentKey returns key as a secret in local mode, else reads the secret
-// named by the environment variable through the cache.
-func documentKey(d Deps, key, envVar string, fromSecret func(*Deps, string) webhook.SecretFunc) (webhook.SecretFunc, error) {
+// webhookKey is the key a source verifies deliveries with: the given local
+// key (local mode), else the Secrets Manager secret arn (configured by the
+// variable envVar), read through the cache by fromSecret.
+func webhookKey(d Deps, key, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) webhook.SecretFunc) (webhook.SecretFunc, error) {
 	if key != "" {
 		return func(context.Context) ([]byte, error) { return []byte(key), nil }, nil
 	}
-	arn := os.Getenv(envVar)
 	if arn == "" || d.Secrets == nil {
 		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, envVar)
 	}
-	return fromSecret(&d, arn), nil
+	return fromSecret(d.secretCache(), arn), nil
 }
 
 // IngestPandaDoc builds POST /webhooks/pandadoc; a non-empty key is the
@@ -48,9 +49,7 @@ func IngestPandaDoc(d Deps, key string) (*pandadoc.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := documentKey(d, key, VarPandaDocKey, func(d *Deps, arn string) webhook.SecretFunc {
-		return pandadoc.SharedKeyFromSecret(d.secretCache(), arn)
-	})
+	secret, err := webhookKey(d, key, VarPandaDocKey, os.Getenv(VarPandaDocKey), pandadoc.SharedKeyFromSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +65,7 @@ func IngestDocuSign(d Deps, key string) (*docusign.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := documentKey(d, key, VarDocuSignKeys, func(d *Deps, arn string) webhook.SecretFunc {
-		return docusign.HMACKeysFromSecret(d.secretCache(), arn)
-	})
+	secret, err := webhookKey(d, key, VarDocuSignKeys, os.Getenv(VarDocuSignKeys), docusign.HMACKeysFromSecret)
 	if err != nil {
 		return nil, err
 	}
