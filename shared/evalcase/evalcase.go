@@ -1,5 +1,5 @@
 // Package evalcase reads intent evaluation cases (JSON Lines, one case per
-// line, as ../shared/eval/FORMAT.md defines), runs an engine on them and
+// line, as FORMAT.md beside this file defines), runs an engine on them and
 // scores the decisions exactly as the contract says.
 package evalcase
 

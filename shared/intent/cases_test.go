@@ -11,34 +11,9 @@ import (
 	"github.com/stagemover/stagemover/shared/mail"
 )
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// devCases is ../shared/eval/cases-dev.jsonl beside the repository.
-func devCases(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(repoRoot(t), "..", "shared", "eval", "cases-dev.jsonl")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("dev cases not found at %s (the shared folder beside the repository): %v", p, err)
-	}
-	return p
-}
+// devCases is the product owner's development set, copied into testdata
+// (testdata/SOURCE.md says from where).
+const devCases = "testdata/cases-dev.jsonl"
 
 func runCases(t *testing.T, path string) evalcase.Summary {
 	t.Helper()
@@ -74,13 +49,13 @@ func assertTargets(t *testing.T, sum evalcase.Summary) {
 }
 
 func TestDevCases(t *testing.T) {
-	assertTargets(t, runCases(t, devCases(t)))
+	assertTargets(t, runCases(t, devCases))
 }
 
 // The engine's own safety net (quote and signature stripping, machine
 // mail) must hold even with a mail reader that passes text through.
 func TestDevCasesWithPassThroughMailReader(t *testing.T) {
-	path := devCases(t)
+	path := devCases
 	defer intent.SetMailReader(func(_ map[string]string, _, body string) mail.Message {
 		return mail.Message{Text: body}
 	})()

@@ -13,8 +13,8 @@ import (
 	"github.com/stagemover/stagemover/shared/signal"
 )
 
-// Real bounces, delivery reports and abuse reports (the sisimai set beside
-// the repository) must never advance a deal, even when they appear to come
+// Real bounces, delivery reports and abuse reports (the sisimai set, kept
+// once in the mail package's testdata) must never advance a deal, even when they appear to come
 // from the buyer's own address.
 func TestMachineCorpusNeverAdvances(t *testing.T) {
 	if moved, total := machineCorpus(t, 10); moved > 0 {
@@ -35,10 +35,10 @@ func TestMachineCorpusPassThroughReader(t *testing.T) {
 }
 
 func machineCorpus(t *testing.T, show int) (moved, total int) {
-	dir := filepath.Join(repoRoot(t), "..", "shared", "intent-data", "sisimai-set-of-emails", "maildir", "bsd")
+	dir := filepath.Join("..", "mail", "testdata", "sisimai-set-of-emails", "maildir", "bsd")
 	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
 	if err != nil || len(files) == 0 {
-		t.Skipf("sisimai maildir not found at %s", dir)
+		t.Fatalf("sisimai maildir not found at %s: %v", dir, err)
 	}
 	engine := intent.NewEngine(intent.DefaultRules())
 	for _, f := range files {

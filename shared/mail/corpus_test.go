@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// The reference data sits beside the repository: <repo>/../shared.
-const sharedDir = "../../../shared"
+// testdata/SOURCE.md says where each sample set came from.
+const sampleDir = "testdata"
 
 // notMachineByCategory lists index.csv categories whose files are not
 // machine mail, with why. Empty: every category in the sample set is.
@@ -20,10 +20,10 @@ var notMachineByCategory = map[string]string{}
 // (bounces, delivery reports, ARF feedback reports) and requires each to be
 // recognised as machine mail.
 func TestSisimaiCorpus(t *testing.T) {
-	dir := filepath.Join(sharedDir, "intent-data", "sisimai-set-of-emails")
+	dir := filepath.Join(sampleDir, "sisimai-set-of-emails")
 	f, err := os.Open(filepath.Join(dir, "index.csv"))
 	if err != nil {
-		t.Skipf("sample set not available: %v", err)
+		t.Fatalf("sample set: %v", err)
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
@@ -69,9 +69,9 @@ func TestSisimaiCorpus(t *testing.T) {
 // TestParakweetNegatives passes every human-written sentence of the
 // Parakweet email intent set as a body without headers: none is machine mail.
 func TestParakweetNegatives(t *testing.T) {
-	f, err := os.Open(filepath.Join(sharedDir, "intent-data", "parakweet-email-intent", "Ask0729-fixed.tsv"))
+	f, err := os.Open(filepath.Join(sampleDir, "parakweet-email-intent", "Ask0729-fixed.tsv"))
 	if err != nil {
-		t.Skipf("sentence set not available: %v", err)
+		t.Fatalf("sentence set: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

@@ -3,31 +3,25 @@ package pipedrive
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/pipedrive/spec"
 )
-
-const specV1Path = "../../../shared/pipedrive/openapi-v1.yaml"
 
 // TestWriteCostsMatchSpecs checks the note (v1) and activity (v2)
 // operations against the specs' x-token-cost.
 func TestWriteCostsMatchSpecs(t *testing.T) {
-	data, err := os.ReadFile(specV1Path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v1 struct {
 		Servers []struct {
 			URL string `yaml:"url"`
 		} `yaml:"servers"`
 		Paths map[string]map[string]specOperation `yaml:"paths"`
 	}
-	if err := yaml.Unmarshal(data, &v1); err != nil {
+	if err := yaml.Unmarshal(spec.V1, &v1); err != nil {
 		t.Fatal(err)
 	}
 	if len(v1.Servers) == 0 || !strings.HasSuffix(v1.Servers[0].URL, v1Prefix) {

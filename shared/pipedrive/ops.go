@@ -5,7 +5,7 @@ package pipedrive
 // ID is the spec's operationId, Path the spec path relative to the v2
 // server URL (https://api.pipedrive.com/api/v2), Cost the spec's
 // x-token-cost. The table is checked against
-// ../../../shared/pipedrive/openapi-v2.yaml by TestCostTableMatchesSpec; the
+// the embedded v2 spec (shared/pipedrive/spec) by TestCostTableMatchesSpec; the
 // spec is never read at run time.
 type operation struct {
 	ID     string

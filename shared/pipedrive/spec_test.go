@@ -1,15 +1,14 @@
 package pipedrive
 
 import (
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-)
 
-const specPath = "../../../shared/pipedrive/openapi-v2.yaml"
+	"github.com/stagemover/stagemover/shared/pipedrive/spec"
+)
 
 type specOperation struct {
 	OperationID string `yaml:"operationId"`
@@ -29,23 +28,19 @@ type specOperation struct {
 
 func loadSpecPaths(t *testing.T) map[string]map[string]specOperation {
 	t.Helper()
-	data, err := os.ReadFile(specPath)
-	if err != nil {
-		t.Fatalf("reading spec: %v", err)
-	}
-	var spec struct {
+	var doc struct {
 		Servers []struct {
 			URL string `yaml:"url"`
 		} `yaml:"servers"`
 		Paths map[string]map[string]specOperation `yaml:"paths"`
 	}
-	if err := yaml.Unmarshal(data, &spec); err != nil {
+	if err := yaml.Unmarshal(spec.V2, &doc); err != nil {
 		t.Fatalf("parsing spec: %v", err)
 	}
-	if len(spec.Servers) == 0 || !strings.HasSuffix(spec.Servers[0].URL, apiPrefix) {
-		t.Fatalf("spec server URL %v does not end in %s: paths in the cost table would be wrong", spec.Servers, apiPrefix)
+	if len(doc.Servers) == 0 || !strings.HasSuffix(doc.Servers[0].URL, apiPrefix) {
+		t.Fatalf("spec server URL %v does not end in %s: paths in the cost table would be wrong", doc.Servers, apiPrefix)
 	}
-	return spec.Paths
+	return doc.Paths
 }
 
 // TestCostTableMatchesSpec checks every entry of the token-cost table

@@ -1,6 +1,6 @@
 // Package signal defines the normalised engagement evidence every source
 // writes and the intent engine reads. The JSON shape is the one in the
-// evaluation contract (../shared/eval/FORMAT.md), so a case file, a webhook
+// evaluation contract (shared/evalcase/FORMAT.md), so a case file, a webhook
 // body and a stored item carry exactly the same fields.
 package signal
 

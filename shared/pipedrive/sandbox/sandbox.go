@@ -2,7 +2,8 @@
 // API v2 (plus the v1 webhook endpoints) in tests and in `stagemover local`.
 //
 // Every request and response is checked against Pipedrive's official OpenAPI
-// specs (shared/pipedrive/openapi-v2.yaml and openapi-v1.yaml) with
+// specs (embedded by shared/pipedrive/spec: v2 whole, the v1 webhook and note
+// paths) with
 // kin-openapi; routing uses kin-openapi's gorillamux router over the spec and
 // token costs come from each operation's x-token-cost extension. On top of
 // that the sandbox enforces Pipedrive's business rules that matter to
@@ -19,11 +20,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/pipedrive/spec"
 )
 
 // Defaults.
@@ -42,15 +44,6 @@ const (
 
 // Options configures a Sandbox. The zero value is usable.
 type Options struct {
-	// SpecPath is the path of openapi-v2.yaml. Default: found by walking up
-	// from the working directory looking for shared/pipedrive/openapi-v2.yaml
-	// or ../shared/pipedrive/openapi-v2.yaml. SpecData, if set, wins.
-	SpecPath string
-	SpecData []byte
-	// V1SpecPath / V1SpecData: same for openapi-v1.yaml (webhook endpoints).
-	V1SpecPath string
-	V1SpecData []byte
-
 	Token             string // the valid API token (default "sandbox-token")
 	IntegrationUserID int64  // the user the token belongs to (default 1000)
 	CompanyID         int64  // company id used in webhook meta (default 1)
@@ -292,11 +285,11 @@ func New(opts Options) (*Sandbox, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	v2, err := loadSpecFrom(opts.SpecPath, opts.SpecData, "openapi-v2.yaml", "/api/v2", false)
+	v2, err := loadSpecCached(spec.V2, "/api/v2", false)
 	if err != nil {
 		return nil, err
 	}
-	v1, err := loadSpecFrom(opts.V1SpecPath, opts.V1SpecData, "openapi-v1.yaml", "/v1", true)
+	v1, err := loadSpecCached(spec.V1, "/v1", true)
 	if err != nil {
 		return nil, err
 	}
@@ -320,20 +313,6 @@ func New(opts Options) (*Sandbox, error) {
 		s.SeedDemoData()
 	}
 	return s, nil
-}
-
-func loadSpecFrom(path string, data []byte, file, base string, v1 bool) (*loadedSpec, error) {
-	if data != nil {
-		return loadSpecCached(contentKey(data), func() ([]byte, error) { return data, nil }, base, v1)
-	}
-	if path == "" {
-		p, err := findSpecFile(file)
-		if err != nil {
-			return nil, err
-		}
-		path = p
-	}
-	return loadSpecCached(path, func() ([]byte, error) { return os.ReadFile(path) }, base, v1)
 }
 
 // Close stops webhook delivery (in-flight deliveries are cancelled).

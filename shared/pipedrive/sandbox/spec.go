@@ -2,12 +2,8 @@ package sandbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -32,20 +28,15 @@ type specEntry struct {
 	err  error
 }
 
-var specCache sync.Map // key -> *specEntry
+// specCache holds each embedded spec parsed once per process: parsing the v2
+// document takes most of a second and every test starts its own sandbox.
+var specCache sync.Map // base path -> *specEntry
 
-// loadSpecCached loads a spec once per process per key (file path or content hash).
-func loadSpecCached(key string, data func() ([]byte, error), base string, v1 bool) (*loadedSpec, error) {
-	v, _ := specCache.LoadOrStore(key+"|"+base, &specEntry{})
+// loadSpecCached loads the spec mounted at base once per process.
+func loadSpecCached(data []byte, base string, v1 bool) (*loadedSpec, error) {
+	v, _ := specCache.LoadOrStore(base, &specEntry{})
 	e := v.(*specEntry)
-	e.once.Do(func() {
-		b, err := data()
-		if err != nil {
-			e.err = err
-			return
-		}
-		e.spec, e.err = loadSpec(b, base, v1)
-	})
+	e.once.Do(func() { e.spec, e.err = loadSpec(data, base, v1) })
 	return e.spec, e.err
 }
 
@@ -112,35 +103,4 @@ func SpecLoadTimes() map[string]time.Duration {
 		return true
 	})
 	return out
-}
-
-// findSpecFile walks up from the working directory looking for
-// shared/pipedrive/<name> (the shared folder beside the repo) or
-// ../shared/pipedrive/<name>.
-func findSpecFile(name string) (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		for _, cand := range []string{
-			filepath.Join(dir, "shared", "pipedrive", name),
-			filepath.Join(dir, "..", "shared", "pipedrive", name),
-		} {
-			if st, err := os.Stat(cand); err == nil && !st.IsDir() {
-				return filepath.Clean(cand), nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("sandbox: cannot find shared/pipedrive/" + name + " above the working directory; set Options.SpecPath")
-}
-
-func contentKey(b []byte) string {
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("sha256:%x", sum[:8])
 }
