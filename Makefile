@@ -5,7 +5,7 @@ LAMBDA_ENV    := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
 ARTIFACTS_DIR ?= .build
 
-.PHONY: build test test-short local demo eval bench fuzz lint clean
+.PHONY: build test local demo eval bench lint clean
 
 # One bootstrap per function, for provided.al2023 on arm64.
 define lambda
