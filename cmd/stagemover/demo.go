@@ -53,7 +53,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
-	opts := f.options(stderr)
+	opts, err := f.options(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover demo:", err)
+		return 2
+	}
 	opts.InternalDomains = append(opts.InternalDomains, demoVendorDomains...)
 	deliveries, err := demoDeliveries(time.Now())
 	if err != nil {

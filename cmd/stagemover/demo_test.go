@@ -28,8 +28,12 @@ func demoBlock(t *testing.T, out, header string) string {
 // buyer's email address for Outlook, Gmail and Calendly) with their
 // decisions and reasons.
 func TestDemoReplaysEveryProvider(t *testing.T) {
-	for _, v := range []string{"PIPEDRIVE_BASE_URL", "PIPEDRIVE_API_TOKEN", "STAGEMOVER_INGEST_SECRET", "CALENDLY_SIGNING_KEY", "INTERNAL_DOMAINS"} {
+	for _, v := range []string{"PIPEDRIVE_BASE_URL", "PIPEDRIVE_API_TOKEN", "INTERNAL_DOMAINS"} {
 		t.Setenv(v, "")
+	}
+	// Unset, not empty: an empty key variable is refused (TestLocalRefusesUnusableKeys).
+	for _, v := range []string{"STAGEMOVER_INGEST_SECRET", "CALENDLY_SIGNING_KEY"} {
+		unsetenv(t, v)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

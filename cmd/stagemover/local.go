@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +12,10 @@ import (
 	"strings"
 
 	"github.com/stagemover/stagemover/shared/ddblocal"
+	"github.com/stagemover/stagemover/shared/docusign"
 	"github.com/stagemover/stagemover/shared/local"
+	"github.com/stagemover/stagemover/shared/pandadoc"
+	"github.com/stagemover/stagemover/shared/webhook"
 )
 
 func init() {
@@ -32,20 +36,52 @@ func (f *localFlags) register(fs *flag.FlagSet, defaultAddr string) {
 	fs.BoolVar(&f.verbose, "verbose", false, "print the functions' JSON logs to stderr")
 }
 
-func (f *localFlags) options(stderr io.Writer) local.Options {
+// The variables the local mode reads its webhook keys from; unset, each
+// route uses local's development key.
+const (
+	envIngestSecret = "STAGEMOVER_INGEST_SECRET"
+	envCalendlyKey  = "CALENDLY_SIGNING_KEY"
+	envPandaDocKey  = "PANDADOC_SHARED_KEY"
+	envDocuSignKey  = "DOCUSIGN_HMAC_KEY"
+)
+
+// webhookKeyEnv reads a key variable. A variable that is set must hold a
+// usable key (webhook.CheckKeys, split as the route splits it): a copied
+// placeholder or an empty value would otherwise verify forged deliveries
+// or silently fall back to the public development key.
+func webhookKeyEnv(name string, split func([]byte) [][]byte) (string, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return "", nil
+	}
+	if err := webhook.CheckKeys(name, split([]byte(v))); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+func oneKey(v []byte) [][]byte { return [][]byte{v} }
+
+func (f *localFlags) options(stderr io.Writer) (local.Options, error) {
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelInfo
+	}
+	var errs []error
+	key := func(env string, split func([]byte) [][]byte) string {
+		v, err := webhookKeyEnv(env, split)
+		errs = append(errs, err)
+		return v
 	}
 	opts := local.Options{
 		Addr:             f.addr,
 		Live:             f.live,
 		PipedriveBaseURL: os.Getenv("PIPEDRIVE_BASE_URL"),
 		PipedriveToken:   os.Getenv("PIPEDRIVE_API_TOKEN"),
-		IngestSecret:     os.Getenv("STAGEMOVER_INGEST_SECRET"),
-		CalendlyKey:      os.Getenv("CALENDLY_SIGNING_KEY"),
-		PandaDocKey:      os.Getenv("PANDADOC_SHARED_KEY"),
-		DocuSignKey:      os.Getenv("DOCUSIGN_HMAC_KEY"),
+		IngestSecret:     key(envIngestSecret, oneKey),
+		CalendlyKey:      key(envCalendlyKey, oneKey),
+		PandaDocKey:      key(envPandaDocKey, pandadoc.Keys),
+		DocuSignKey:      key(envDocuSignKey, docusign.Keys),
 		// POST /pipedrive with the real Pipedrive: the integration user's id
 		// and the basic auth password come from the environment.
 		PipedriveWebhookPassword: os.Getenv("PIPEDRIVE_WEBHOOK_PASSWORD"),
@@ -53,6 +89,9 @@ func (f *localFlags) options(stderr io.Writer) local.Options {
 		GmailMailboxes:           []string{demoGmailMailbox},
 		DemoData:                 true,
 		Log:                      slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return local.Options{}, err
 	}
 	if id, err := strconv.ParseInt(os.Getenv("PIPEDRIVE_INTEGRATION_USER_ID"), 10, 64); err == nil && id > 0 {
 		opts.PipedriveIntegrationUserID = id
@@ -62,7 +101,17 @@ func (f *localFlags) options(stderr io.Writer) local.Options {
 			opts.InternalDomains = append(opts.InternalDomains, d)
 		}
 	}
-	return opts
+	return opts, nil
+}
+
+// keyNote says where a route's key comes from. A key from the environment
+// is never printed; the development default is public (local.Dev*) and
+// printed so requests can be signed with it.
+func keyNote(env, configured, dev string) string {
+	if configured != "" {
+		return env + " is set"
+	}
+	return fmt.Sprintf("development key %q (set %s to use yours)", dev, env)
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -73,7 +122,11 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := f.options(stderr)
+	opts, err := f.options(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover local:", err)
+		return 2
+	}
 	if len(opts.InternalDomains) == 0 {
 		opts.InternalDomains = demoVendorDomains
 	}
@@ -89,16 +142,16 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		target = "Pipedrive at " + sys.Config.PipedriveBaseURL
 	}
 	fmt.Fprintf(stdout, "stagemover local: POST %s/signals (mode %s, %s)\n", sys.URL, sys.Config.Mode, target)
-	fmt.Fprintf(stdout, "sign requests with the secret in STAGEMOVER_INGEST_SECRET (default %q), e.g.\n", local.DevIngestSecret)
+	fmt.Fprintf(stdout, "sign requests with the ingest secret: %s, e.g.\n", keyNote(envIngestSecret, opts.IngestSecret, local.DevIngestSecret))
 	fmt.Fprintf(stdout, "  go run ./cmd/stagemover send --url %s events/demo/01-proposal-sent.json\n", sys.URL)
 	fmt.Fprintln(stdout, "provider webhooks (the deployed handlers; stand-ins play the providers):")
-	fmt.Fprintf(stdout, "  POST %s/webhooks/calendly  Calendly, signing key %q\n", sys.URL, orDefault(opts.CalendlyKey, local.DevCalendlyKey))
+	fmt.Fprintf(stdout, "  POST %s/webhooks/calendly  Calendly, signing key: %s\n", sys.URL, keyNote(envCalendlyKey, opts.CalendlyKey, local.DevCalendlyKey))
 	fmt.Fprintf(stdout, "  POST %s/webhooks/graph     Outlook: Graph stand-in at %s, mailbox %s, clientState %q\n",
 		sys.URL, sys.Graph.URL, strings.Join(sys.GraphMailboxes, ","), local.DevGraphClientState)
 	fmt.Fprintf(stdout, "  POST %s/gmail/push         Gmail: Google stand-in at %s, mailbox %s\n",
 		sys.URL, sys.Gmail.URL, strings.Join(sys.GmailMailboxes, ","))
-	fmt.Fprintf(stdout, "  POST %s/webhooks/pandadoc  PandaDoc, shared key %q (?signature=)\n", sys.URL, orDefault(opts.PandaDocKey, local.DevPandaDocKey))
-	fmt.Fprintf(stdout, "  POST %s/webhooks/docusign  DocuSign Connect, HMAC key %q\n", sys.URL, orDefault(opts.DocuSignKey, local.DevDocuSignKey))
+	fmt.Fprintf(stdout, "  POST %s/webhooks/pandadoc  PandaDoc (?signature=), shared key: %s\n", sys.URL, keyNote(envPandaDocKey, opts.PandaDocKey, local.DevPandaDocKey))
+	fmt.Fprintf(stdout, "  POST %s/webhooks/docusign  DocuSign Connect, HMAC key: %s\n", sys.URL, keyNote(envDocuSignKey, opts.DocuSignKey, local.DevDocuSignKey))
 	if len(sys.PipedriveWebhooks) > 0 {
 		fmt.Fprintf(stdout, "  POST %s/pipedrive          Pipedrive webhooks v2 (basic auth %s), registered with the sandbox: %d webhooks\n",
 			sys.URL, local.DevPipedriveWebhookUser, len(sys.PipedriveWebhooks))
@@ -110,13 +163,6 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 func runDDBInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -188,3 +188,44 @@ func initLogs(rie *lambdatest.RIE) string {
 	}
 	return rie.Output()
 }
+
+// An HMAC key nobody should sign with (the template's own placeholder, an
+// empty or short key) verifies nothing: the route answers 503 "not
+// configured" before reading the body, stores nothing, and the log names
+// the secret's variable but never the key.
+func TestIngestDocuSignRefusesUnusableKey(t *testing.T) {
+	f := setup(t)
+	sm := lambdatest.StartSecretsManager(t)
+	sample := lambdatest.Event(t, "ingest-docusign.json")
+	template := lambdatest.TemplateSecretString(t, "DocuSignHmacSecret")
+	for _, tc := range []struct{ name, secret string }{
+		{"the template's secret", template},
+		{"empty", `{"hmac_keys":""}`},
+		{"15 bytes", `{"hmac_keys":"dsgn-15-bytes-k"}`},
+		{"a placeholder among keys", `{"hmac_keys":"` + f.key + `,REPLACE_ME"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := lambdatest.SecretField(t, tc.secret, "hmac_keys")
+			env := map[string]string{}
+			for k, v := range f.env {
+				env[k] = v
+			}
+			env["DOCUSIGN_HMAC_SECRET_ARN"] = sm.Put(t, "stagemover/docusign-unusable", tc.secret)
+			rie := lambdatest.Start(t, f.bootstrap, env)
+			for _, k := range strings.Split(keys, ",") {
+				resp := invoke(t, rie, signed(t, sample, k))
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Body != `{"error":"not configured"}` {
+					t.Errorf("signed with the secret's key: %d %s, want 503 not configured", resp.StatusCode, resp.Body)
+				}
+			}
+			if n := len(f.signals(t)); n != 0 {
+				t.Fatalf("%d signals stored with an unusable key, want 0", n)
+			}
+			out := rie.Output()
+			if !strings.Contains(out, "DOCUSIGN_HMAC_SECRET_ARN") {
+				t.Errorf("the log does not name the secret's variable:\n%s", out)
+			}
+			lambdatest.AssertNoSecrets(t, out, strings.Split(keys, ",")...)
+		})
+	}
+}

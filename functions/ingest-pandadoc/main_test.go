@@ -206,3 +206,44 @@ func initLogs(rie *lambdatest.RIE) string {
 	}
 	return rie.Output()
 }
+
+// A shared key nobody should sign with (the template's own placeholder, an
+// empty or short key) verifies nothing: the route answers 503 "not
+// configured" before reading the body, stores nothing, and the log names
+// the secret's variable but never the key.
+func TestIngestPandaDocRefusesUnusableKey(t *testing.T) {
+	f := setup(t)
+	sm := lambdatest.StartSecretsManager(t)
+	sample := lambdatest.Event(t, "ingest-pandadoc.json")
+	template := lambdatest.TemplateSecretString(t, "PandaDocSharedKeySecret")
+	for _, tc := range []struct{ name, secret string }{
+		{"the template's secret", template},
+		{"empty", `{"shared_key":""}`},
+		{"15 bytes", `{"shared_key":"pdoc-15-bytes-k"}`},
+		{"a placeholder among keys", `{"shared_key":"` + f.key + `,changeme"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := lambdatest.SecretField(t, tc.secret, "shared_key")
+			env := map[string]string{}
+			for k, v := range f.env {
+				env[k] = v
+			}
+			env["PANDADOC_SHARED_KEY_SECRET_ARN"] = sm.Put(t, "stagemover/pandadoc-unusable", tc.secret)
+			rie := lambdatest.Start(t, f.bootstrap, env)
+			for _, k := range strings.Split(key, ",") {
+				resp := invoke(t, rie, signed(t, sample, k))
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Body != `{"error":"not configured"}` {
+					t.Errorf("signed with the secret's key: %d %s, want 503 not configured", resp.StatusCode, resp.Body)
+				}
+			}
+			if n := len(f.signals(t)); n != 0 {
+				t.Fatalf("%d signals stored with an unusable key, want 0", n)
+			}
+			out := rie.Output()
+			if !strings.Contains(out, "PANDADOC_SHARED_KEY_SECRET_ARN") {
+				t.Errorf("the log does not name the secret's variable:\n%s", out)
+			}
+			lambdatest.AssertNoSecrets(t, out, strings.Split(key, ",")...)
+		})
+	}
+}

@@ -77,12 +77,12 @@ func (d *Deps) secretCache() *secrets.Cache { return secrets.NewCache(d.Secrets,
 // Ingest builds the generic webhook handler.
 func Ingest(d Deps) (*webhook.Generic, error) {
 	d.defaults()
-	secret, err := webhookKey(d, d.IngestSecret, config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) webhook.SecretFunc {
+	secret, err := webhookKey(d, d.IngestSecret, "ingest secret", config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) webhook.SecretFunc {
 		return func(ctx context.Context) ([]byte, error) {
 			s, err := c.String(ctx, arn)
 			return []byte(strings.TrimSpace(s)), err
 		}
-	})
+	}, oneKey)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ const (
 // when set, replaces the Secrets Manager read (local mode).
 func IngestCalendly(d Deps, signingKey string) (*calendly.Handler, error) {
 	d.defaults()
-	secret, err := webhookKey(d, signingKey, VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret)
+	secret, err := webhookKey(d, signingKey, "Calendly signing key", VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret, oneKey)
 	if err != nil {
 		return nil, err
 	}

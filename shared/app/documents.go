@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -30,16 +31,40 @@ func docTypeRules() (*doctype.Rules, error) {
 
 // webhookKey is the key a source verifies deliveries with: the given local
 // key (local mode), else the Secrets Manager secret arn (configured by the
-// variable envVar), read through the cache by fromSecret.
-func webhookKey(d Deps, key, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) webhook.SecretFunc) (webhook.SecretFunc, error) {
+// variable envVar), read through the cache by fromSecret. split is how the
+// source reads several keys from one value; webhook.CheckKeys decides if
+// they are usable. A local key that is not stops the build. A secret that
+// is not fails each read with a webhook.KeyError, which the handler answers
+// with 503 "not configured" without reading the body: the operator fixes a
+// secret without a redeploy, and the provider retries a 503 until then.
+func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) webhook.SecretFunc, split func([]byte) [][]byte) (webhook.SecretFunc, error) {
 	if key != "" {
+		if err := webhook.CheckKeys("the local "+what, split([]byte(key))); err != nil {
+			return nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
+		}
 		return func(context.Context) ([]byte, error) { return []byte(key), nil }, nil
 	}
 	if arn == "" || d.Secrets == nil {
 		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, envVar)
 	}
-	return fromSecret(d.secretCache(), arn), nil
+	read, name := fromSecret(d.secretCache(), arn), "the secret named by "+envVar
+	return func(ctx context.Context) ([]byte, error) {
+		v, err := read(ctx)
+		if errors.Is(err, secrets.ErrEmpty) {
+			return nil, &webhook.KeyError{Name: name, Reason: "is empty"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := webhook.CheckKeys(name, split(v)); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}, nil
 }
+
+// oneKey is split for a source whose secret is one key.
+func oneKey(v []byte) [][]byte { return [][]byte{v} }
 
 // IngestPandaDoc builds POST /webhooks/pandadoc; a non-empty key is the
 // local mode's shared key.
@@ -49,7 +74,7 @@ func IngestPandaDoc(d Deps, key string) (*pandadoc.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhookKey(d, key, VarPandaDocKey, os.Getenv(VarPandaDocKey), pandadoc.SharedKeyFromSecret)
+	secret, err := webhookKey(d, key, "PandaDoc shared key", VarPandaDocKey, os.Getenv(VarPandaDocKey), pandadoc.SharedKeyFromSecret, pandadoc.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +90,7 @@ func IngestDocuSign(d Deps, key string) (*docusign.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhookKey(d, key, VarDocuSignKeys, os.Getenv(VarDocuSignKeys), docusign.HMACKeysFromSecret)
+	secret, err := webhookKey(d, key, "DocuSign HMAC key", VarDocuSignKeys, os.Getenv(VarDocuSignKeys), docusign.HMACKeysFromSecret, docusign.Keys)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ const MetricIgnored = "SignalIgnored"
 //	401 {"error":...}           missing, malformed, wrong or stale signature
 //	413 {"error":...}           body over webhook.MaxBody
 //	503 {"error":...}           signing key or table unavailable: Calendly retries
+//	503 {"error":"not configured"}  the signing key is not usable (webhook.ErrKeyUnusable); the body is not read
 //
 // and stores nothing on a 4xx.
 type Handler struct {
@@ -46,18 +47,23 @@ type Handler struct {
 // Handle is the Lambda handler.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	now := h.now()
+	// The key first: without a usable one, nothing in the body can be trusted.
+	key, err := h.Secret(ctx)
+	if errors.Is(err, webhook.ErrKeyUnusable) {
+		h.log().ErrorContext(ctx, "calendly signing key not configured", "error", err)
+		return webhook.NotConfigured(), nil
+	}
+	if err != nil || len(key) == 0 {
+		// Our fault, not Calendly's: 5xx so it retries later.
+		h.log().ErrorContext(ctx, "calendly signing key unavailable", "error", errText(err))
+		return webhook.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
+	}
 	body, err := webhook.RequestBody(req)
 	if err != nil {
 		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64")
 	}
 	if len(body) > webhook.MaxBody {
 		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", webhook.MaxBody))
-	}
-	key, err := h.Secret(ctx)
-	if err != nil || len(key) == 0 {
-		// Our fault, not Calendly's: 5xx so it retries later.
-		h.log().ErrorContext(ctx, "calendly signing key unavailable", "error", errText(err))
-		return webhook.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
 	}
 	if err := Verify(key, webhook.Header(req, HeaderSignature), body, now, h.Tolerance); err != nil {
 		return h.reject(ctx, http.StatusUnauthorized, err.Error())

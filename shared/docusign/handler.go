@@ -2,6 +2,7 @@ package docusign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 //	401 {"error":...}               no X-DocuSign-Signature-N matches a key
 //	413 {"error":...}               body over webhook.MaxBody (leave documents out of includeData)
 //	503 {"error":...}               keys or table unavailable: Connect retries
+//	503 {"error":"not configured"}  a key is not usable (webhook.ErrKeyUnusable); the body is not read
 type Handler struct {
 	Store           webhook.SignalWriter
 	Secret          webhook.SecretFunc // the account's Connect HMAC key(s), comma or newline separated
@@ -42,18 +44,23 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if h.Now != nil {
 		now = h.Now()
 	}
+	// The key first: without a usable one, nothing in the body can be trusted.
+	secret, err := h.Secret(ctx)
+	keys := Keys(secret)
+	if errors.Is(err, webhook.ErrKeyUnusable) {
+		h.log().ErrorContext(ctx, "docusign hmac key not configured", "error", err)
+		return webhook.NotConfigured(), nil
+	}
+	if err != nil || len(keys) == 0 {
+		h.log().ErrorContext(ctx, "docusign hmac key unavailable", "error", errText(err))
+		return webhook.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
+	}
 	body, err := webhook.RequestBody(req)
 	if err != nil {
 		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64")
 	}
 	if len(body) > webhook.MaxBody {
 		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", webhook.MaxBody))
-	}
-	secret, err := h.Secret(ctx)
-	keys := Keys(secret)
-	if err != nil || len(keys) == 0 {
-		h.log().ErrorContext(ctx, "docusign hmac key unavailable", "error", errText(err))
-		return webhook.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
 	}
 	if err := Verify(keys, Signatures(req), body); err != nil {
 		return h.reject(ctx, http.StatusUnauthorized, err.Error())

@@ -2,6 +2,7 @@ package pandadoc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,7 @@ const HeaderEventID = "X-PandaDoc-Webhook-Event-Id"
 //	401 {"error":...}               missing, malformed or wrong signature
 //	413 {"error":...}               body over webhook.MaxBody
 //	503 {"error":...}               shared key or table unavailable: PandaDoc retries
+//	503 {"error":"not configured"}  a shared key is not usable (webhook.ErrKeyUnusable); the body is not read
 type Handler struct {
 	Store           webhook.SignalWriter
 	Secret          webhook.SecretFunc // the subscription's shared key (several: comma or newline separated)
@@ -47,18 +49,23 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		now = h.Now()
 	}
 	delivery := doctype.Clip(webhook.Header(req, HeaderEventID), 100)
+	// The key first: without a usable one, nothing in the body can be trusted.
+	secret, err := h.Secret(ctx)
+	keys := Keys(secret)
+	if errors.Is(err, webhook.ErrKeyUnusable) {
+		h.log().ErrorContext(ctx, "pandadoc shared key not configured", "error", err, "delivery", delivery)
+		return webhook.NotConfigured(), nil
+	}
+	if err != nil || len(keys) == 0 {
+		h.log().ErrorContext(ctx, "pandadoc shared key unavailable", "error", errText(err))
+		return webhook.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
+	}
 	body, err := webhook.RequestBody(req)
 	if err != nil {
 		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64", delivery)
 	}
 	if len(body) > webhook.MaxBody {
 		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", webhook.MaxBody), delivery)
-	}
-	secret, err := h.Secret(ctx)
-	keys := Keys(secret)
-	if err != nil || len(keys) == 0 {
-		h.log().ErrorContext(ctx, "pandadoc shared key unavailable", "error", errText(err))
-		return webhook.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
 	}
 	if err := Verify(keys, SignatureParam(req), body); err != nil {
 		return h.reject(ctx, http.StatusUnauthorized, err.Error(), delivery)

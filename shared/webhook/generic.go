@@ -32,7 +32,8 @@ type SignalWriter interface {
 type SecretFunc func(ctx context.Context) ([]byte, error)
 
 // Generic handles POST /signals: a documented JSON signal or stage request,
-// signed with HMAC-SHA256.
+// signed with HMAC-SHA256. While Secret fails with ErrKeyUnusable it answers
+// 503 {"error":"not configured"} without reading the body.
 type Generic struct {
 	Store     SignalWriter
 	Secret    SecretFunc
@@ -57,18 +58,23 @@ var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:@/+=-]{1,200}$`)
 
 // Handle is the Lambda handler for API Gateway HTTP API (payload v2).
 func (g *Generic) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	// The key first: without a usable one, nothing in the body can be trusted.
+	secret, err := g.Secret(ctx)
+	if errors.Is(err, ErrKeyUnusable) {
+		g.Log.ErrorContext(ctx, "ingest secret not configured", "error", err)
+		return NotConfigured(), nil
+	}
+	if err != nil {
+		// Our fault, not the sender's: 5xx so the sender retries later.
+		g.Log.ErrorContext(ctx, "ingest secret unavailable", "error", err)
+		return JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
+	}
 	body, err := RequestBody(req)
 	if err != nil {
 		return g.reject(ctx, http.StatusBadRequest, "body is not valid base64", "")
 	}
 	if len(body) > MaxBody {
 		return g.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBody), "")
-	}
-	secret, err := g.Secret(ctx)
-	if err != nil {
-		// Our fault, not the sender's: 5xx so the sender retries later.
-		g.Log.ErrorContext(ctx, "ingest secret unavailable", "error", err)
-		return JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
 	}
 	if err := Verify(secret, Header(req, HeaderTimestamp), Header(req, HeaderSignature), body, g.Now(), g.Tolerance); err != nil {
 		return g.reject(ctx, http.StatusUnauthorized, err.Error(), "")
