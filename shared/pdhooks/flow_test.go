@@ -485,6 +485,25 @@ func TestBadAuthStoresNothing(t *testing.T) {
 	}
 }
 
+// A webhook registered as version 1.0 delivers v1 bodies: 400 saying so
+// and what to do, nothing stored.
+func TestV1PayloadRejectedWithReason(t *testing.T) {
+	e := setup(t)
+	body, err := os.ReadFile("testdata/deal-v1-updated.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, resp := e.post(body, hookUser, hookPass)
+	var out map[string]string
+	_ = json.Unmarshal([]byte(resp), &out)
+	if code != http.StatusBadRequest || !strings.Contains(out["error"], "this is a Pipedrive webhooks v1 payload; register the webhook with version 2.0") {
+		t.Fatalf("v1 body: %d %s", code, resp)
+	}
+	if n := e.countType(pdhooks.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
+		t.Fatalf("a v1 body stored %d items", n)
+	}
+}
+
 // Stage and pipeline changes mark the cached stage map stale and refresh it.
 func TestStageChangeRefreshesStageMap(t *testing.T) {
 	e := setup(t)

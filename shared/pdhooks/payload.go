@@ -144,8 +144,41 @@ func invalid(format string, a ...any) error {
 }
 
 // Parse decodes and validates a webhooks v2 body. Errors wrap ErrInvalid and
-// name the field.
+// name the field; a webhooks v1 body is named as such (its fields would
+// otherwise be reported as wrong types).
 func Parse(body []byte) (Event, error) {
+	ev, err := parse(body)
+	if err != nil && isV1(body) {
+		return Event{}, invalid("this is a Pipedrive webhooks v1 payload; register the webhook with version 2.0 (stagemover pipedrive-webhooks registers version 2.0)")
+	}
+	return ev, err
+}
+
+// isV1 recognises a webhooks v1 delivery: "current" or "event" at the top
+// level, or "v": 1 at the top level or in meta. No v2 body has them.
+func isV1(body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	if _, ok := top["current"]; ok {
+		return true
+	}
+	if _, ok := top["event"]; ok {
+		return true
+	}
+	one := func(v json.RawMessage) bool {
+		v = bytes.TrimSpace(v)
+		return bytes.Equal(v, []byte("1")) || bytes.Equal(v, []byte(`"1"`))
+	}
+	if one(top["v"]) {
+		return true
+	}
+	var meta map[string]json.RawMessage
+	return json.Unmarshal(top["meta"], &meta) == nil && one(meta["v"])
+}
+
+func parse(body []byte) (Event, error) {
 	var raw rawBody
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return Event{}, invalid("body is not a JSON object: %s", shortJSONError(err))
