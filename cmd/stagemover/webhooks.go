@@ -18,7 +18,7 @@ func init() {
 	commands["pipedrive-webhooks"] = command{"register the Pipedrive webhooks (v2, basic auth) for POST /pipedrive; running it again creates no duplicates", runPDWebhooks}
 }
 
-// runPDWebhooks registers change.deal, *.stage and *.pipeline webhooks to
+// runPDWebhooks registers change.deal, delete.deal, *.stage and *.pipeline webhooks to
 // --url with Registrar.Ensure. The API token (PIPEDRIVE_API_TOKEN) and the
 // basic auth password (PIPEDRIVE_WEBHOOK_PASSWORD) come from the
 // environment, never from flags: flags end up in shell history.

@@ -105,18 +105,22 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 		log = log.With("deal_id", dealID)
 	}
 
+	in := intent.Input{Now: e.Now(), InternalDomains: e.InternalDomains, Deal: intent.Deal{ID: rec.DealID, PersonEmail: rec.PersonEmail}}
+	if st, err := e.Store.GetDealState(ctx, rec.DealID); err == nil {
+		if st.Deleted() {
+			// Deleted in Pipedrive (the delete webhook): nothing to decide.
+			log.InfoContext(ctx, "deal deleted in Pipedrive; signal not evaluated")
+			return nil
+		}
+		in.Deal.Pipeline, in.Deal.Stage, in.Deal.Status = st.Pipeline, st.Stage, st.Status
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return retryable{err}
+	}
 	history, err := e.Store.SignalsForDeal(ctx, rec.DealID, e.Now().Add(-e.Window), e.maxSignals())
 	if err != nil {
 		return retryable{err}
 	}
 	history = withSignal(history, rec)
-
-	in := intent.Input{Now: e.Now(), InternalDomains: e.InternalDomains, Deal: intent.Deal{ID: rec.DealID, PersonEmail: rec.PersonEmail}}
-	if st, err := e.Store.GetDealState(ctx, rec.DealID); err == nil {
-		in.Deal.Pipeline, in.Deal.Stage, in.Deal.Status = st.Pipeline, st.Stage, st.Status
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return retryable{err}
-	}
 	for _, h := range history {
 		in.Signals = append(in.Signals, h.Signal)
 		// A sender may name the buyer contact with the deal; it tells the

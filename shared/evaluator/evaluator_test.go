@@ -151,6 +151,23 @@ func TestMirrorMakesDecisionsForwardOnly(t *testing.T) {
 	}
 }
 
+// A deal the mirror has as deleted in Pipedrive (the delete webhook) is not
+// evaluated: its evidence leads to no decision, and the record is not retried.
+func TestDeletedDealIsNotEvaluated(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.store.PutDealState(ctx, store.DealState{DealID: 16, PipelineID: 1, Pipeline: "Sales", StageID: 2, Stage: "Contact Made", Status: store.DealDeleted, SeenAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	resp := f.handle(f.put(store.SignalRecord{EventID: "doc-1", DealID: 16, PersonEmail: "ann@buyer.example", Signal: proposalSent(now.Add(-time.Hour))}))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batch failures = %v", resp.BatchItemFailures)
+	}
+	if ds := f.decisions(16); len(ds) != 0 {
+		t.Fatalf("decisions for a deleted deal = %+v, want none", ds)
+	}
+}
+
 func TestStageRequestCarriesItsPipeline(t *testing.T) {
 	f := newFixture(t)
 	req := signal.Signal{Kind: signal.KindStageRequest, At: now.Add(-time.Minute), Stage: "Demo Scheduled", Pipeline: "Sales"}

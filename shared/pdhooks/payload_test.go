@@ -62,6 +62,29 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// A v2 delete carries no data; the deal is in "previous". It parses as the
+// deal with status deleted, wherever it stood.
+func TestParseDealDelete(t *testing.T) {
+	body := `{"meta":{"action":"delete","entity":"deal","entity_id":"4217","id":"d-1","is_bulk_edit":false,"user_id":"1001","change_source":"app","attempt":1,"timestamp":"2026-03-05T09:12:44.000Z","version":"2.0"},
+"data":null,"previous":{"id":4217,"stage_id":3,"pipeline_id":1,"status":"open","person_id":88,"owner_id":1001,"title":"Northwind"}}`
+	ev, err := Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Deal == nil || ev.Deal.ID != 4217 || ev.Deal.Status != "deleted" || ev.Deal.StageID != 3 || ev.Deal.PipelineID != 1 || ev.Deal.PersonID != 88 {
+		t.Fatalf("deal = %+v", ev.Deal)
+	}
+	// no previous at all: still the deal, deleted
+	ev, err = Parse([]byte(strings.Replace(body, `"previous":{"id":4217,"stage_id":3,"pipeline_id":1,"status":"open","person_id":88,"owner_id":1001,"title":"Northwind"}`, `"previous":null`, 1)))
+	if err != nil || ev.Deal == nil || ev.Deal.ID != 4217 || ev.Deal.Status != "deleted" {
+		t.Fatalf("delete without previous: %+v %v", ev.Deal, err)
+	}
+	// previous naming another deal is refused
+	if _, err := Parse([]byte(strings.Replace(body, `"previous":{"id":4217`, `"previous":{"id":4218`, 1))); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("previous.id mismatch: %v", err)
+	}
+}
+
 // A webhooks v1 delivery (top-level current/previous/event, meta.v 1,
 // numeric meta.timestamp) is named as such, with what to do about it,
 // rather than as a type error in one of its fields.
