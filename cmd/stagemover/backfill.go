@@ -37,13 +37,10 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	rules := fs.String("rules", os.Getenv("RULES_FILE"), "rules YAML (default: the embedded rules)")
 	share := fs.Int("share", 1, "clients sharing the token's burst window while this runs (e.g. 1 + the deployed mover's concurrency)")
 	verbose := fs.Bool("verbose", false, "print JSON logs to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stagemover backfill --pipeline NAME --budget N [--run ID] [--dry-run] [--table T] [--endpoint URL]")
-		fmt.Fprintln(stderr, "Pipedrive: PIPEDRIVE_BASE_URL and PIPEDRIVE_API_TOKEN from the environment (the token is never a flag).")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, "stagemover backfill --pipeline NAME --budget N [--run ID] [--dry-run] [--table T] [--endpoint URL]",
+		"Pipedrive: PIPEDRIVE_BASE_URL and PIPEDRIVE_API_TOKEN from the environment (the token is never a flag).")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 0 || *budget <= 0 || (*pipeline == "" && *runID == "") || *table == "" || *share < 1 {
 		fs.Usage()

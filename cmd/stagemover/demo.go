@@ -50,8 +50,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.SetOutput(stderr)
 	var f localFlags
 	f.register(fset, "127.0.0.1:0")
-	if err := fset.Parse(args); err != nil {
-		return 2
+	setUsage(fset, "stagemover demo [--addr ADDR] [--live] [--verbose]")
+	if code, ok := parseFlags(fset, args, stdout, stderr); !ok {
+		return code
 	}
 	opts, err := f.options(stderr)
 	if err != nil {

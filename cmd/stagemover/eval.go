@@ -56,11 +56,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON object per case")
 	rulesPath := fs.String("rules", "", "rules file (default: the embedded default rules)")
 	reasons := fs.Int("reasons", 3, "counted reasons shown per case in the text output")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, "stagemover eval --cases FILE [--json] [--rules FILE] [--reasons N]")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *cases == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: stagemover eval --cases FILE [--json] [--rules FILE]")
+		fs.Usage()
 		return 2
 	}
 	engine, err := intent.NewDefaultEngine(*rulesPath)

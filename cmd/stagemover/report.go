@@ -28,8 +28,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	endpoint := fs.String("endpoint", "", "DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local (default: AWS from the standard configuration)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	emit := fs.Bool("emf", false, "also print CloudWatch Embedded Metric Format lines (Reverts, Misses, RevertRate per pipeline and rule)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: stagemover report --table NAME [--endpoint URL] [--json] [--emf]")
+	setUsage(fs, "stagemover report --table NAME [--endpoint URL] [--json] [--emf]")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
 		return 2
 	}
 	if *table == "" {

@@ -24,8 +24,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the stagemover HTTP API")
 	secretEnv := fs.String("secret-env", "STAGEMOVER_INGEST_SECRET", "environment variable holding the signing secret")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: stagemover send [--url URL] FILE|-")
+	setUsage(fs, "stagemover send [--url URL] [--secret-env NAME] FILE|-")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
 		return 2
 	}
 	var body []byte

@@ -33,15 +33,9 @@ func runSign(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	secret := fs.String("secret", "", "the ingest HMAC secret (default: $STAGEMOVER_INGEST_SECRET)")
 	fs.Bool("now", true, "sign at the current time (the default; see --at)")
 	at := fs.String("at", "", "sign at this time instead of now: RFC 3339 or unix seconds")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: stagemover sign --secret S [--now | --at TIME] FILE|-")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	setUsage(fs, "stagemover sign --secret S [--now | --at TIME] FILE|-")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -18,7 +18,7 @@ func init() {
 	commands["pipedrive-webhooks"] = command{"register the Pipedrive webhooks (v2, basic auth) for POST /pipedrive; running it again creates no duplicates", runPDWebhooks}
 }
 
-// runPDWebhooks registers change.deal, *.stage and *.pipeline webhooks to
+// runPDWebhooks registers change.deal, delete.deal, *.stage and *.pipeline webhooks to
 // --url with Registrar.Ensure. The API token (PIPEDRIVE_API_TOKEN) and the
 // basic auth password (PIPEDRIVE_WEBHOOK_PASSWORD) come from the
 // environment, never from flags: flags end up in shell history.
@@ -28,15 +28,19 @@ func runPDWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer)
 	hookURL := fs.String("url", "", "the deployed POST /pipedrive URL, e.g. https://<api>.execute-api.<region>.amazonaws.com/pipedrive")
 	user := fs.String("user", "stagemover", "basic auth user Pipedrive sends (http_auth_user of the webhook secret)")
 	userID := fs.Int64("user-id", envInt("PIPEDRIVE_INTEGRATION_USER_ID"), "Pipedrive user the webhooks are authorized as (default $PIPEDRIVE_INTEGRATION_USER_ID; 0: the token's user)")
-	const usageLine = "usage: PIPEDRIVE_API_TOKEN=... PIPEDRIVE_WEBHOOK_PASSWORD=... stagemover pipedrive-webhooks --url URL [--user NAME] [--user-id ID]"
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, usageLine)
+	setUsage(fs, "stagemover pipedrive-webhooks --url URL [--user NAME] [--user-id ID]",
+		"The API token (PIPEDRIVE_API_TOKEN) and the basic auth password (PIPEDRIVE_WEBHOOK_PASSWORD) come from the environment.")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
 		return 2
 	}
 	u, err := url.Parse(*hookURL)
 	if *hookURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		fmt.Fprintln(stderr, "stagemover pipedrive-webhooks: --url must be the absolute URL of POST /pipedrive")
-		fmt.Fprintln(stderr, usageLine)
+		fs.Usage()
 		return 2
 	}
 	token := strings.TrimSpace(os.Getenv("PIPEDRIVE_API_TOKEN"))

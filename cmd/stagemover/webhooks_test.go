@@ -42,15 +42,15 @@ func TestPipedriveWebhooksCommandIsIdempotent(t *testing.T) {
 			}
 			events[s.EventAction+"."+s.EventObject]++
 		}
-		if fmt.Sprint(events) != "map[*.pipeline:1 *.stage:1 change.deal:1]" {
-			t.Fatalf("run %d: webhooks per event %v, want one each of change.deal, *.stage, *.pipeline", run, events)
+		if fmt.Sprint(events) != "map[*.pipeline:1 *.stage:1 change.deal:1 delete.deal:1]" {
+			t.Fatalf("run %d: webhooks per event %v, want one each of change.deal, delete.deal, *.stage, *.pipeline", run, events)
 		}
 	}
-	if !strings.Contains(outs[0], "change.deal webhook") || strings.Count(outs[0], " created") != 3 || strings.Count(outs[1], " kept") != 3 {
+	if !strings.Contains(outs[0], "change.deal webhook") || !strings.Contains(outs[0], "delete.deal webhook") || strings.Count(outs[0], " created") != 4 || strings.Count(outs[1], " kept") != 4 {
 		t.Errorf("output:\nfirst run:\n%s\nsecond run:\n%s", outs[0], outs[1])
 	}
-	if n := pd.Count("POST", "/v1/webhooks"); n != 3 {
-		t.Errorf("%d POST /v1/webhooks over two runs, want 3", n)
+	if n := pd.Count("POST", "/v1/webhooks"); n != 4 {
+		t.Errorf("%d POST /v1/webhooks over two runs, want 4", n)
 	}
 	for _, v := range pd.ValidationErrors() {
 		t.Errorf("request broke Pipedrive's OpenAPI spec: %s", v)

@@ -113,7 +113,7 @@ func TestPipedriveWebhooksRegistersOncePerEvent(t *testing.T) {
 	event := lambdatest.Event(t, "schedule.json")
 	rie := lambdatest.Start(t, f.bootstrap, f.env)
 
-	want := []string{"*.pipeline", "*.stage", "change.deal"}
+	want := []string{"*.pipeline", "*.stage", "change.deal", "delete.deal"}
 	invoke(t, rie, event)
 	if got := f.events(hookURL); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("webhooks after the first run: %v, want %v\n%s", got, want, rie.Output())

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/evaluator"
 	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/mover"
 	"github.com/stagemover/stagemover/shared/pipedrive"
@@ -432,12 +433,11 @@ func (r *run) deal(ctx context.Context, d pipedrive.Deal) (moved bool, stop stri
 	if err != nil {
 		return false, StoppedError, fmt.Errorf("backfill: intent engine on deal %d: %w", d.ID, err)
 	}
-	rec := store.Decision{
-		DealID: d.ID, SignalKey: SignalKey(r.p.RunID), EventID: "backfill-" + r.p.RunID,
-		Action: store.ActionStay, TargetStage: dec.Stage, TargetPipeline: r.pipe.Name,
-		Status: dec.Status, Flag: dec.Flag, Rule: dec.Rule, Reasons: dec.Reasons,
-	}
-	if !dec.IsMove(d.Status) {
+	// The evaluator's assembly: a stay names the stage the evidence
+	// supported, so a person's later move there counts as a miss.
+	rec := evaluator.NewDecision(evaluator.Subject{DealID: d.ID, SignalKey: SignalKey(r.p.RunID), EventID: "backfill-" + r.p.RunID,
+		Pipeline: r.pipe.Name, Status: d.Status}, dec)
+	if rec.Action != store.ActionMove {
 		if err := r.recordStay(ctx, rec); err != nil {
 			return false, StoppedError, err
 		}
@@ -448,6 +448,7 @@ func (r *run) deal(ctx context.Context, d pipedrive.Deal) (moved bool, stop stri
 	// is not worth the mover's read (the mover would skip it).
 	if curErr == nil && dec.Status == d.Status && dec.Stage != "" {
 		if _, pos, err := r.pipe.StageByName(dec.Stage); err == nil && pos <= curPos {
+			rec.Action = store.ActionStay
 			if err := r.recordStay(ctx, rec); err != nil {
 				return false, StoppedError, err
 			}
@@ -457,7 +458,6 @@ func (r *run) deal(ctx context.Context, d pipedrive.Deal) (moved bool, stop stri
 		}
 	}
 
-	rec.Action = store.ActionMove
 	return r.move(ctx, d, rec)
 }
 

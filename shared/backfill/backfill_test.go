@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strconv"
@@ -15,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/apigw"
 	"github.com/stagemover/stagemover/shared/backfill"
 	"github.com/stagemover/stagemover/shared/ddblocal"
 	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/mover"
+	"github.com/stagemover/stagemover/shared/pdhooks"
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
 	"github.com/stagemover/stagemover/shared/signal"
@@ -440,5 +443,78 @@ func TestBackfillLostProgressRepeatsNoMove(t *testing.T) {
 	// the mover finds their decisions done without reading the deal.
 	if got := client.Usage().ByOperation["getDeal"].Requests; got != len(qualify)-12 {
 		t.Errorf("resumed run read %d deals, want %d", got, len(qualify)-12)
+	}
+}
+
+// A backfilled stay names the stage the evidence supported, as the
+// evaluator's stays do: when a person later moves the deal there (through
+// the sandbox and its webhook to POST /pipedrive), the report counts a miss
+// against the stay's rule.
+func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
+	f := newFixture(t, sandbox.Options{})
+	ctx := context.Background()
+	// A stage the rules do not know: the engine stays (and flags for
+	// review) although the evidence supports Proposal Made.
+	discovery := f.sb.AddStage(1, "Discovery Call", 3)
+	id := f.sb.AddDeal(sandbox.Deal{Title: "Initech – fleet pilot", StageID: discovery})
+	f.signal(id, proposalSent(time.Now().Add(-2*time.Hour)))
+
+	// POST /pipedrive, subscribed to the sandbox's deal changes
+	const user, pass = "stagemover", "backfill-miss-hook-pass-3e9d"
+	client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &pdhooks.Handler{
+		Table: pdhooks.Table{DB: f.tbl.DB, Name: f.tbl.Name}, Mirror: f.store,
+		Stages: stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
+		Auth: func(context.Context) (pdhooks.Credentials, error) {
+			return pdhooks.Credentials{User: user, Password: pass}, nil
+		},
+		IntegrationUserID: f.sb.IntegrationUserID(),
+		Log:               slog.New(slog.NewJSONHandler(f.logs, nil)),
+	}
+	srv := httptest.NewServer(apigw.Handler("POST /pipedrive", h.Handle))
+	defer srv.Close()
+	f.sb.Subscribe(srv.URL+"/pipedrive", user, pass, "change", "deal")
+
+	b, _ := f.backfill(true, &syncBuffer{})
+	p, err := b.Run(ctx, backfill.Options{RunID: "miss", Pipeline: "Sales", Budget: 1000})
+	if err != nil || !p.Done || p.Stays != 1 || p.Moves != 0 {
+		t.Fatalf("backfill: %+v %v, want one stay", p, err)
+	}
+	d, err := f.store.GetDecision(ctx, id, store.Decision{SignalKey: backfill.SignalKey("miss")}.SortKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Action != store.ActionStay || d.TargetStage != "Proposal Made" || d.TargetPipeline != "Sales" {
+		t.Fatalf("backfilled stay = %s %q in %q, want stay naming Proposal Made in Sales", d.Action, d.TargetStage, d.TargetPipeline)
+	}
+
+	if err := f.sb.MoveDealAsUser(id, stageProposal, sandbox.DefaultOwnerID); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := f.sb.WaitWebhooks(wctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, dl := range f.sb.Deliveries() {
+		if !dl.OK {
+			t.Fatalf("delivery %s failed: %d %s", dl.EventID, dl.Status, dl.Err)
+		}
+	}
+	rep, err := h.Table.Report(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row pdhooks.Row
+	for _, r := range rep.Rows {
+		if r.Pipeline == "Sales" && r.Rule == d.Rule {
+			row = r
+		}
+	}
+	if row.Misses != 1 || rep.Total.Misses != 1 {
+		t.Fatalf("report: row %+v, total misses %d; want one miss for rule %q in Sales", row, rep.Total.Misses, d.Rule)
 	}
 }

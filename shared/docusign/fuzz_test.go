@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, s := range []string{``, `{}`, `null`, `{"event":"envelope-sent","data":null}`,
+	for _, s := range []string{``, `{}`, `null`, `{"event":"envelope-sent","data":null}`, "\ufeff <?xml version=\"1.0\"?><DocuSignEnvelopeInformation/>",
 		`{"event":"recipient-completed","data":{"envelopeId":"e","recipientId":1,"envelopeSummary":{"recipients":{"signers":[{"email":"a@b.c","recipientId":1,"signedDateTime":"0001-01-01T08:00:00.0000000Z"}]}}},"generatedDateTime":"2026-01-01T00:00:00Z"}`} {
 		f.Add([]byte(s))
 	}

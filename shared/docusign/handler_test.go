@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -179,6 +180,10 @@ func TestRejectionsStoreNothing(t *testing.T) {
 	unsupported := []byte(`{"event":"invoice.paid","data":{}}`)
 	noSummary := readTestdata(t, "no-summary")
 	tampered := bytes.Replace(good, []byte("Dana"), []byte("Dora"), 1)
+	legacyXML, err := os.ReadFile(filepath.Join("testdata", "legacy-xml.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		body   []byte
@@ -190,7 +195,8 @@ func TestRejectionsStoreNothing(t *testing.T) {
 		{"wrong key", good, []string{docusign.Sign([]byte("not-the-key"), good)}, 401, "no signature matches"},
 		{"signed then altered", tampered, []string{f.sign(good)}, 401, "no signature matches"},
 		{"not base64", good, []string{"%%%"}, 401, "base64"},
-		{"not JSON", []byte("<x/>"), []string{f.sign([]byte("<x/>"))}, 400, "invalid JSON"},
+		{"not JSON", []byte("nope"), []string{f.sign([]byte("nope"))}, 400, "invalid JSON"},
+		{"legacy XML", legacyXML, []string{f.sign(legacyXML)}, 400, "DocuSign Connect must send JSON (SIM); XML is not supported"},
 		{"unsupported event", unsupported, []string{f.sign(unsupported)}, 400, "not supported"},
 		{"no envelope summary", noSummary, []string{f.sign(noSummary)}, 400, "includeData"},
 		{"oversized", big, []string{f.sign(big)}, 413, "larger than"},

@@ -187,6 +187,9 @@ const maxName = 500
 func Parse(body []byte, cfg Config) (Item, error) {
 	var it Item
 	var m Message
+	if isXML(body) {
+		return it, invalid("DocuSign Connect must send JSON (SIM); XML is not supported: set the Connect configuration's data format to JSON (deliveryMode SIM, eventData.version restv2.1)")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&m); err != nil {
 		return it, invalid("body is not a Connect JSON SIM message: %s", describe(err))
@@ -360,6 +363,14 @@ func firstTime(values ...string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	return time.Time{}, invalid("the event's time (the envelope's or recipient's date, or generatedDateTime) is required")
+}
+
+// isXML: the first byte after an optional byte order mark and white space
+// is '<', as in Connect's legacy XML messages (<?xml ...?> or
+// <DocuSignEnvelopeInformation>); JSON never starts so.
+func isXML(body []byte) bool {
+	b := bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(b) > 0 && b[0] == '<'
 }
 
 // describe keeps decoder errors short and free of Go type names.

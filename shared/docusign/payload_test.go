@@ -154,7 +154,8 @@ func TestParseRejects(t *testing.T) {
 	}
 	tests := []struct{ name, body, reason string }{
 		{"empty", ``, "body is empty"},
-		{"xml", `<DocuSignEnvelopeInformation/>`, "invalid JSON"},
+		{"xml", `<DocuSignEnvelopeInformation/>`, "XML is not supported"},
+		{"not json", `nope`, "invalid JSON at byte"},
 		{"array", `[]`, "JSON object"},
 		{"two", `{} {}`, "exactly one"},
 		{"no event", `{"data":{}}`, "event is required"},
@@ -182,5 +183,30 @@ func TestNumericIDs(t *testing.T) {
 	it, err := docusign.Parse(b, docusign.Config{InternalDomains: internal})
 	if err != nil || it.Signal.Actor != dana {
 		t.Fatalf("numeric recipientId: %+v %v", it, err)
+	}
+}
+
+// A Connect configuration left on the legacy XML format is told so: Connect
+// must send JSON SIM. The XML sample is a legacy DocuSignEnvelopeInformation
+// message; a byte order mark or leading white space changes nothing.
+func TestParseLegacyXMLSaysJSONSIM(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "legacy-xml.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{
+		"legacy message": b,
+		"with BOM":       append([]byte("\xef\xbb\xbf"), b...),
+		"leading space":  append([]byte("\r\n  "), b...),
+		"bare element":   []byte("<x/>"),
+	} {
+		_, err := docusign.Parse(body, docusign.Config{InternalDomains: internal})
+		if !errors.Is(err, docusign.ErrInvalid) {
+			t.Fatalf("%s: error %v, want ErrInvalid", name, err)
+		}
+		const want = "DocuSign Connect must send JSON (SIM); XML is not supported"
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "invalid JSON") {
+			t.Fatalf("%s: error %q, want it to say %q", name, err, want)
+		}
 	}
 }

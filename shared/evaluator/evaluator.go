@@ -105,18 +105,22 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 		log = log.With("deal_id", dealID)
 	}
 
+	in := intent.Input{Now: e.Now(), InternalDomains: e.InternalDomains, Deal: intent.Deal{ID: rec.DealID, PersonEmail: rec.PersonEmail}}
+	if st, err := e.Store.GetDealState(ctx, rec.DealID); err == nil {
+		if st.Deleted() {
+			// Deleted in Pipedrive (the delete webhook): nothing to decide.
+			log.InfoContext(ctx, "deal deleted in Pipedrive; signal not evaluated")
+			return nil
+		}
+		in.Deal.Pipeline, in.Deal.Stage, in.Deal.Status = st.Pipeline, st.Stage, st.Status
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return retryable{err}
+	}
 	history, err := e.Store.SignalsForDeal(ctx, rec.DealID, e.Now().Add(-e.Window), e.maxSignals())
 	if err != nil {
 		return retryable{err}
 	}
 	history = withSignal(history, rec)
-
-	in := intent.Input{Now: e.Now(), InternalDomains: e.InternalDomains, Deal: intent.Deal{ID: rec.DealID, PersonEmail: rec.PersonEmail}}
-	if st, err := e.Store.GetDealState(ctx, rec.DealID); err == nil {
-		in.Deal.Pipeline, in.Deal.Stage, in.Deal.Status = st.Pipeline, st.Stage, st.Status
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return retryable{err}
-	}
 	for _, h := range history {
 		in.Signals = append(in.Signals, h.Signal)
 		// A sender may name the buyer contact with the deal; it tells the
@@ -130,32 +134,11 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 	if err != nil {
 		return retryable{fmt.Errorf("intent engine: %w", err)}
 	}
-	d := store.Decision{
-		DealID:         rec.DealID,
-		SignalKey:      rec.Key(),
-		EventID:        rec.EventID,
-		Action:         store.ActionStay,
-		TargetStage:    dec.Stage,
-		TargetPipeline: in.Deal.Pipeline,
-		Status:         dec.Status,
-		Flag:           dec.Flag,
-		Rule:           dec.Rule,
-		Reasons:        dec.Reasons,
-	}
+	pipeline := in.Deal.Pipeline
 	if rec.Signal.Kind == signal.KindStageRequest && rec.Signal.Pipeline != "" && dec.Stage != "" {
-		d.TargetPipeline = rec.Signal.Pipeline
+		pipeline = rec.Signal.Pipeline
 	}
-	currentStatus := in.Deal.Status
-	if currentStatus == "" {
-		currentStatus = "open"
-	}
-	if dec.IsMove(currentStatus) {
-		d.Action = store.ActionMove
-	} else if dec.Evidence != "" {
-		// For a stay, the target is the stage the evidence supported: a
-		// person moving the deal there later is a miss (shared/pdhooks).
-		d.TargetStage = dec.Evidence
-	}
+	d := NewDecision(Subject{DealID: rec.DealID, SignalKey: rec.Key(), EventID: rec.EventID, Pipeline: pipeline, Status: in.Deal.Status}, dec)
 	created, err := e.Store.PutDecision(ctx, d)
 	if err != nil {
 		return retryable{err}
@@ -166,6 +149,47 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 	log.InfoContext(ctx, "decision", "action", d.Action, "stage", d.TargetStage, "status", d.Status,
 		"flag", d.Flag, "rule", d.Rule, "reasons", len(d.Reasons), "new", created)
 	return nil
+}
+
+// Subject is what a decision is recorded for: the deal, the signal key and
+// event it is recorded under, the pipeline it targets and the deal's status
+// when the engine judged it.
+type Subject struct {
+	DealID    int64
+	SignalKey string
+	EventID   string
+	Pipeline  string // the pipeline the decision targets
+	Status    string // the deal's current status; "" = open
+}
+
+// NewDecision assembles the decision recorded for the engine's verdict on
+// a deal. The evaluator and backfill both record decisions through it: a
+// move when the verdict changes the deal given its status, otherwise a stay
+// whose target is the stage the evidence supported, so a person moving the
+// deal there later counts as a miss (shared/pdhooks).
+func NewDecision(s Subject, dec intent.Decision) store.Decision {
+	d := store.Decision{
+		DealID:         s.DealID,
+		SignalKey:      s.SignalKey,
+		EventID:        s.EventID,
+		Action:         store.ActionStay,
+		TargetStage:    dec.Stage,
+		TargetPipeline: s.Pipeline,
+		Status:         dec.Status,
+		Flag:           dec.Flag,
+		Rule:           dec.Rule,
+		Reasons:        dec.Reasons,
+	}
+	status := s.Status
+	if status == "" {
+		status = "open"
+	}
+	if dec.IsMove(status) {
+		d.Action = store.ActionMove
+	} else if dec.Evidence != "" {
+		d.TargetStage = dec.Evidence
+	}
+	return d
 }
 
 // resolve files a person's signal under their single open deal. Zero or

@@ -17,6 +17,7 @@ import (
 	"github.com/stagemover/stagemover/shared/ddbevent"
 	"github.com/stagemover/stagemover/shared/ddblocal"
 	"github.com/stagemover/stagemover/shared/evaluator"
+	"github.com/stagemover/stagemover/shared/intent"
 	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/signal"
 	"github.com/stagemover/stagemover/shared/store"
@@ -148,6 +149,50 @@ func TestMirrorMakesDecisionsForwardOnly(t *testing.T) {
 	// later move there can be counted as a miss (shared/pdhooks).
 	if ds[0].TargetStage != "Proposal Made" {
 		t.Fatalf("stay decision's evidence stage = %q, want Proposal Made", ds[0].TargetStage)
+	}
+}
+
+// A deal the mirror has as deleted in Pipedrive (the delete webhook) is not
+// evaluated: its evidence leads to no decision, and the record is not retried.
+func TestDeletedDealIsNotEvaluated(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.store.PutDealState(ctx, store.DealState{DealID: 16, PipelineID: 1, Pipeline: "Sales", StageID: 2, Stage: "Contact Made", Status: store.DealDeleted, SeenAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	resp := f.handle(f.put(store.SignalRecord{EventID: "doc-1", DealID: 16, PersonEmail: "ann@buyer.example", Signal: proposalSent(now.Add(-time.Hour))}))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batch failures = %v", resp.BatchItemFailures)
+	}
+	if ds := f.decisions(16); len(ds) != 0 {
+		t.Fatalf("decisions for a deleted deal = %+v, want none", ds)
+	}
+}
+
+// NewDecision is the one assembly of a decision (the evaluator's and
+// backfill's): a move when the verdict changes the deal, else a stay naming
+// the stage the evidence supported.
+func TestNewDecision(t *testing.T) {
+	s := evaluator.Subject{DealID: 7, SignalKey: "SIG#generic#x", EventID: "x", Pipeline: "Sales"}
+	for _, c := range []struct {
+		name       string
+		status     string
+		dec        intent.Decision
+		action     string
+		stage      string
+		wantStatus string
+	}{
+		{"stage move", "", intent.Decision{Stage: "Proposal Made", Status: "open", Evidence: "Proposal Made", Rule: "r"}, store.ActionMove, "Proposal Made", "open"},
+		{"won on an open deal", "open", intent.Decision{Status: "won", Rule: "r"}, store.ActionMove, "", "won"},
+		{"stay names the evidence", "open", intent.Decision{Status: "open", Evidence: "Proposal Made", Flag: intent.FlagReview, Rule: "r"}, store.ActionStay, "Proposal Made", "open"},
+		{"stay without evidence", "", intent.Decision{Status: "open", Rule: "r"}, store.ActionStay, "", "open"},
+		{"closed deal stays", "won", intent.Decision{Status: "won", Evidence: "Negotiations Started"}, store.ActionStay, "Negotiations Started", "won"},
+	} {
+		s.Status = c.status
+		d := evaluator.NewDecision(s, c.dec)
+		if d.Action != c.action || d.TargetStage != c.stage || d.Status != c.wantStatus || d.DealID != 7 || d.SignalKey != s.SignalKey || d.EventID != "x" || d.TargetPipeline != "Sales" || d.Rule != c.dec.Rule || d.Flag != c.dec.Flag {
+			t.Errorf("%s: %+v", c.name, d)
+		}
 	}
 }
 

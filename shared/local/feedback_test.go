@@ -34,11 +34,11 @@ func waitWebhooks(t *testing.T, sys *local.System) {
 func TestPipedriveWebhooksEchoOwnMovesAndRecordReverts(t *testing.T) {
 	sys, _ := start(t)
 	sb := sys.Sandbox
-	if n := len(sys.PipedriveWebhooks); n != 3 {
-		t.Fatalf("%d webhooks registered, want 3 (change.deal, *.stage, *.pipeline): %+v", n, sys.PipedriveWebhooks)
+	if n := len(sys.PipedriveWebhooks); n != 4 {
+		t.Fatalf("%d webhooks registered, want 4 (change.deal, delete.deal, *.stage, *.pipeline): %+v", n, sys.PipedriveWebhooks)
 	}
-	if n := len(sb.Subscriptions()); n != 3 {
-		t.Fatalf("%d sandbox subscriptions, want 3", n)
+	if n := len(sb.Subscriptions()); n != 4 {
+		t.Fatalf("%d sandbox subscriptions, want 4", n)
 	}
 
 	const n = 5

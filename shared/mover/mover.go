@@ -276,6 +276,9 @@ func (m *Mover) waitWhileHeld(ctx context.Context, d store.Decision, leaseUntil 
 // skipped or failed; errRetry and errUncertain leave the decision for the
 // stream to retry.
 func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (store.Outcome, error) {
+	// The mirror is as of the read: a deletion (or change) Pipedrive
+	// reports with a later timestamp is not overwritten by what we read.
+	readAt := m.Now()
 	deal, err := m.Pipedrive.GetDeal(ctx, d.DealID)
 	if err != nil {
 		return m.apiFailure(ctx, log, "read deal", err)
@@ -291,12 +294,14 @@ func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (s
 		}
 		return m.apiFailure(ctx, log, "refresh stage map", err)
 	}
-	m.mirror(ctx, log, deal, pos.pipeline, pos.current)
+	m.mirror(ctx, log, deal, pos.pipeline, pos.current, readAt)
 	ours := !d.PatchSentAt.IsZero() // an earlier attempt of this decision sent a patch
 
 	switch {
 	case d.Status == pipedrive.StatusWon && deal.Status == pipedrive.StatusWon && ours:
 		return store.Outcome{State: store.StateDone, Reason: "deal already won after an earlier attempt", FromStageID: deal.StageID, ToStageID: deal.StageID}, nil
+	case deal.IsDeleted || deal.Status == store.DealDeleted:
+		return skipped("deal is deleted in Pipedrive; deleted deals are never moved"), nil
 	case deal.Status != pipedrive.StatusOpen:
 		return skipped(fmt.Sprintf("deal is %s; closed deals are never reopened or moved", deal.Status)), nil
 	case deal.IsArchived:
@@ -322,6 +327,7 @@ func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (s
 		return out, nil
 	}
 
+	patchAt := m.Now()
 	updated, err := m.patch(ctx, d, patch)
 	if pipedrive.IsUnknownStage(err) && patch.StageID != nil {
 		// Renamed or rebuilt since the map was cached: refresh, re-resolve
@@ -348,7 +354,7 @@ func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (s
 	}
 	if p, perr := snap.Pipeline(updated.PipelineID); perr == nil {
 		if st, _, serr := p.StageByID(updated.StageID); serr == nil {
-			m.mirror(ctx, log, updated, p, st)
+			m.mirror(ctx, log, updated, p, st, patchAt)
 		}
 	}
 	out.Reason = "moved " + strings.Join(what, ", ")
@@ -453,10 +459,14 @@ func (m *Mover) apiFailure(ctx context.Context, log *slog.Logger, what string, e
 }
 
 // mirror remembers the deal's stage so later evaluations know it without a request.
-func (m *Mover) mirror(ctx context.Context, log *slog.Logger, deal pipedrive.Deal, p stagemap.Pipeline, st stagemap.Stage) {
+func (m *Mover) mirror(ctx context.Context, log *slog.Logger, deal pipedrive.Deal, p stagemap.Pipeline, st stagemap.Stage, seenAt time.Time) {
+	status := deal.Status
+	if deal.IsDeleted {
+		status = store.DealDeleted
+	}
 	err := m.Store.PutDealState(ctx, store.DealState{
 		DealID: deal.ID, PipelineID: p.ID, Pipeline: p.Name, StageID: st.ID, Stage: st.Name,
-		Status: deal.Status, PersonID: deal.PersonID, SeenAt: m.Now(),
+		Status: status, PersonID: deal.PersonID, SeenAt: seenAt,
 	})
 	if err != nil {
 		log.WarnContext(ctx, "deal mirror not updated", "error", err)

@@ -287,6 +287,7 @@ func TestSkipsWithReasons(t *testing.T) {
 		{"won deal is never moved", sandbox.Deal{PipelineID: 1, StageID: stageContactMade, Status: "won"}, store.Decision{TargetStage: "Proposal Made"}, "won"},
 		{"lost deal is never reopened", sandbox.Deal{PipelineID: 1, StageID: stageContactMade, Status: "lost"}, store.Decision{TargetStage: "Proposal Made"}, "lost"},
 		{"archived", sandbox.Deal{PipelineID: 1, StageID: stageContactMade, Status: "open", IsArchived: true}, store.Decision{TargetStage: "Proposal Made"}, "archived"},
+		{"deleted deal", sandbox.Deal{PipelineID: 1, StageID: stageContactMade, Status: "open", IsDeleted: true}, store.Decision{TargetStage: "Proposal Made"}, "deleted"},
 		{"already at target", sandbox.Deal{PipelineID: 1, StageID: stageProposal, Status: "open"}, store.Decision{TargetStage: "Proposal Made"}, "already at or past"},
 		{"past target: never backwards", sandbox.Deal{PipelineID: 1, StageID: stageNegotiation, Status: "open"}, store.Decision{TargetStage: "Contact Made"}, "already at or past"},
 		{"other pipeline", sandbox.Deal{PipelineID: renewals, StageID: renewalStages[0], Status: "open"}, store.Decision{TargetStage: "Proposal Made", TargetPipeline: "Sales"}, "cross-pipeline"},

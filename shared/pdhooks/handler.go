@@ -140,7 +140,7 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, ev Event) (outc
 	default:
 		return "ignored", own, nil
 	}
-	if ev.Deal == nil || ev.Meta.Action == "delete" {
+	if ev.Deal == nil {
 		return "ignored", own, nil
 	}
 	snap := h.snapshot(ctx, log)
@@ -148,6 +148,11 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, ev Event) (outc
 		return "", own, err
 	}
 	switch {
+	case ev.Meta.Action == "delete":
+		// The mirror has the deal as deleted (store.DealDeleted): the
+		// evaluator no longer decides on it; a decision already pending
+		// is skipped by the mover, which reads the deal first.
+		return "deleted", own, nil
 	case own:
 		return "own", own, nil // our own change: the mirror, nothing else
 	case ev.Meta.IsBulkEdit:

@@ -55,7 +55,9 @@ type DealData struct {
 // Event is a parsed delivery.
 type Event struct {
 	Meta Meta
-	// Deal is set for entity "deal" with a non-null data block.
+	// Deal is set for entity "deal" with a non-null data block, and for a
+	// deal's delete (data null): then it is the deal "previous" holds, with
+	// Status "deleted".
 	Deal *DealData
 	// Previous lists the fields present in "previous" (only the changed
 	// ones); PrevStageID/PrevPipelineID/PrevStatus are their values.
@@ -144,8 +146,41 @@ func invalid(format string, a ...any) error {
 }
 
 // Parse decodes and validates a webhooks v2 body. Errors wrap ErrInvalid and
-// name the field.
+// name the field; a webhooks v1 body is named as such (its fields would
+// otherwise be reported as wrong types).
 func Parse(body []byte) (Event, error) {
+	ev, err := parse(body)
+	if err != nil && isV1(body) {
+		return Event{}, invalid("this is a Pipedrive webhooks v1 payload; register the webhook with version 2.0 (stagemover pipedrive-webhooks registers version 2.0)")
+	}
+	return ev, err
+}
+
+// isV1 recognises a webhooks v1 delivery: "current" or "event" at the top
+// level, or "v": 1 at the top level or in meta. No v2 body has them.
+func isV1(body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	if _, ok := top["current"]; ok {
+		return true
+	}
+	if _, ok := top["event"]; ok {
+		return true
+	}
+	one := func(v json.RawMessage) bool {
+		v = bytes.TrimSpace(v)
+		return bytes.Equal(v, []byte("1")) || bytes.Equal(v, []byte(`"1"`))
+	}
+	if one(top["v"]) {
+		return true
+	}
+	var meta map[string]json.RawMessage
+	return json.Unmarshal(top["meta"], &meta) == nil && one(meta["v"])
+}
+
+func parse(body []byte) (Event, error) {
 	var raw rawBody
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return Event{}, invalid("body is not a JSON object: %s", shortJSONError(err))
@@ -221,33 +256,56 @@ func Parse(body []byte) (Event, error) {
 	}
 
 	data := bytes.TrimSpace(raw.Data)
-	if ev.Meta.Entity == "deal" && len(data) > 0 && !bytes.Equal(data, []byte("null")) {
-		var d rawDeal
-		if err := json.Unmarshal(data, &d); err != nil {
-			return Event{}, invalid("data is not a deal: %s", shortJSONError(err))
+	hasData := len(data) > 0 && !bytes.Equal(data, []byte("null"))
+	switch {
+	case ev.Meta.Entity != "deal":
+	case hasData:
+		if ev.Deal, err = parseDeal(data, "data", ev.Meta.EntityID); err != nil {
+			return Event{}, err
 		}
-		dd := &DealData{Status: d.Status}
-		for _, f := range []struct {
-			name string
-			v    id
-			dst  *int64
-		}{{"id", d.ID, &dd.ID}, {"stage_id", d.StageID, &dd.StageID}, {"pipeline_id", d.PipelineID, &dd.PipelineID}, {"person_id", d.PersonID, &dd.PersonID}, {"owner_id", d.OwnerID, &dd.OwnerID}} {
-			if *f.dst, err = f.v.int(); err != nil {
-				return Event{}, invalid("data.%s is not an id", f.name)
-			}
+	case ev.Meta.Action == "delete" && raw.Previous != nil:
+		// A delete carries the deal as it was in "previous" (data is null).
+		prev, _ := json.Marshal(raw.Previous)
+		if ev.Deal, err = parseDeal(prev, "previous", ev.Meta.EntityID); err != nil {
+			return Event{}, err
 		}
-		if dd.ID != 0 && dd.ID != ev.Meta.EntityID {
-			return Event{}, invalid("data.id %d is not meta.entity_id %d", dd.ID, ev.Meta.EntityID)
-		}
-		dd.ID = ev.Meta.EntityID
-		switch dd.Status {
-		case "open", "won", "lost", "deleted", "":
-		default:
-			return Event{}, invalid("data.status %q is not open, won or lost", truncate(dd.Status, 20))
-		}
-		ev.Deal = dd
+	case ev.Meta.Action == "delete":
+		ev.Deal = &DealData{ID: ev.Meta.EntityID}
+	}
+	if ev.Deal != nil && ev.Meta.Action == "delete" {
+		ev.Deal.Status = "deleted"
 	}
 	return ev, nil
+}
+
+// parseDeal reads the deal fields of a "data" (or, for a delete,
+// "previous") block.
+func parseDeal(block []byte, name string, entityID int64) (*DealData, error) {
+	var d rawDeal
+	if err := json.Unmarshal(block, &d); err != nil {
+		return nil, invalid("%s is not a deal: %s", name, shortJSONError(err))
+	}
+	dd := &DealData{Status: d.Status}
+	var err error
+	for _, f := range []struct {
+		name string
+		v    id
+		dst  *int64
+	}{{"id", d.ID, &dd.ID}, {"stage_id", d.StageID, &dd.StageID}, {"pipeline_id", d.PipelineID, &dd.PipelineID}, {"person_id", d.PersonID, &dd.PersonID}, {"owner_id", d.OwnerID, &dd.OwnerID}} {
+		if *f.dst, err = f.v.int(); err != nil {
+			return nil, invalid("%s.%s is not an id", name, f.name)
+		}
+	}
+	if dd.ID != 0 && dd.ID != entityID {
+		return nil, invalid("%s.id %d is not meta.entity_id %d", name, dd.ID, entityID)
+	}
+	dd.ID = entityID
+	switch dd.Status {
+	case "open", "won", "lost", "deleted", "":
+	default:
+		return nil, invalid("%s.status %q is not open, won or lost", name, truncate(dd.Status, 20))
+	}
+	return dd, nil
 }
 
 func shortJSONError(err error) string {

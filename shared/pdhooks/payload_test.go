@@ -3,6 +3,8 @@ package pdhooks
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -60,8 +62,63 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// A v2 delete carries no data; the deal is in "previous". It parses as the
+// deal with status deleted, wherever it stood.
+func TestParseDealDelete(t *testing.T) {
+	body := `{"meta":{"action":"delete","entity":"deal","entity_id":"4217","id":"d-1","is_bulk_edit":false,"user_id":"1001","change_source":"app","attempt":1,"timestamp":"2026-03-05T09:12:44.000Z","version":"2.0"},
+"data":null,"previous":{"id":4217,"stage_id":3,"pipeline_id":1,"status":"open","person_id":88,"owner_id":1001,"title":"Northwind"}}`
+	ev, err := Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Deal == nil || ev.Deal.ID != 4217 || ev.Deal.Status != "deleted" || ev.Deal.StageID != 3 || ev.Deal.PipelineID != 1 || ev.Deal.PersonID != 88 {
+		t.Fatalf("deal = %+v", ev.Deal)
+	}
+	// no previous at all: still the deal, deleted
+	ev, err = Parse([]byte(strings.Replace(body, `"previous":{"id":4217,"stage_id":3,"pipeline_id":1,"status":"open","person_id":88,"owner_id":1001,"title":"Northwind"}`, `"previous":null`, 1)))
+	if err != nil || ev.Deal == nil || ev.Deal.ID != 4217 || ev.Deal.Status != "deleted" {
+		t.Fatalf("delete without previous: %+v %v", ev.Deal, err)
+	}
+	// previous naming another deal is refused
+	if _, err := Parse([]byte(strings.Replace(body, `"previous":{"id":4217`, `"previous":{"id":4218`, 1))); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("previous.id mismatch: %v", err)
+	}
+}
+
+// A webhooks v1 delivery (top-level current/previous/event, meta.v 1,
+// numeric meta.timestamp) is named as such, with what to do about it,
+// rather than as a type error in one of its fields.
+func TestParseV1PayloadSaysRegisterV2(t *testing.T) {
+	v1, err := os.ReadFile(filepath.Join("testdata", "deal-v1-updated.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "this is a Pipedrive webhooks v1 payload; register the webhook with version 2.0"
+	for name, body := range map[string]string{
+		"v1 deal update": string(v1),
+		"v1 deal delete": `{"v":1,"meta":{"v":1,"action":"deleted","object":"deal","id":7,"timestamp":1741165964},"current":null,"previous":{"id":7},"event":"deleted.deal","retry":0}`,
+		"only meta.v 1":  `{"meta":{"v":1,"action":"updated","object":"deal","id":7}}`,
+		"only current":   `{"current":{"id":7},"previous":null}`,
+	} {
+		_, err := Parse([]byte(body))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want ErrInvalid saying %q", name, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "wrong type") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// a v2 body stays a v2 body
+	if _, err := Parse([]byte(sample)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(sample))
+	if v1, err := os.ReadFile(filepath.Join("testdata", "deal-v1-updated.json")); err == nil {
+		f.Add(v1)
+	}
 	f.Add([]byte(strings.Replace(sample, `"entity":"deal"`, `"entity":"stage"`, 1)))
 	f.Add([]byte(`{"meta":{"action":"delete","entity":"deal","entity_id":"1","id":"x","timestamp":"2026-01-01T00:00:00Z"},"data":null,"previous":{"stage_id":1}}`))
 	f.Add([]byte(`{"meta":null}`))

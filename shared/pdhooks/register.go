@@ -20,9 +20,10 @@ type Subscription struct {
 	Object string // deal | stage | pipeline | ...
 }
 
-// DefaultSubscriptions: deal changes (mirror, reverts, misses) and every
-// stage and pipeline event (the stage map).
-var DefaultSubscriptions = []Subscription{{"change", "deal"}, {"*", "stage"}, {"*", "pipeline"}}
+// DefaultSubscriptions: deal changes (mirror, reverts, misses), deal
+// deletions (the mirror records them, so nothing evaluates or moves a
+// deleted deal) and every stage and pipeline event (the stage map).
+var DefaultSubscriptions = []Subscription{{"change", "deal"}, {"delete", "deal"}, {"*", "stage"}, {"*", "pipeline"}}
 
 // Registrar keeps the webhooks registered (v1 webhooks API, server
 // https://api.pipedrive.com/v1 per openapi-v1.yaml: Pipedrive has

@@ -24,6 +24,13 @@ type DealState struct {
 	SeenAt     time.Time
 }
 
+// DealDeleted is the mirror's status of a deal deleted in Pipedrive (the
+// webhooks v2 delete event): nothing evaluates or moves it.
+const DealDeleted = "deleted"
+
+// Deleted reports whether the mirror has the deal as deleted in Pipedrive.
+func (d DealState) Deleted() bool { return d.Status == DealDeleted }
+
 // PutDealState stores the mirror; a later observation replaces an earlier one.
 func (s *Store) PutDealState(ctx context.Context, d DealState) error {
 	item := key(dealPK(d.DealID), "STATE")
