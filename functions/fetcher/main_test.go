@@ -355,6 +355,65 @@ func TestFetcherLastAttemptCountsFetchFailed(t *testing.T) {
 	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
 }
 
+// Issue 8, point 5: a mailbox Graph cannot resolve answers 404
+// ErrorInvalidUser. That is not a deleted message: the fetch fails on every
+// attempt, the last one counts FetchFailed, and the record goes to the
+// failure queue, instead of the mail being dropped without a trace.
+func TestFetcherGraphUnresolvableMailboxEndsInFailureQueue(t *testing.T) {
+	f := setup(t)
+	// the stand-in knows no user: Graph answers 404 ErrorInvalidUser
+	event := lambdatest.Event(t, "fetcher-graph.json")
+	rec, seq := f.putFetch(t, event)
+	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	for attempt := 1; attempt <= 3; attempt++ {
+		resp := f.invoke(t, rie, event)
+		if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
+			t.Fatalf("attempt %d: batch item failures %+v, want the record %s\n%s", attempt, resp.BatchItemFailures, seq, rie.Output())
+		}
+	}
+	if got := countMetric(t, rie.Output(), "FetchFailed"); got != 1 {
+		t.Errorf("%d FetchFailed metrics after 3 failed attempts, want 1", got)
+	}
+	if n := f.failedAttempts(t, rec); n != 3 {
+		t.Errorf("failed_attempts = %d, want 3", n)
+	}
+	if n := len(f.signals(t)); n != 0 {
+		t.Errorf("%d signals stored", n)
+	}
+	if out := rie.Output(); !strings.Contains(out, "ErrorInvalidUser") {
+		t.Errorf("the failure does not name Graph's error code:\n%s", out)
+	}
+	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
+}
+
+// Issue 8, point 3: the fetcher reads only the mailboxes in GRAPH_MAILBOXES.
+// A fetch item for another mailbox (stored before the list changed) fails
+// without a single Graph request, counted, and ends in the failure queue.
+func TestFetcherGraphRefusesUnwatchedMailbox(t *testing.T) {
+	f := setup(t)
+	f.env["GRAPH_MAILBOXES"] = "li.chen@acme-routing.io"
+	f.graph.AddUserWithID(mailbox, sampleUserID)
+	event := lambdatest.Event(t, "fetcher-graph.json")
+	_, seq := f.putFetch(t, event)
+	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	resp := f.invoke(t, rie, event)
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
+		t.Fatalf("batch item failures %+v, want the record %s\n%s", resp.BatchItemFailures, seq, rie.Output())
+	}
+	for _, r := range f.graph.Requests() {
+		if strings.Contains(r, "/users/") {
+			t.Errorf("the fetcher read Graph for an unwatched mailbox: %s", r)
+		}
+	}
+	if n := len(f.signals(t)); n != 0 {
+		t.Errorf("%d signals stored", n)
+	}
+	if got := countMetric(t, rie.Output(), "GraphMailboxNotWatched"); got != 1 {
+		t.Errorf("%d GraphMailboxNotWatched metrics, want 1\n%s", got, rie.Output())
+	}
+	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
+}
+
 // countMetric counts the EMF lines in output that count name in the
 // StageMover namespace with the Function=fetcher dimension, as the
 // template's FetchFailuresAlarm selects it.

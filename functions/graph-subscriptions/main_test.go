@@ -111,6 +111,7 @@ func setup(t *testing.T) *fixture {
 	// POST /webhooks/graph: the ingest-graph handler with the same clientState.
 	h := &graph.Handler{
 		Store:       f.ingest,
+		Mailboxes:   []string{mailbox},
 		ClientState: func(context.Context) (string, error) { return f.clientState, nil },
 		Now:         time.Now,
 		Log:         slog.New(slog.DiscardHandler),

@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 // sampleClientState is the clientState events/ingest-graph-notification.json carries.
 const sampleClientState = "stagemover-graph-sample-client-state-not-for-production"
 
+// sampleMailbox is the mailbox the sample notification's URL names.
+const sampleMailbox = "sam.ortega@acme-routing.io"
+
 func randomSecret(t *testing.T, prefix string) string {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -68,6 +71,7 @@ func setup(t *testing.T) *fixture {
 		"INTERNAL_DOMAINS":              "acme-routing.io",
 		"METRICS_NAMESPACE":             "StageMover",
 		"GRAPH_CLIENT_STATE_SECRET_ARN": sm.Put(t, "stagemover/graph-client-state", `{"client_state":"`+cs+`"}`),
+		"GRAPH_MAILBOXES":               sampleMailbox + ",li.chen@acme-routing.io",
 		// Where the AWS SDK finds the stand-ins.
 		"AWS_ENDPOINT_URL_DYNAMODB":        tbl.Instance.Endpoint(),
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.Endpoint,
@@ -232,11 +236,33 @@ func TestIngestGraphNotification(t *testing.T) {
 	lambdatest.AssertNoSecrets(t, out, f.clientState)
 }
 
+// Issue 8, point 3: the function stores notifications only for the
+// mailboxes in GRAPH_MAILBOXES; one whose notification URL names another
+// mailbox is acknowledged, counted and logged, and nothing is stored for it.
+func TestIngestGraphRefusesUnwatchedMailbox(t *testing.T) {
+	f := setup(t)
+	f.env["GRAPH_MAILBOXES"] = "li.chen@acme-routing.io, Priya.Nair@acme-routing.io"
+	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	good := withClientState(t, lambdatest.Event(t, "ingest-graph-notification.json"), f.clientState)
+	resp := invoke(t, rie, good)
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored":0`) || !strings.Contains(resp.Body, `"unwatched":1`) {
+		t.Fatalf("notification for %s: %d %s, want 202 with unwatched 1\n%s", sampleMailbox, resp.StatusCode, resp.Body, rie.Output())
+	}
+	if n := f.countAll(t); n != 0 {
+		t.Fatalf("%d items stored for a mailbox that is not watched", n)
+	}
+	out := rie.Output()
+	if !strings.Contains(out, "its mailbox is not watched") || !strings.Contains(out, `"GraphMailboxNotWatched"`) {
+		t.Errorf("the refusal is not logged and counted:\n%s", out)
+	}
+	lambdatest.AssertNoSecrets(t, out, f.clientState)
+}
+
 // A missing variable stops the function at init, naming the variable.
 func TestIngestGraphMissingEnvFailsInit(t *testing.T) {
 	f := setup(t)
 	event := withClientState(t, lambdatest.Event(t, "ingest-graph-notification.json"), f.clientState)
-	for _, name := range []string{"GRAPH_CLIENT_STATE_SECRET_ARN", "TABLE_NAME"} {
+	for _, name := range []string{"GRAPH_CLIENT_STATE_SECRET_ARN", "GRAPH_MAILBOXES", "TABLE_NAME"} {
 		t.Run(name, func(t *testing.T) {
 			env := map[string]string{}
 			for k, v := range f.env {

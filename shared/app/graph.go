@@ -27,7 +27,7 @@ const (
 type GraphConfig struct {
 	ClientStateSecretARN string // GRAPH_CLIENT_STATE_SECRET_ARN: a secret with a client_state field
 	CredentialsSecretARN string // GRAPH_CREDENTIALS_SECRET_ARN: {"tenant_id","client_id","client_secret"}
-	Mailboxes            string // GRAPH_MAILBOXES: comma separated (graph.ParseMailboxes)
+	Mailboxes            string // GRAPH_MAILBOXES: comma separated addresses (graph.ParseMailboxes); the only mailboxes read
 	NotificationURL      string // GRAPH_NOTIFICATION_URL: the public URL of POST /webhooks/graph
 	BaseURL              string // GRAPH_BASE_URL
 	LoginURL             string // GRAPH_LOGIN_URL
@@ -75,14 +75,31 @@ func (c GraphConfig) client(d Deps) *graph.Client {
 		Credentials: graph.CredentialsFrom(creds)}
 }
 
+// mailboxes parses GRAPH_MAILBOXES.
+func (c GraphConfig) mailboxes() ([]string, error) {
+	m, err := graph.ParseMailboxes(c.Mailboxes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", config.ErrConfig, VarGraphMailboxes, err)
+	}
+	return m, nil
+}
+
 // Ingest builds the handler for POST /webhooks/graph: the validation
-// handshake, change and lifecycle notifications, stored for the fetcher.
+// handshake, change and lifecycle notifications, stored for the fetcher
+// when they are about a mailbox in GRAPH_MAILBOXES.
 func (c GraphConfig) Ingest(d Deps) (*graph.Handler, error) {
 	d.defaults()
 	if c.ClientState == "" && (c.ClientStateSecretARN == "" || d.Secrets == nil) {
 		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphClientState)
 	}
-	return &graph.Handler{Store: d.store(), ClientState: c.clientState(d), Now: d.Now,
+	if c.Mailboxes == "" {
+		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphMailboxes)
+	}
+	mailboxes, err := c.mailboxes()
+	if err != nil {
+		return nil, err
+	}
+	return &graph.Handler{Store: d.store(), Mailboxes: mailboxes, ClientState: c.clientState(d), Now: d.Now,
 		Log: d.Log.With("function", "ingest-graph"), Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-graph")}, nil
 }
 
@@ -103,22 +120,28 @@ func (c GraphConfig) Renewer(d Deps) (*graph.Renewer, error) {
 			return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, v.name)
 		}
 	}
-	mailboxes, err := graph.ParseMailboxes(c.Mailboxes)
+	mailboxes, err := c.mailboxes()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", config.ErrConfig, VarGraphMailboxes, err)
+		return nil, err
 	}
 	return &graph.Renewer{Client: c.client(d), Now: d.Now, Log: d.Log.With("function", "graph-subscriptions"),
 		Subscriptions: graph.SubscriptionConfig{Mailboxes: mailboxes, NotificationURL: c.NotificationURL, ClientState: c.clientState(d)}}, nil
 }
 
 // Fetcher builds the fetcher's Graph source, or nil when Graph has no
-// credentials configured.
+// credentials configured. It reads only the mailboxes in GRAPH_MAILBOXES
+// (none when it is empty: the Outlook source is off).
 func (c GraphConfig) Fetcher(d Deps) (*graph.Fetcher, error) {
 	if !c.hasCredentials() {
 		return nil, nil
 	}
 	d.defaults()
-	f := &graph.Fetcher{Client: c.client(d), InternalDomains: d.Config.InternalDomains, Now: d.Now, Log: d.Log.With("source", "graph")}
+	mailboxes, err := c.mailboxes()
+	if err != nil {
+		return nil, err
+	}
+	f := &graph.Fetcher{Client: c.client(d), Mailboxes: mailboxes, InternalDomains: d.Config.InternalDomains, Now: d.Now,
+		Log: d.Log.With("source", "graph"), Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "fetcher")}
 	// Lifecycle notifications recreate removed subscriptions when the
 	// renewer's settings are present.
 	if r, err := c.Renewer(d); err == nil {

@@ -29,8 +29,17 @@ var (
 	// ErrRetryable marks a failure that may pass on a later attempt: HTTP
 	// 429 (with Retry-After), 408, 5xx, or a network error.
 	ErrRetryable = errors.New("graph: retryable")
-	// ErrNotFound marks a 404: the item or subscription no longer exists.
+	// ErrNotFound marks any 404. For a subscription (renew, reauthorize,
+	// delete) it means the subscription no longer exists; for a message or
+	// event it says nothing by itself: use ErrItemNotFound.
 	ErrNotFound = errors.New("graph: not found")
+	// ErrItemNotFound marks a 404 whose Graph error code says the item itself
+	// does not exist (ErrorItemNotFound, itemNotFound): the message or event
+	// was deleted before it was read. A 404 about the mailbox
+	// (ErrorInvalidUser: a user Graph cannot resolve;
+	// MailboxNotEnabledForRESTAPI; ResourceNotFound), or one without a Graph
+	// error code, is not: the item may well exist.
+	ErrItemNotFound = errors.New("graph: item not found")
 	// ErrCredentials marks a missing or malformed credentials secret.
 	ErrCredentials = errors.New("graph: credentials")
 )
@@ -180,18 +189,25 @@ func (e *APIError) Retryable() bool {
 	return e.Status == 0 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
 }
 
-// Is makes errors.Is(err, ErrRetryable) and errors.Is(err, ErrNotFound) work.
+// Is makes errors.Is work with ErrRetryable, ErrNotFound and ErrItemNotFound.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrRetryable:
 		return e.Retryable()
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
+	case ErrItemNotFound:
+		return e.Status == http.StatusNotFound && itemNotFoundCodes[strings.ToLower(e.Code)]
 	}
 	return false
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
+
+// itemNotFoundCodes are the 404 error codes (lower case) that mean the
+// requested message or event does not exist: Outlook's ErrorItemNotFound,
+// and itemNotFound, which other Graph workloads use for the same.
+var itemNotFoundCodes = map[string]bool{"erroritemnotfound": true, "itemnotfound": true}
 
 // accessToken returns a valid access token, requesting one when none is cached or
 // the cached one is within TokenMargin of expiring. Concurrent callers wait
@@ -432,32 +448,11 @@ type Message struct {
 	IsDraft                bool                    `json:"isDraft,omitempty"`
 }
 
-// DateTimeTimeZone is Graph's dateTimeTimeZone ("2014-11-03T17:00:00.0000000", "UTC").
+// DateTimeTimeZone is Graph's dateTimeTimeZone ("2014-11-03T17:00:00.0000000",
+// "UTC" or "Pacific Standard Time"); Parse and Time are in timezone.go.
 type DateTimeTimeZone struct {
 	DateTime string `json:"dateTime"`
 	TimeZone string `json:"timeZone"`
-}
-
-// Time reads the value; only UTC (what this client asks for with
-// Prefer: outlook.timezone="UTC") and IANA zone names are understood.
-func (d *DateTimeTimeZone) Time() (time.Time, bool) {
-	if d == nil || d.DateTime == "" {
-		return time.Time{}, false
-	}
-	loc := time.UTC
-	if tz := strings.TrimSpace(d.TimeZone); tz != "" && !strings.EqualFold(tz, "UTC") {
-		l, err := time.LoadLocation(tz)
-		if err != nil {
-			return time.Time{}, false
-		}
-		loc = l
-	}
-	for _, layout := range []string{"2006-01-02T15:04:05.9999999", time.RFC3339Nano} {
-		if t, err := time.ParseInLocation(layout, d.DateTime, loc); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
 }
 
 // ResponseStatus is Graph's responseStatus.

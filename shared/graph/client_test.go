@@ -289,3 +289,54 @@ func TestSubscriptionCalls(t *testing.T) {
 		t.Fatalf("reauthorize a deleted subscription: %v", err)
 	}
 }
+
+// Issue 8, point 5: only Graph's item-not-found codes say the item is gone;
+// a 404 about the mailbox (ErrorInvalidUser, MailboxNotEnabledForRESTAPI,
+// ResourceNotFound) or a 404 without a Graph error code is not.
+func TestOnlyItemNotFoundIsErrItemNotFound(t *testing.T) {
+	s, c := newStandIn(t, nil)
+	id := s.AddMessage(mailbox, readTestdata(t, "message-buyer-reply.json"))
+	ctx := context.Background()
+
+	_, err := c.GetMessage(ctx, mailbox, "AAMkAGnotthere=")
+	if !errors.Is(err, graph.ErrItemNotFound) {
+		t.Fatalf("deleted message: %v, want ErrItemNotFound", err)
+	}
+	_, err = c.GetMessage(ctx, "nobody@acme-routing.io", id) // the stand-in answers 404 ErrorInvalidUser
+	if errors.Is(err, graph.ErrItemNotFound) || errors.Is(err, graph.ErrRetryable) {
+		t.Fatalf("unknown mailbox: %v, want neither item-not-found nor retryable", err)
+	}
+	mustContain(t, "error", err.Error(), "404 ErrorInvalidUser")
+	for code, deleted := range map[string]bool{
+		"ErrorItemNotFound":           true,
+		"itemNotFound":                true,
+		"ErrorInvalidUser":            false,
+		"MailboxNotEnabledForRESTAPI": false,
+		"ResourceNotFound":            false,
+		"ErrorNonExistentMailbox":     false,
+		"UnknownError":                false,
+	} {
+		s.FailCode(http.MethodGet, "/messages/", http.StatusNotFound, code, "from the test", 1)
+		_, err := c.GetMessage(ctx, mailbox, id)
+		if errors.Is(err, graph.ErrItemNotFound) != deleted {
+			t.Errorf("404 %s: %v; item not found = %v, want %v", code, err, !deleted, deleted)
+		}
+	}
+	// a 404 with no Graph error body (a proxy, a wrong base URL)
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "token") {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"token_type":"Bearer","expires_in":3599,"access_token":"tok"}`)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer bare.Close()
+	c2 := &graph.Client{GraphURL: bare.URL + "/v1.0", LoginURL: bare.URL,
+		Credentials: func(context.Context) (graph.Credentials, error) {
+			return graph.Credentials{TenantID: "t", ClientID: "c", ClientSecret: "s"}, nil
+		}}
+	if _, err := c2.GetEvent(ctx, mailbox, "AAMkEv="); err == nil || errors.Is(err, graph.ErrItemNotFound) {
+		t.Fatalf("bare 404: %v, want an error that is not item-not-found", err)
+	}
+}

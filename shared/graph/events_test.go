@@ -199,7 +199,7 @@ func TestSampleEvents(t *testing.T) {
 
 	tbl := ddblocal.ForTest(t)
 	st := store.New(tbl.DB, tbl.Name, store.WithClock(func() time.Time { return sampleReceived }))
-	h := &graph.Handler{Store: st, ClientState: func(context.Context) (string, error) { return SampleClientState, nil },
+	h := &graph.Handler{Store: st, Mailboxes: []string{sampleMailbox}, ClientState: func(context.Context) (string, error) { return SampleClientState, nil },
 		Now: func() time.Time { return sampleReceived }, Log: discardLog(), Metrics: metrics.New(nil, "StageMover", "ingest-graph")}
 
 	var vreq events.APIGatewayV2HTTPRequest

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/signal"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -17,11 +17,17 @@ import (
 // Fetcher turns stored Graph notifications into signals. It implements the
 // fetcher function's Source (shared/fetcher). Errors wrapping ErrRetryable
 // are transient (429, 5xx, network); other errors are permanent failures
-// that must reach the failure queue (bad credentials, no permission). A
-// message or event deleted before the fetch is not a failure: no signal,
-// no error.
+// that must reach the failure queue (bad credentials, no permission, a
+// mailbox Graph cannot resolve, a mailbox that is not watched). A message
+// or event deleted before the fetch (Graph's 404 ErrorItemNotFound) is not
+// a failure: no signal, no error.
 type Fetcher struct {
 	Client *Client
+	// Mailboxes are the watched mailboxes (GRAPH_MAILBOXES): the fetcher
+	// reads no other (see watchedMailbox); when empty, it reads none.
+	Mailboxes []string
+	// Metrics counts GraphMailboxNotWatched and GraphUnknownTimeZone.
+	Metrics *metrics.Recorder
 	// Renewer recreates a removed subscription (optional: without it a
 	// subscriptionRemoved notification only resyncs, and the scheduled
 	// renewer recreates the subscription on its next run).
@@ -43,6 +49,11 @@ type Fetcher struct {
 // not help, and the failure queue shows it.
 var ErrBadFetchItem = errors.New("graph: unusable fetch item")
 
+// MetricUnknownTimeZone counts events whose start is in a time zone no
+// table here knows (the fetcher function's metric): a booking then carries
+// no signal, since its time, future or past, is unknown.
+const MetricUnknownTimeZone = "GraphUnknownTimeZone"
+
 // maxBody bounds the HTML body kept in a signal: the top of a message is
 // what its sender wrote now, and a stored signal must stay well inside
 // DynamoDB's 400 KB item limit after JSON escaping.
@@ -59,6 +70,14 @@ func (f *Fetcher) Fetch(ctx context.Context, rec store.FetchRecord) ([]store.Sig
 		return nil, fmt.Errorf("%w: %v", ErrBadFetchItem, err)
 	}
 	log := f.log().With("notification_id", rec.NotificationID, "subscription_id", p.SubscriptionID)
+	mailbox, refused := watchedMailbox(f.Mailboxes, rec.Mailbox, p.Notification)
+	if refused != "" {
+		f.Metrics.Inc(MetricMailboxNotWatched)
+		log.WarnContext(ctx, "graph fetch refused: its mailbox is not watched", "reason", refused,
+			"mailbox", truncate(rec.Mailbox, 256), "resource", truncate(p.Resource, 256))
+		return nil, fmt.Errorf("%w: %s", ErrMailboxNotWatched, refused)
+	}
+	rec.Mailbox = mailbox
 	if p.IsLifecycle() {
 		return f.lifecycle(ctx, log, rec, p)
 	}
@@ -81,12 +100,15 @@ func (f *Fetcher) Fetch(ctx context.Context, rec store.FetchRecord) ([]store.Sig
 		log.InfoContext(ctx, "graph item deleted: nothing to fetch", "kind", kind)
 		return nil, nil
 	}
-	user := fetchUser(rec.Mailbox, rp.User)
+	// only the watched mailbox is read, whatever user the resource names
+	user := mailbox
 	log = log.With("kind", kind, "change_type", p.ChangeType)
 	switch kind {
 	case KindMessages:
 		m, err := f.Client.GetMessage(ctx, user, id)
-		if errors.Is(err, ErrNotFound) {
+		// only item-not-found means deleted: a 404 about the mailbox
+		// (ErrorInvalidUser, ...) fails the fetch
+		if errors.Is(err, ErrItemNotFound) {
 			log.InfoContext(ctx, "graph message no longer exists: no signal", "error", err)
 			return nil, nil
 		}
@@ -97,14 +119,14 @@ func (f *Fetcher) Fetch(ctx context.Context, rec store.FetchRecord) ([]store.Sig
 		return f.one(ctx, log, s, skip)
 	case KindEvents:
 		e, err := f.Client.GetEvent(ctx, user, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrItemNotFound) {
 			log.InfoContext(ctx, "graph event no longer exists: no signal", "error", err)
 			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		s, skip := f.eventSignal(rec, e, p.ChangeType)
+		s, skip := f.eventSignal(ctx, log, rec, e, p.ChangeType)
 		return f.one(ctx, log, s, skip)
 	}
 	log.WarnContext(ctx, "graph notification for an unsupported resource: no signal", "resource_kind", kind)
@@ -135,24 +157,6 @@ func resourceType(p Payload) string {
 	return ""
 }
 
-var guidAtGUID = regexp.MustCompile(`^([0-9a-fA-F-]{36})@[0-9a-fA-F-]{36}$`)
-
-// fetchUser picks the user segment for item requests: the mailbox address
-// the subscription was made for, else the resource's user, reduced from
-// Graph's "{user_guid}@{tenant_guid}" notification form to the user id.
-func fetchUser(mailbox, resourceUser string) string {
-	if strings.Contains(mailbox, "@") && !guidAtGUID.MatchString(mailbox) {
-		return mailbox
-	}
-	if m := guidAtGUID.FindStringSubmatch(resourceUser); m != nil {
-		return m[1]
-	}
-	if resourceUser != "" {
-		return resourceUser
-	}
-	return mailbox
-}
-
 // ---------------------------------------------------------------- signals
 
 type side struct {
@@ -162,7 +166,7 @@ type side struct {
 
 func (f *Fetcher) sides(mailbox string) side {
 	s := side{internal: map[string]bool{}}
-	if strings.Contains(mailbox, "@") && !guidAtGUID.MatchString(mailbox) {
+	if isAddress(mailbox) {
 		s.mailbox = strings.ToLower(mailbox)
 		s.internal[domainOf(s.mailbox)] = true
 	}
@@ -303,7 +307,13 @@ func messageEventID(m *Message) string {
 // for an update (the engine lets the newer record of a meeting replace the
 // older). An update made after the meeting started carries no booking news
 // and is skipped.
-func (f *Fetcher) eventSignal(rec store.FetchRecord, e *Event, changeType string) (store.SignalRecord, string) {
+//
+// The start is read in UTC, a Windows zone or an IANA zone. A start whose
+// zone is unknown (or that is missing or malformed) is an unknown time: a
+// cancellation is kept without starts_at, but a booking is skipped, since a
+// meeting with no starts_at would count as booked for the future when it
+// may be past. An unknown zone is logged and counted (GraphUnknownTimeZone).
+func (f *Fetcher) eventSignal(ctx context.Context, log *slog.Logger, rec store.FetchRecord, e *Event, changeType string) (store.SignalRecord, string) {
 	sd := f.sides(rec.Mailbox)
 	organizer := address(e.Organizer)
 	var attendees []string
@@ -343,14 +353,20 @@ func (f *Fetcher) eventSignal(rec store.FetchRecord, e *Event, changeType string
 		at = *e.CreatedDateTime
 	}
 	var startsAt *time.Time
-	if t, ok := e.Start.Time(); ok {
+	t, startErr := e.Start.Parse()
+	if startErr == nil {
 		startsAt = &t
+	} else if errors.Is(startErr, ErrUnknownTimeZone) {
+		f.Metrics.Inc(MetricUnknownTimeZone)
+		log.WarnContext(ctx, "graph event start is in an unknown time zone: its time is unknown", "error", startErr.Error(), "event_id", e.ID)
 	}
 	status := "scheduled"
 	ownerDeclined := !e.IsOrganizer && e.ResponseStatus != nil && e.ResponseStatus.Response == "declined"
 	switch {
 	case e.IsCancelled, ownerDeclined, outside > 0 && outsideDeclined == outside:
 		status = "canceled"
+	case startErr != nil:
+		return store.SignalRecord{}, "a booking whose start time is unknown (" + startErr.Error() + ")"
 	case changeType == ChangeUpdated:
 		if startsAt != nil && !startsAt.After(at) {
 			return store.SignalRecord{}, "an update after the meeting's start"
@@ -427,7 +443,7 @@ func (f *Fetcher) recreate(ctx context.Context, log *slog.Logger, rec store.Fetc
 // resync reads the mailbox's items changed in the resync window and returns
 // their signals; signals already stored are keyed the same and add nothing.
 func (f *Fetcher) resync(ctx context.Context, log *slog.Logger, rec store.FetchRecord, p Payload) ([]store.SignalRecord, error) {
-	user := fetchUser(rec.Mailbox, "")
+	user := rec.Mailbox
 	if user == "" {
 		return nil, fmt.Errorf("%w: lifecycle notification names no mailbox to resync", ErrBadFetchItem)
 	}
@@ -474,7 +490,7 @@ func (f *Fetcher) resync(ctx context.Context, log *slog.Logger, rec store.FetchR
 				if es[i].CreatedDateTime != nil && !es[i].CreatedDateTime.Before(since) {
 					ct = ChangeCreated
 				}
-				if s, skip := f.eventSignal(rec, &es[i], ct); skip == "" {
+				if s, skip := f.eventSignal(ctx, log, rec, &es[i], ct); skip == "" {
 					out = append(out, s)
 				} else {
 					skipped++

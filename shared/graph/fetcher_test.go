@@ -15,6 +15,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/graph"
 	"github.com/stagemover/stagemover/shared/mail"
+	"github.com/stagemover/stagemover/shared/metrics"
 	"github.com/stagemover/stagemover/shared/signal"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -73,8 +74,13 @@ func checkGolden(t *testing.T, name string, recs []store.SignalRecord) {
 	}
 }
 
+// watchedMailboxes are the fetcher's GRAPH_MAILBOXES: the test mailbox and
+// the mailboxes of the documentation's examples.
+var watchedMailboxes = []string{mailbox, "alexw@contoso.onmicrosoft.com", "irvins@m365x214355.onmicrosoft.com"}
+
 func newFetcher(c *graph.Client, now *clock) *graph.Fetcher {
-	return &graph.Fetcher{Client: c, Now: now.Now, Log: discardLog(), InternalDomains: []string{"acme-routing.io"}}
+	return &graph.Fetcher{Client: c, Mailboxes: watchedMailboxes, Now: now.Now, Log: discardLog(), InternalDomains: []string{"acme-routing.io"},
+		Metrics: metrics.New(nil, "StageMover", "fetcher")}
 }
 
 func TestFetchGolden(t *testing.T) {
@@ -324,5 +330,110 @@ func TestLifecycleActions(t *testing.T) {
 	}
 	if n := len(s.Subscriptions()); n != 2 {
 		t.Fatalf("%d subscriptions after reauthorizing a removed one, want 2", n)
+	}
+}
+
+// Issue 8, point 3 (defence in depth): a fetch item whose mailbox is not in
+// GRAPH_MAILBOXES (stored before the handler checked, or the mailbox was
+// dropped from the list since) is refused before any Graph request: a
+// permanent error, so it ends in the failure queue, and counted.
+func TestFetcherNeverReadsAnUnwatchedMailbox(t *testing.T) {
+	now := newClock(t0)
+	s, c := newStandIn(t, now)
+	const other = "ceo@acme-routing.io"
+	otherID := s.AddMessage(other, readTestdata(t, "message-buyer-reply.json"))
+	s.AddMessage(mailbox, readTestdata(t, "message-buyer-reply.json"))
+	f := newFetcher(c, now)
+	ctx := context.Background()
+
+	byResource := func(mb, resource string) store.FetchRecord {
+		rec := fetchRecord(t, mailbox, graph.KindMessages, otherID, "created", t0)
+		n := graph.Notification{SubscriptionID: "s-1", ChangeType: "created", Resource: resource,
+			ResourceData: &graph.ResourceData{ODataType: "#Microsoft.Graph.Message", ID: otherID}}
+		rec.Mailbox, rec.Resource, rec.Payload = mb, resource, graph.EncodePayload(n, graph.KindMessages)
+		return rec
+	}
+	lifecycle := func(mb, event string) store.FetchRecord {
+		n := graph.Notification{SubscriptionID: "s-1", LifecycleEvent: event}
+		return store.FetchRecord{Source: graph.Source, NotificationID: graph.NotificationID(n, t0), Mailbox: mb,
+			Resource: graph.FetchResource(n), Payload: graph.EncodePayload(n, graph.KindMessages), ReceivedAt: t0}
+	}
+	for name, rec := range map[string]store.FetchRecord{
+		"item's mailbox":                  fetchRecord(t, other, graph.KindMessages, otherID, "created", t0),
+		"item's mailbox, other case":      fetchRecord(t, "CEO@Acme-Routing.io", graph.KindMessages, otherID, "created", t0),
+		"no mailbox, resource by address": byResource("", "users/"+other+"/messages/"+otherID),
+		"no mailbox, resource by id":      byResource("", "users/5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95/messages/"+otherID),
+		"mailbox is a user id":            byResource("5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95", "users/x/messages/"+otherID),
+		"resource disagrees":              byResource(mailbox, "users/"+other+"/messages/"+otherID),
+		"missed (resync)":                 lifecycle(other, graph.LifecycleMissed),
+		"subscriptionRemoved (recreate)":  lifecycle(other, graph.LifecycleSubscriptionRemoved),
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := len(s.Requests())
+			metric := f.Metrics.Total(graph.MetricMailboxNotWatched)
+			recs, err := f.Fetch(ctx, rec)
+			if !errors.Is(err, graph.ErrMailboxNotWatched) || errors.Is(err, graph.ErrRetryable) || len(recs) != 0 {
+				t.Fatalf("Fetch = %d signals, %v; want ErrMailboxNotWatched, not retryable", len(recs), err)
+			}
+			if reqs := s.Requests()[before:]; len(reqs) != 0 {
+				t.Fatalf("the fetcher called Graph for an unwatched mailbox: %v", reqs)
+			}
+			if got := f.Metrics.Total(graph.MetricMailboxNotWatched); got != metric+1 {
+				t.Fatalf("%s counted %v times, want once", graph.MetricMailboxNotWatched, got-metric)
+			}
+		})
+	}
+	// no mailboxes configured: none is watched
+	none := newFetcher(c, now)
+	none.Mailboxes = nil
+	if _, err := none.Fetch(ctx, fetchRecord(t, mailbox, graph.KindMessages, otherID, "created", t0)); !errors.Is(err, graph.ErrMailboxNotWatched) {
+		t.Fatalf("no mailboxes configured: %v", err)
+	}
+	// the watched mailbox in another letter case is read
+	id := s.AddMessage(mailbox, readTestdata(t, "message-auto-reply.json"))
+	if recs, err := f.Fetch(ctx, fetchRecord(t, "Sam.Ortega@ACME-routing.io", graph.KindMessages, id, "created", t0)); err != nil || len(recs) != 1 {
+		t.Fatalf("watched mailbox: %v %d", err, len(recs))
+	}
+}
+
+// Issue 8, point 5: a 404 that does not say the item is gone (the mailbox
+// cannot be resolved, has no REST access, ...) fails the fetch, so the
+// fetcher retries it and it ends in the failure queue with FetchFailed; only
+// item-not-found means deleted (no signal, no error).
+func TestOnlyItemNotFoundMeansDeleted(t *testing.T) {
+	now := newClock(t0)
+	s, c := newStandIn(t, now)
+	f := newFetcher(c, now)
+	ctx := context.Background()
+	msg := s.AddMessage(mailbox, readTestdata(t, "message-buyer-reply.json"))
+	evt := s.AddEvent(mailbox, readTestdata(t, "event-buyer-demo.json"))
+	for _, kind := range []string{graph.KindMessages, graph.KindEvents} {
+		id := msg
+		if kind == graph.KindEvents {
+			id = evt
+		}
+		for _, code := range []string{"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "ResourceNotFound", ""} {
+			s.FailCode(http.MethodGet, "/"+kind+"/", http.StatusNotFound, code, "from the test", 1)
+			recs, err := f.Fetch(ctx, fetchRecord(t, mailbox, kind, id, "created", t0))
+			if err == nil || len(recs) != 0 {
+				t.Errorf("%s: 404 %q: %d signals, err %v; want the fetch to fail", kind, code, len(recs), err)
+			} else if code != "" {
+				mustContain(t, "error", err.Error(), "404 "+code)
+			}
+		}
+		// the item itself is gone: nothing to fetch, not a failure
+		for _, code := range []string{"ErrorItemNotFound", "itemNotFound"} {
+			s.FailCode(http.MethodGet, "/"+kind+"/", http.StatusNotFound, code, "The specified object was not found in the store.", 1)
+			if recs, err := f.Fetch(ctx, fetchRecord(t, mailbox, kind, id, "created", t0)); err != nil || len(recs) != 0 {
+				t.Errorf("%s: 404 %s: %d signals, %v; want none and no error", kind, code, len(recs), err)
+			}
+		}
+	}
+	// a watched mailbox Graph cannot resolve (the stand-in has no such
+	// user): 404 ErrorInvalidUser from the real request path
+	const gone = "alexw@contoso.onmicrosoft.com"
+	_, err := f.Fetch(ctx, fetchRecord(t, gone, graph.KindMessages, "AAMkAGx=", "created", t0))
+	if err == nil || !strings.Contains(err.Error(), "ErrorInvalidUser") {
+		t.Fatalf("unresolvable mailbox: %v, want the ErrorInvalidUser failure", err)
 	}
 }

@@ -306,3 +306,34 @@ func TestParseMailboxes(t *testing.T) {
 		t.Fatalf("empty: %v %v", got, err)
 	}
 }
+
+// A subscription left over for a mailbox since dropped from GRAPH_MAILBOXES
+// keeps notifying: the handler acknowledges and refuses each notification,
+// and nothing reads that mailbox.
+func TestNotificationFromADroppedMailboxReadsNothing(t *testing.T) {
+	now := newClock(t0)
+	s, c := newStandIn(t, now)
+	e := newEnv(t, now) // watches mailbox only
+	const dropped = "li.chen@acme-routing.io"
+	s.AddUser(mailbox)
+	s.AddUser(dropped)
+	ctx := context.Background()
+	if err := newRenewer(c, now, e.url(""), mailbox, dropped).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := s.AddMessage(dropped, readTestdata(t, "message-buyer-reply.json"))
+	before := len(s.Requests())
+	codes, err := s.Notify(ctx, dropped, "messages", id, "created")
+	if err != nil || len(codes) != 1 || codes[0] != 202 {
+		t.Fatalf("delivery: %v %v, want 202 (acknowledged, so Graph does not redeliver)", codes, err)
+	}
+	if n := len(e.items(t)); n != 0 {
+		t.Fatalf("%d items stored for a mailbox that is not watched", n)
+	}
+	if got := e.metrics.Total(graph.MetricMailboxNotWatched); got != 1 {
+		t.Fatalf("%s = %v", graph.MetricMailboxNotWatched, got)
+	}
+	if reqs := s.Requests()[before:]; countMethod(reqs, "GET", "/users/") != 0 {
+		t.Fatalf("Graph was read: %v", reqs)
+	}
+}

@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -89,7 +91,7 @@ func FuzzParseNotifications(f *testing.F) {
 func FuzzParseResource(f *testing.F) {
 	for _, s := range []string{
 		"Users/5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95/Messages/AAMkADhMGAAA=",
-		"users/sam@acme.example/events", "/users/x/mailFolders('Inbox')/messages/id", "Users('abc')/Events/id",
+		"users/sam@acme.example/events", "/users/x/mailFolders('Inbox')/messages/id", "Users('abc')/Events/id", "Users('sam@acme.example')/Messages('AAMk=')",
 		"v1.0/users/a/messages/b", "users//messages/x", "me/messages", "users/a/contacts/b", "users/a/messages/b/c",
 	} {
 		f.Add(s)
@@ -112,6 +114,8 @@ func FuzzItemToSignal(f *testing.F) {
 	seedFiles(f, "event-")
 	f.Add([]byte(`{"from":{"emailAddress":{"address":"@"}},"toRecipients":[{"emailAddress":{"address":"a@b"}}]}`))
 	f.Add([]byte(`{"start":{"dateTime":"2026-13-40T99:00:00","timeZone":"Mars/Olympus"},"organizer":{"emailAddress":{"address":"x@y.example"}}}`))
+	f.Add([]byte(`{"start":{"dateTime":"2026-03-10T08:00:00.0000000","timeZone":"Pacific Standard Time"},"organizer":{"emailAddress":{"address":"x@y.example"}}}`))
+	f.Add([]byte(`{"start":{"dateTime":"2026-03-10T08:00:00.0000000","timeZone":"Customized Time Zone"},"organizer":{"emailAddress":{"address":"x@y.example"}}}`))
 	now := time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC)
 	fe := &Fetcher{Now: func() time.Time { return now }, InternalDomains: []string{"acme-routing.io"}}
 	rec := store.FetchRecord{Source: Source, Mailbox: "sam.ortega@acme-routing.io"}
@@ -132,6 +136,10 @@ func FuzzItemToSignal(f *testing.F) {
 		if len(r.Signal.Body) > maxBody {
 			t.Fatalf("body of %d bytes", len(r.Signal.Body))
 		}
+		// a booking without a start would count as booked for the future
+		if r.Signal.Kind == "meeting" && r.Signal.Status != "canceled" && r.Signal.StartsAt == nil {
+			t.Fatalf("a %s meeting without starts_at", r.Signal.Status)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m Message
@@ -142,7 +150,7 @@ func FuzzItemToSignal(f *testing.F) {
 		var e Event
 		if json.Unmarshal(data, &e) == nil {
 			for _, ct := range []string{ChangeCreated, ChangeUpdated} {
-				r, skip := fe.eventSignal(rec, &e, ct)
+				r, skip := fe.eventSignal(context.Background(), slog.New(slog.DiscardHandler), rec, &e, ct)
 				check(t, r, skip)
 			}
 		}

@@ -30,6 +30,10 @@ const (
 	MetricNotificationDuplicate = "GraphNotificationDuplicate"
 	MetricClientStateMismatch   = "GraphClientStateMismatch" // per notification item
 	MetricNotificationIgnored   = "GraphNotificationIgnored" // unknown change type or lifecycle event
+	// MetricMailboxNotWatched counts notifications (ingest-graph) and fetch
+	// items (fetcher) refused because they name a mailbox outside
+	// GRAPH_MAILBOXES, or none by address.
+	MetricMailboxNotWatched = "GraphMailboxNotWatched"
 )
 
 // Query parameters the Renewer puts on notification URLs; Graph includes
@@ -56,8 +60,16 @@ const maxValidationToken = 4096
 // 202. Only a request in which no item matches is refused with 401, storing
 // nothing. Graph retries non-2xx answers for up to 4 hours, so a 401 to a
 // mixed batch would only bring the valid items back.
+//
+// Mailbox policy: a notification about a mailbox outside Mailboxes (see
+// watchedMailbox) is not stored: it is counted (GraphMailboxNotWatched),
+// logged, and acknowledged with the others (202), like the Gmail source
+// does, since a refusal would only make Graph redeliver it for hours.
 type Handler struct {
-	Store       FetchWriter
+	Store FetchWriter
+	// Mailboxes are the watched mailboxes (GRAPH_MAILBOXES, ParseMailboxes);
+	// when empty, none is watched and every notification is refused.
+	Mailboxes   []string
 	ClientState func(ctx context.Context) (string, error) // the subscriptions' clientState secret
 	Now         func() time.Time
 	Log         *slog.Logger
@@ -109,9 +121,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return h.reject(ctx, http.StatusUnauthorized, "clientState does not match for any notification")
 	}
 
-	mailbox, kind := notificationURLContext(req)
+	named, kind := notificationURLContext(req)
 	now := h.Now()
-	stored, duplicates, ignored := 0, 0, 0
+	stored, duplicates, ignored, unwatched := 0, 0, 0, 0
 	for _, n := range valid {
 		log := h.Log.With("subscription_id", n.SubscriptionID, "change_type", n.ChangeType, "lifecycle_event", n.LifecycleEvent)
 		if !n.Supported() {
@@ -120,10 +132,18 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			log.WarnContext(ctx, "graph notification ignored: unsupported change type or lifecycle event")
 			continue
 		}
+		mailbox, refused := watchedMailbox(h.Mailboxes, named, n)
+		if refused != "" {
+			unwatched++
+			h.Metrics.Inc(MetricMailboxNotWatched)
+			log.WarnContext(ctx, "graph notification refused: its mailbox is not watched", "reason", refused,
+				"mailbox", truncate(named, 256), "resource", truncate(n.Resource, 256), "tenant_id", n.TenantID)
+			continue
+		}
 		rec := store.FetchRecord{
 			Source:         Source,
 			NotificationID: NotificationID(n, now),
-			Mailbox:        recordMailbox(mailbox, n),
+			Mailbox:        mailbox,
 			Resource:       FetchResource(n),
 			Payload:        EncodePayload(n, recordKind(kind, n)),
 			ReceivedAt:     now,
@@ -146,6 +166,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	return webhook.JSON(http.StatusAccepted, map[string]any{
 		"status": "accepted", "stored": stored, "duplicate": duplicates, "rejected": mismatched, "ignored": ignored,
+		"unwatched": unwatched,
 	}), nil
 }
 
@@ -210,29 +231,15 @@ func queryParam(req events.APIGatewayV2HTTPRequest, name string) string {
 var mailboxPattern = regexp.MustCompile(`^[^\s@<>"',;]{1,128}@[A-Za-z0-9.-]{1,190}$`)
 
 // notificationURLContext reads the mailbox and kind the Renewer put on the
-// notification URL; values that are not plausible are ignored.
+// notification URL. The mailbox is returned as sent (lower case), for
+// watchedMailbox to check; an unknown kind is ignored.
 func notificationURLContext(req events.APIGatewayV2HTTPRequest) (mailbox, kind string) {
 	mailbox = strings.ToLower(strings.TrimSpace(queryParam(req, QueryMailbox)))
-	if !mailboxPattern.MatchString(mailbox) {
-		mailbox = ""
-	}
 	kind = strings.ToLower(queryParam(req, QueryKind))
 	if kind != KindMessages && kind != KindEvents {
 		kind = ""
 	}
 	return mailbox, kind
-}
-
-// recordMailbox is the mailbox a fetch item is about: the notification
-// URL's, else the user segment of the resource path.
-func recordMailbox(mailbox string, n Notification) string {
-	if mailbox != "" {
-		return mailbox
-	}
-	if rp, ok := ParseResource(n.Resource); ok {
-		return rp.User
-	}
-	return ""
 }
 
 func recordKind(kind string, n Notification) string {

@@ -82,6 +82,7 @@ type accepted struct {
 	Duplicate int    `json:"duplicate"`
 	Rejected  int    `json:"rejected"`
 	Ignored   int    `json:"ignored"`
+	Unwatched int    `json:"unwatched"`
 }
 
 func decodeAccepted(t *testing.T, r response) accepted {
@@ -137,12 +138,20 @@ func TestNotificationStoredAsFetchItem(t *testing.T) {
 	}
 }
 
+// Without the notification URL's mailbox (a subscription this stack did
+// not make), the resource path names the mailbox, but only by address:
+// users/{id} cannot be checked against GRAPH_MAILBOXES (see
+// TestNotificationForAnUnwatchedMailboxIsRefused).
 func TestMailboxFallsBackToTheResourcePath(t *testing.T) {
 	e := newEnv(t, newClock(t0))
-	r := post(t, e.url(""), "application/json", readTestdata(t, "notification-message-created.json"))
-	decodeAccepted(t, r)
+	body := strings.ReplaceAll(string(readTestdata(t, "notification-message-created.json")),
+		"users/5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95/", "users/Sam.Ortega@acme-routing.io/")
+	r := post(t, e.url(""), "application/json", []byte(body))
+	if a := decodeAccepted(t, r); a.Stored != 1 {
+		t.Fatalf("answer %+v, want 1 stored", a)
+	}
 	fs := e.fetches(t)
-	if len(fs) != 1 || fs[0].Mailbox != "5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95" {
+	if len(fs) != 1 || fs[0].Mailbox != mailbox {
 		t.Fatalf("fetches %+v", fs)
 	}
 }
@@ -173,8 +182,8 @@ func TestSecondUpdateOfAnEventIsANewFetch(t *testing.T) {
 			"changeType":"updated","resource":"Users/u-1/Events/AAMkEv=","tenantId":"t-1",
 			"resourceData":{"@odata.type":"#Microsoft.Graph.Event","@odata.id":"Users/u-1/Events/AAMkEv=","@odata.etag":"` + etag + `","id":"AAMkEv="}}]}`)
 	}
-	decodeAccepted(t, post(t, e.url(""), "application/json", mk(`W/\"v1\"`)))
-	if a := decodeAccepted(t, post(t, e.url(""), "application/json", mk(`W/\"v2\"`))); a.Stored != 1 {
+	decodeAccepted(t, post(t, e.url(watched), "application/json", mk(`W/\"v1\"`)))
+	if a := decodeAccepted(t, post(t, e.url(watched), "application/json", mk(`W/\"v2\"`))); a.Stored != 1 {
 		t.Fatalf("a second update (new etag) was not stored: %+v", a)
 	}
 	if n := len(e.fetches(t)); n != 2 {
@@ -213,7 +222,7 @@ func TestClientState(t *testing.T) {
 	})
 	t.Run("mixed stores the good ones", func(t *testing.T) {
 		e := newEnv(t, newClock(t0))
-		a := decodeAccepted(t, post(t, e.url(""), "application/json", []byte(`{"value":[`+good("a")+`,`+bad("b", `"forged"`)+`,`+good("c")+`]}`)))
+		a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(`{"value":[`+good("a")+`,`+bad("b", `"forged"`)+`,`+good("c")+`]}`)))
 		if a.Stored != 2 || a.Rejected != 1 {
 			t.Fatalf("answer %+v, want 2 stored 1 rejected", a)
 		}
@@ -229,7 +238,7 @@ func TestClientState(t *testing.T) {
 	})
 	t.Run("good", func(t *testing.T) {
 		e := newEnv(t, newClock(t0))
-		if a := decodeAccepted(t, post(t, e.url(""), "application/json", []byte(`{"value":[`+good("a")+`]}`))); a.Stored != 1 {
+		if a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(`{"value":[`+good("a")+`]}`))); a.Stored != 1 {
 			t.Fatalf("answer %+v", a)
 		}
 	})
@@ -341,8 +350,8 @@ func TestSecretUnavailableIs503(t *testing.T) {
 func TestClientStateNeverLoggedOrEchoed(t *testing.T) {
 	e := newEnv(t, newClock(t0))
 	body := readTestdata(t, "notification-message-created.json")
-	r1 := post(t, e.url(""), "application/json", body)
-	r2 := post(t, e.url(""), "application/json", withClientState(body, "forged-state-value"))
+	r1 := post(t, e.url(watched), "application/json", body)
+	r2 := post(t, e.url(watched), "application/json", withClientState(body, "forged-state-value"))
 	for _, r := range []response{r1, r2} {
 		if strings.Contains(r.body, clientState) {
 			t.Fatalf("response echoes the secret: %s", r.body)
@@ -356,5 +365,88 @@ func TestClientStateNeverLoggedOrEchoed(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Fatalf("logs contain a clientState value %q", s)
 		}
+	}
+}
+
+// Issue 8, point 3: a notification naming a mailbox outside GRAPH_MAILBOXES
+// (by the notification URL's ?mailbox= or by its resource path) is refused:
+// acknowledged (Graph would otherwise redeliver it for hours), counted,
+// logged without the clientState, and never stored, so the fetcher never
+// reads that mailbox.
+func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
+	change := func(resource string) string {
+		return `{"value":[{"subscriptionId":"s-1","subscriptionExpirationDateTime":"2026-03-04T22:11:09Z","clientState":"` + clientState + `",
+			"changeType":"created","resource":"` + resource + `","tenantId":"t-1",
+			"resourceData":{"@odata.type":"#Microsoft.Graph.Message","id":"AAMkMsg="}}]}`
+	}
+	const lifecycle = `{"value":[{"subscriptionId":"s-1","subscriptionExpirationDateTime":"2026-03-04T22:11:09Z","clientState":"` + clientState + `",
+		"lifecycleEvent":"missed","tenantId":"t-1"}]}`
+	const byID = "users/5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95/messages/AAMkMsg="
+	for name, c := range map[string]struct {
+		query, body string
+	}{
+		"query names another mailbox":               {"kind=messages&mailbox=ceo%40acme-routing.io", change(byID)},
+		"query names another domain":                {"kind=messages&mailbox=sam.ortega%40acme-routing.io.evil.example", change(byID)},
+		"query is not an address":                   {"kind=messages&mailbox=5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f", change(byID)},
+		"resource names another mailbox":            {"", change("users/ceo@acme-routing.io/messages/AAMkMsg=")},
+		"resource names another mailbox, OData key": {"", change("Users('ceo@acme-routing.io')/Messages('AAMkMsg=')")},
+		"resource disagrees with the query":         {watched, change("users/ceo@acme-routing.io/messages/AAMkMsg=")},
+		"resource names the user by id only":        {"", change(byID)},
+		"lifecycle for another mailbox":             {"kind=messages&mailbox=ceo%40acme-routing.io", lifecycle},
+		"lifecycle naming no mailbox":               {"", lifecycle},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, newClock(t0))
+			a := decodeAccepted(t, post(t, e.url(c.query), "application/json", []byte(c.body)))
+			if a.Stored != 0 || a.Unwatched != 1 {
+				t.Fatalf("answer %+v, want 0 stored, 1 unwatched", a)
+			}
+			if n := len(e.items(t)); n != 0 {
+				t.Fatalf("%d items stored for an unwatched mailbox", n)
+			}
+			if got := e.metrics.Total(graph.MetricMailboxNotWatched); got != 1 {
+				t.Fatalf("%s = %v, want 1", graph.MetricMailboxNotWatched, got)
+			}
+			logs := e.logs.String()
+			mustContain(t, "logs", logs, "mailbox is not watched")
+			if strings.Contains(logs, clientState) {
+				t.Fatalf("logs contain the clientState: %s", logs)
+			}
+		})
+	}
+	// the watched mailbox, in any letter case, by query or by resource
+	for name, c := range map[string]struct {
+		query, body string
+	}{
+		"query":             {"kind=messages&mailbox=Sam.Ortega%40ACME-Routing.io", change(byID)},
+		"query and address": {watched, change("users/SAM.ORTEGA@acme-routing.io/messages/AAMkMsg=")},
+		"OData key form":    {"", change("Users('sam.ortega@acme-routing.io')/Messages('AAMkMsg=')")},
+		"lifecycle":         {watched, lifecycle},
+	} {
+		t.Run("watched "+name, func(t *testing.T) {
+			e := newEnv(t, newClock(t0))
+			if a := decodeAccepted(t, post(t, e.url(c.query), "application/json", []byte(c.body))); a.Stored != 1 || a.Unwatched != 0 {
+				t.Fatalf("answer %+v, want 1 stored", a)
+			}
+			if fs := e.fetches(t); len(fs) != 1 || fs[0].Mailbox != mailbox {
+				t.Fatalf("fetch items %+v, want one for %s", fs, mailbox)
+			}
+		})
+	}
+	// a batch: the watched mailbox's notification is stored, the other refused
+	e := newEnv(t, newClock(t0))
+	batch := strings.Replace(change("users/ceo@acme-routing.io/messages/AAMkMsg="), `]}`, `,`+
+		strings.TrimSuffix(strings.TrimPrefix(change("users/sam.ortega@acme-routing.io/messages/AAMkMsg2="), `{"value":[`), `]}`)+`]}`, 1)
+	if a := decodeAccepted(t, post(t, e.url(""), "application/json", []byte(batch))); a.Stored != 1 || a.Unwatched != 1 {
+		t.Fatalf("mixed batch %+v, want 1 stored, 1 unwatched", a)
+	}
+	if fs := e.fetches(t); len(fs) != 1 || fs[0].Mailbox != mailbox {
+		t.Fatalf("fetch items %+v", fs)
+	}
+	// no mailboxes configured: none is watched
+	e = newEnv(t, newClock(t0))
+	e.handler.Mailboxes = nil
+	if a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(change(byID)))); a.Stored != 0 || a.Unwatched != 1 {
+		t.Fatalf("no mailboxes configured: %+v, want the notification refused", a)
 	}
 }

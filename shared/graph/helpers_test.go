@@ -90,6 +90,7 @@ func newEnv(t *testing.T, now *clock) *env {
 	e.st = store.New(tbl.DB, tbl.Name, store.WithClock(now.Now))
 	e.handler = &graph.Handler{
 		Store:       e.st,
+		Mailboxes:   []string{mailbox},
 		ClientState: func(context.Context) (string, error) { return clientState, nil },
 		Now:         now.Now,
 		Log:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -99,6 +100,10 @@ func newEnv(t *testing.T, now *clock) *env {
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// watched is the notification URL query the Renewer sets for the watched
+// mailbox's messages.
+const watched = "kind=messages&mailbox=sam.ortega%40acme-routing.io"
 
 // url is the notification URL with an optional raw query.
 func (e *env) url(rawQuery string) string {

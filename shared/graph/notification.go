@@ -26,6 +26,8 @@
 //   - api-reference/v1.0/api/message-get.md, event-get.md, resources/event.md
 //   - concepts/outlook-immutable-id.md (Prefer: IdType="ImmutableId")
 //   - concepts/errors.md and concepts/throttling.md (error body, 429 Retry-After)
+//   - resources/datetimetimezone.md (timeZone: a Windows or IANA name), with
+//     Unicode CLDR's windowsZones.xml (cldr/) mapping Windows names to IANA
 package graph
 
 import (
@@ -287,7 +289,8 @@ func DecodePayload(s string) (Payload, error) {
 }
 
 // ResourcePath is a parsed Outlook item path such as
-// "Users/{user}/Messages/{id}" or "users/{user}/mailFolders('Inbox')/messages/{id}".
+// "Users/{user}/Messages/{id}", "Users('{user}')/Messages('{id}')" or
+// "users/{user}/mailFolders('Inbox')/messages/{id}".
 type ResourcePath struct {
 	User string // user id, userPrincipalName or "{id}@{tenant}" as the path names it
 	Kind string // KindMessages or KindEvents (lowercase), or the raw segment
@@ -296,26 +299,25 @@ type ResourcePath struct {
 
 // ParseResource splits an Outlook resource path. It accepts the forms Graph
 // sends in notifications and the ones subscriptions use, case-insensitively
-// for the fixed segments, with or without a leading slash or version.
+// for the fixed segments, with or without a leading slash or version, with
+// keys as path segments or in OData key form (Name('key')).
 func ParseResource(resource string) (ResourcePath, bool) {
 	var rp ResourcePath
-	parts := strings.Split(strings.Trim(strings.TrimSpace(resource), "/"), "/")
+	var parts []string
+	for _, seg := range strings.Split(strings.Trim(strings.TrimSpace(resource), "/"), "/") {
+		if name, key, ok := odataKey(seg); ok {
+			parts = append(parts, name, key)
+		} else {
+			parts = append(parts, seg)
+		}
+	}
 	if len(parts) > 0 && (strings.EqualFold(parts[0], "v1.0") || strings.EqualFold(parts[0], "beta")) {
 		parts = parts[1:]
 	}
-	if len(parts) < 3 {
+	if len(parts) < 3 || !strings.EqualFold(parts[0], "users") {
 		return rp, false
 	}
-	switch {
-	case strings.EqualFold(parts[0], "users"):
-		rp.User = parts[1]
-	case len(parts[0]) > 8 && strings.EqualFold(parts[0][:7], "users('") && strings.HasSuffix(parts[0], "')"):
-		// Users('id') form
-		rp.User = parts[0][7 : len(parts[0])-2]
-		parts = append([]string{"users", rp.User}, parts[1:]...)
-	default:
-		return rp, false
-	}
+	rp.User = parts[1]
 	if rp.User == "" {
 		return rp, false
 	}
@@ -335,6 +337,15 @@ func ParseResource(resource string) (ResourcePath, bool) {
 		}
 	}
 	return rp, false
+}
+
+// odataKey splits a "Name('key')" segment.
+func odataKey(seg string) (name, key string, ok bool) {
+	i := strings.Index(seg, "('")
+	if i <= 0 || len(seg) < i+5 || !strings.HasSuffix(seg, "')") {
+		return "", "", false
+	}
+	return seg[:i], seg[i+2 : len(seg)-2], true
 }
 
 // describeJSONError keeps decoder errors short and free of Go type names.

@@ -11,7 +11,12 @@
 //     throttling.md, 500, 503).
 //   - GET users/{u}/messages/{id}, users/{u}/events/{id} with $select, and
 //     the collections with a "receivedDateTime ge" / "lastModifiedDateTime ge"
-//     $filter, $top and @odata.nextLink paging.
+//     $filter, $top and @odata.nextLink paging. An unknown user gets 404
+//     ErrorInvalidUser, a missing item 404 ErrorItemNotFound; FailCode
+//     injects any other Graph error (404 MailboxNotEnabledForRESTAPI, ...).
+//     Items are returned as stored: the stand-in ignores Prefer:
+//     outlook.timezone, so times keep the zone they were added with
+//     ("Pacific Standard Time", as Graph answers without that header).
 //   - POST /subscriptions validates the notification URL (and the lifecycle
 //     URL) exactly like Graph: a POST with ?validationToken=... that must be
 //     answered 200 text/plain with the decoded token within 10 s; the
@@ -92,6 +97,7 @@ type sub struct {
 type fault struct {
 	method, pathContains string
 	status, retryAfter   int
+	code, message        string // Graph error code and message; default by status
 	remaining            int
 }
 
@@ -303,6 +309,18 @@ func (s *Server) Fail(method, pathContains string, status, retryAfter, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{method: method, pathContains: pathContains, status: status, retryAfter: retryAfter, remaining: n})
+}
+
+// FailCode makes the next n requests whose method matches (""= any) and
+// whose path contains pathContains answer status with Graph's error body
+// {"error":{"code":code,"message":message}}: for example 404
+// ErrorInvalidUser for a mailbox Graph cannot resolve (a deprovisioned
+// user whose id the stand-in still knows), 404 MailboxNotEnabledForRESTAPI,
+// or 404 ErrorItemNotFound.
+func (s *Server) FailCode(method, pathContains string, status int, code, message string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method: method, pathContains: pathContains, status: status, code: code, message: message, remaining: n})
 }
 
 // Subscription is a stand-in subscription as Graph lists it, plus what
@@ -599,14 +617,16 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request) bool {
 	if hit.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(hit.retryAfter))
 	}
-	switch hit.status {
-	case http.StatusTooManyRequests:
+	switch {
+	case hit.code != "":
+		graphErr(w, hit.status, hit.code, hit.message)
+	case hit.status == http.StatusTooManyRequests:
 		// the throttling response of throttling.md
 		writeJSON(w, hit.status, map[string]any{"error": map[string]any{
 			"code": "TooManyRequests", "message": "Please retry again later.",
 			"innerError": map[string]any{"code": "429", "date": s.now().UTC().Format("2006-01-02T15:04:05"),
 				"message": "Please retry after", "request-id": newGUID(), "status": "429"}}})
-	case http.StatusServiceUnavailable:
+	case hit.status == http.StatusServiceUnavailable:
 		graphErr(w, hit.status, "serviceNotAvailable", "The service is temporarily unavailable. Try the request again after a delay.")
 	default:
 		graphErr(w, hit.status, "generalException", "An unspecified error has occurred.")

@@ -1,0 +1,4 @@
+package graph
+
+// WindowsZoneNames lists the Windows zone names the embedded CLDR table maps.
+var WindowsZoneNames = windowsZoneNames
