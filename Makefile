@@ -92,7 +92,7 @@ demo:
 	$(GO) run ./cmd/stagemover demo
 
 eval:
-	$(GO) run ./cmd/stagemover eval --cases shared/intent/testdata/cases-dev.jsonl
+	$(GO) run ./cmd/stagemover eval --cases shared/core/intent/testdata/cases-dev.jsonl
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/...

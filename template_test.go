@@ -26,9 +26,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stagemover/stagemover"
-	"github.com/stagemover/stagemover/shared/config"
+	"github.com/stagemover/stagemover/shared/dev/streams"
+	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/store"
-	"github.com/stagemover/stagemover/shared/streams"
 )
 
 // ---------------------------------------------------------------- model
@@ -652,7 +652,7 @@ func checkMover(tp *tmpl) []string {
 		p = append(p, fn.id+": ReservedConcurrentExecutions must be a positive number (bounds the Pipedrive burst)")
 	}
 	// A lease shorter than the timeout lets a second invocation take a
-	// decision a live one still holds (shared/mover.Mover.Lease).
+	// decision a live one still holds (shared/core/mover.Mover.Lease).
 	timeout, _ := strconv.Atoi(scalar(tp.fnProp(fn, "Timeout")))
 	lease := 70 // config default
 	if v := tp.fnEnv(fn)["MOVER_LEASE_SECONDS"]; v != nil {

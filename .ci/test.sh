@@ -34,8 +34,8 @@ go test -count=1 -timeout 40m ./...
 # Throughput goals are benchmarks, run on their own so other test packages
 # do not share the CPU with them.
 echo "== benchmarks: burst of 500 moves, cost per move, intent engine"
-go test -count=1 -run '^$' -bench 'BenchmarkBurst500Moves|BenchmarkMoveCost' -benchtime 1x ./shared/mover/
-go test -count=1 -run '^$' -bench 'BenchmarkDecide' -benchtime 2000x -cpu 1 ./shared/intent/
+go test -count=1 -run '^$' -bench 'BenchmarkBurst500Moves|BenchmarkMoveCost' -benchtime 1x ./shared/core/mover/
+go test -count=1 -run '^$' -bench 'BenchmarkDecide' -benchtime 2000x -cpu 1 ./shared/core/intent/
 
 # Every parser's fuzz target, for a bounded time each (FUZZTIME, default 10s).
 echo "== fuzz"

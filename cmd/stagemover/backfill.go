@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/stagemover/stagemover/shared/app"
-	"github.com/stagemover/stagemover/shared/backfill"
-	"github.com/stagemover/stagemover/shared/config"
+	"github.com/stagemover/stagemover/shared/core/backfill"
+	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/store"
 )
 

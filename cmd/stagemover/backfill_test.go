@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
-	"github.com/stagemover/stagemover/shared/signal"
+	"github.com/stagemover/stagemover/shared/core/signal"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -21,7 +21,7 @@ import (
 // same --run finishes it (exit 0) with one PATCH per qualifying deal.
 func TestBackfillCommand(t *testing.T) {
 	const tok = "cli-backfill-token-93b1f0"
-	sb, err := sandbox.Start(sandbox.Options{Token: tok, BurstLimit: 200})
+	sb, err := pipedrivetest.Start(pipedrivetest.Options{Token: tok, BurstLimit: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestBackfillCommand(t *testing.T) {
 	ctx := context.Background()
 	var qualify []int64
 	for i := 0; i < 12; i++ {
-		id := sb.AddDeal(sandbox.Deal{StageID: 2})
+		id := sb.AddDeal(pipedrivetest.Deal{StageID: 2})
 		if i%2 == 0 {
 			sig := signal.Signal{Kind: signal.KindDocument, At: time.Now().Add(-time.Hour), Action: "sent", DocType: "proposal", Name: "Proposal", Actor: "rep@vendor.example"}
 			if _, err := st.PutSignal(ctx, store.SignalRecord{Source: "generic", EventID: fmt.Sprint("doc-", id), DealID: id, PersonEmail: "ann@buyer.example", Signal: sig}); err != nil {

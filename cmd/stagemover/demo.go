@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover"
-	"github.com/stagemover/stagemover/shared/calendly"
-	"github.com/stagemover/stagemover/shared/local"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/dev/local"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
-	"github.com/stagemover/stagemover/shared/webhook"
 )
 
 func init() {
@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer sys.Close()
 	if sys.Sandbox != nil {
 		person := sys.Sandbox.AddPerson("Dana Whitfield", "dana.whitfield@northwind-logistics.com")
-		sys.Sandbox.AddDeal(sandbox.Deal{ID: sampleDealID, Title: "Northwind Logistics – route optimisation pilot", PipelineID: 1, StageID: 3, PersonID: person, Value: 48000, Currency: "USD"})
+		sys.Sandbox.AddDeal(pipedrivetest.Deal{ID: sampleDealID, Title: "Northwind Logistics – route optimisation pilot", PipelineID: 1, StageID: 3, PersonID: person, Value: 48000, Currency: "USD"})
 	}
 
 	fmt.Fprintf(stdout, "replaying %d deliveries from events/ to %s (mode %s)\n", len(deliveries), sys.URL, sys.Config.Mode)
@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var err error
 		switch dl.route {
 		case "/signals":
-			var env webhook.Envelope
+			var env ingest.Envelope
 			_ = json.Unmarshal(dl.body, &env)
 			if env.DealID > 0 && !deals[env.DealID] {
 				deals[env.DealID] = true
@@ -187,7 +187,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // demoPersonID is the (human) sales rep who corrects the mover in the demo.
-const demoPersonID = sandbox.DefaultOwnerID
+const demoPersonID = pipedrivetest.DefaultOwnerID
 
 // humanCorrections has a person move one deal the mover moved back to where
 // it was (a revert against the move's rule) and move one deal the engine
@@ -587,7 +587,7 @@ func failedMoveThenByHand(ctx context.Context, w io.Writer, sys *local.System, s
 	body, _ := json.Marshal(map[string]any{"event_id": "demo-miss-stage-request", "deal_id": dealID,
 		"signal": map[string]any{"kind": "stage_request", "stage": stage, "at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}})
 	path := fmt.Sprintf("/api/v2/deals/%d", dealID)
-	sys.Sandbox.InjectFault(sandbox.Fault{Method: "PATCH", PathPrefix: path, Status: 422})
+	sys.Sandbox.InjectFault(pipedrivetest.Fault{Method: "PATCH", PathPrefix: path, Status: 422})
 	code, resp, err := postSigned(ctx, sys.URL, secret, body)
 	if err == nil && code >= 300 {
 		err = fmt.Errorf("POST /signals: %d %s", code, strings.TrimSpace(string(resp)))

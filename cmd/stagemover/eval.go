@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/stagemover/stagemover/shared/evalcase"
-	"github.com/stagemover/stagemover/shared/intent"
+	"github.com/stagemover/stagemover/shared/core/evalcase"
+	"github.com/stagemover/stagemover/shared/core/intent"
 )
 
 func init() {

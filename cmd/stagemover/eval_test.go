@@ -115,7 +115,7 @@ func TestEvalUsageAndRules(t *testing.T) {
 // The development set (copied into the intent package's testdata) meets
 // the targets through the command.
 func TestEvalDevCases(t *testing.T) {
-	p := filepath.Join("..", "..", "shared", "intent", "testdata", "cases-dev.jsonl")
+	p := filepath.Join("..", "..", "shared", "core", "intent", "testdata", "cases-dev.jsonl")
 	var out, errb bytes.Buffer
 	if code := runEval(context.Background(), []string{"--cases", p}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

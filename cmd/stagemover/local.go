@@ -11,11 +11,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/docusign"
-	"github.com/stagemover/stagemover/shared/local"
-	"github.com/stagemover/stagemover/shared/pandadoc"
-	"github.com/stagemover/stagemover/shared/webhook"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/dev/local"
+	"github.com/stagemover/stagemover/shared/source/docusign"
+	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/pandadoc"
 )
 
 func init() {
@@ -46,7 +46,7 @@ const (
 )
 
 // webhookKeyEnv reads a key variable. A variable that is set must hold a
-// usable key (webhook.CheckKeys, split as the route splits it): a copied
+// usable key (ingest.CheckKeys, split as the route splits it): a copied
 // placeholder or an empty value would otherwise verify forged deliveries
 // or silently fall back to the public development key.
 func webhookKeyEnv(name string, split func([]byte) [][]byte) (string, error) {
@@ -54,7 +54,7 @@ func webhookKeyEnv(name string, split func([]byte) [][]byte) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	if err := webhook.CheckKeys(name, split([]byte(v))); err != nil {
+	if err := ingest.CheckKeys(name, split([]byte(v))); err != nil {
 		return "", err
 	}
 	return v, nil

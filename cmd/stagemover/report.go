@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/stagemover/stagemover/shared/pdhooks"
+	"github.com/stagemover/stagemover/shared/source/pdhooks"
 )
 
 func init() {

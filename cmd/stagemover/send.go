@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/local"
-	"github.com/stagemover/stagemover/shared/webhook"
+	"github.com/stagemover/stagemover/shared/dev/local"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 func init() {
@@ -61,9 +61,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // postSigned signs body the way senders must and posts it to /signals.
 func postSigned(ctx context.Context, baseURL string, secret, body []byte) (int, []byte, error) {
-	ts, sig := webhook.Sign(secret, time.Now(), body)
+	ts, sig := ingest.Sign(secret, time.Now(), body)
 	return post(ctx, strings.TrimRight(baseURL, "/")+"/signals", body, map[string]string{
-		webhook.HeaderTimestamp: ts, webhook.HeaderSignature: sig})
+		ingest.HeaderTimestamp: ts, ingest.HeaderSignature: sig})
 }
 
 // post sends a JSON body with headers and returns the status and body.

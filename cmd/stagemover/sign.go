@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/webhook"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 func init() {
@@ -22,7 +22,7 @@ func init() {
 }
 
 // runSign implements `stagemover sign --secret S [--now] FILE|-`: it reads an
-// API Gateway HTTP API (payload 2.0) event, signs its body with webhook.Sign
+// API Gateway HTTP API (payload 2.0) event, signs its body with ingest.Sign
 // at the current time (or --at), sets the X-Stagemover-Timestamp and
 // X-Stagemover-Signature headers and requestContext.time/timeEpoch, and
 // writes the event to stdout with its fields in their original order, ready
@@ -114,7 +114,7 @@ func resignEvent(event, secret []byte, now time.Time) ([]byte, error) {
 			}
 		}
 	}
-	ts, sig := webhook.Sign(secret, now, body)
+	ts, sig := ingest.Sign(secret, now, body)
 
 	headers := object{}
 	if raw, ok := root.get("headers"); ok && string(raw) != "null" {
@@ -122,8 +122,8 @@ func resignEvent(event, secret []byte, now time.Time) ([]byte, error) {
 			return nil, fmt.Errorf("headers: %w", err)
 		}
 	}
-	headers.setFold(strings.ToLower(webhook.HeaderTimestamp), jsonString(ts))
-	headers.setFold(strings.ToLower(webhook.HeaderSignature), jsonString(sig))
+	headers.setFold(strings.ToLower(ingest.HeaderTimestamp), jsonString(ts))
+	headers.setFold(strings.ToLower(ingest.HeaderSignature), jsonString(sig))
 	root.set("headers", headers.marshal())
 
 	if raw, ok := root.get("requestContext"); ok {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/webhook"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // sampleSecret is the secret events/ingest-generic.json is signed with (events/README.md).
@@ -37,12 +37,12 @@ func TestSignNowVerifies(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &req); err != nil {
 		t.Fatalf("output is not an API Gateway v2 event: %v\n%s", err, out.String())
 	}
-	body, _ := webhook.RequestBody(req)
-	ts, sig := webhook.Header(req, webhook.HeaderTimestamp), webhook.Header(req, webhook.HeaderSignature)
-	if err := webhook.Verify([]byte("s3cret"), ts, sig, body, time.Now(), 5*time.Second); err != nil {
+	body, _ := ingest.RequestBody(req)
+	ts, sig := ingest.Header(req, ingest.HeaderTimestamp), ingest.Header(req, ingest.HeaderSignature)
+	if err := ingest.Verify([]byte("s3cret"), ts, sig, body, time.Now(), 5*time.Second); err != nil {
 		t.Fatalf("re-signed event does not verify now: %v", err)
 	}
-	if err := webhook.Verify([]byte(sampleSecret), ts, sig, body, time.Now(), 5*time.Second); err == nil {
+	if err := ingest.Verify([]byte(sampleSecret), ts, sig, body, time.Now(), 5*time.Second); err == nil {
 		t.Fatal("signature verifies with a different secret")
 	}
 	if req.RequestContext.TimeEpoch < before.UnixMilli() || req.RequestContext.TimeEpoch > time.Now().UnixMilli() {
@@ -88,7 +88,7 @@ func TestSignHeadersCaseInsensitiveAndBase64(t *testing.T) {
 	if len(req.Headers) != 3 || req.Headers["Content-Type"] != "application/json" {
 		t.Errorf("headers: %v", req.Headers)
 	}
-	ts, sig := webhook.Sign([]byte("k"), time.Unix(1700000000, 0), []byte(`{"a":1}`))
+	ts, sig := ingest.Sign([]byte("k"), time.Unix(1700000000, 0), []byte(`{"a":1}`))
 	if req.Headers["x-stagemover-timestamp"] != ts || req.Headers["x-stagemover-signature"] != sig {
 		t.Errorf("signed over the decoded body? headers %v, want %s %s", req.Headers, ts, sig)
 	}

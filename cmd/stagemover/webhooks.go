@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stagemover/stagemover/shared/pdhooks"
+	"github.com/stagemover/stagemover/shared/source/pdhooks"
 )
 
 func init() {

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 )
 
 // Registering twice leaves one webhook per event in the sandbox; the token
 // and the password come from the environment and appear in no output.
 func TestPipedriveWebhooksCommandIsIdempotent(t *testing.T) {
 	const token, password = "pd-token-4b1f9e7c2a", "pw-secret-8d3e6a0f5b"
-	pd, err := sandbox.Start(sandbox.Options{Token: token})
+	pd, err := pipedrivetest.Start(pipedrivetest.Options{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}

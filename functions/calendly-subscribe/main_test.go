@@ -3,7 +3,7 @@ package main
 // These tests run the real bootstrap (built as for Lambda) under the Lambda
 // Runtime Interface Emulator with the scheduled event events/schedule.json,
 // against an in-process Secrets Manager (kumo) holding the signing key and
-// the API token, and the Calendly stand-in (shared/calendly/calendlytest)
+// the API token, and the Calendly stand-in (shared/source/calendly/calendlytest)
 // over real HTTP, configured only through the environment template.yaml
 // gives the function. The function's role grants no table access, so
 // DynamoDB is a guard that fails the test if the function calls it.
@@ -27,10 +27,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/calendly"
-	"github.com/stagemover/stagemover/shared/calendly/calendlytest"
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/lambdatest"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/calendly/calendlytest"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {

@@ -18,10 +18,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/lambdatest"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +39,7 @@ func TestEvaluatorRecordsOneDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := "pd-" + hex.EncodeToString(b)
-	pd, err := sandbox.Start(sandbox.Options{Token: token})
+	pd, err := pipedrivetest.Start(pipedrivetest.Options{Token: token})
 	if err != nil {
 		t.Fatalf("pipedrive sandbox: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestEvaluatorRecordsOneDecision(t *testing.T) {
 	if created, err := st.PutSignal(context.Background(), rec); err != nil || !created {
 		t.Fatalf("PutSignal: %v %v", created, err)
 	}
-	pd.AddDeal(sandbox.Deal{ID: rec.DealID, StageID: 3, Title: "Northwind Logistics - route optimisation, 40 seats"})
+	pd.AddDeal(pipedrivetest.Deal{ID: rec.DealID, StageID: 3, Title: "Northwind Logistics - route optimisation, 40 seats"})
 
 	env := map[string]string{
 		"TABLE_NAME":                       tbl.Name,

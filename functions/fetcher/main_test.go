@@ -3,8 +3,8 @@ package main
 // These tests run the real bootstrap (built as for Lambda) under the Lambda
 // Runtime Interface Emulator, against DynamoDB Local, an in-process Secrets
 // Manager (kumo) holding the provider credentials, and the provider
-// stand-ins over real HTTP: Microsoft Graph (shared/graph/standin) and
-// Google (shared/gmail/gmailtest). The samples events/fetcher-graph.json and
+// stand-ins over real HTTP: Microsoft Graph (shared/source/graph/graphtest) and
+// Google (shared/source/gmail/gmailtest). The samples events/fetcher-graph.json and
 // events/fetcher-gmail.json are stream batches with one fetch item each; the
 // item is put in the table first, as the ingest function stores it.
 
@@ -28,12 +28,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/gmail"
-	"github.com/stagemover/stagemover/shared/gmail/gmailtest"
-	"github.com/stagemover/stagemover/shared/graph/standin"
-	"github.com/stagemover/stagemover/shared/lambdatest"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/source/gmail"
+	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -60,7 +60,7 @@ func randomSecret(t *testing.T, prefix string) string {
 type fixture struct {
 	tbl       *ddblocal.TestTable
 	store     *store.Store
-	graph     *standin.Server
+	graph     *graphtest.Server
 	google    *gmailtest.Server
 	env       map[string]string
 	bootstrap string
@@ -72,7 +72,7 @@ func setup(t *testing.T) *fixture {
 	tbl := ddblocal.ForTest(t)
 	sm := lambdatest.StartSecretsManager(t)
 
-	gr := standin.New()
+	gr := graphtest.New()
 	t.Cleanup(gr.Close)
 	google, err := gmailtest.NewServer()
 	if err != nil {

@@ -4,7 +4,7 @@ package main
 // Runtime Interface Emulator with the scheduled event events/schedule.json,
 // against DynamoDB Local, an in-process Secrets Manager (kumo) holding the
 // mailbox's OAuth credentials (authorized_user JSON with a refresh token),
-// and the Google stand-in (shared/gmail/gmailtest) over real HTTP,
+// and the Google stand-in (shared/source/gmail/gmailtest) over real HTTP,
 // configured only through the environment template.yaml gives the function.
 
 import (
@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/gmail"
-	"github.com/stagemover/stagemover/shared/gmail/gmailtest"
-	"github.com/stagemover/stagemover/shared/lambdatest"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/source/gmail"
+	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {

@@ -4,10 +4,10 @@ package main
 // Runtime Interface Emulator with the scheduled event events/schedule.json,
 // against an in-process Secrets Manager (kumo) holding the Entra app
 // credentials and the clientState, and the Microsoft Graph stand-in
-// (shared/graph/standin) over real HTTP, configured only through the
+// (shared/source/graph/graphtest) over real HTTP, configured only through the
 // environment template.yaml gives the function. Graph validates every new
 // subscription's notification URL; it points at the ingest-graph handler,
-// served in-process through shared/apigw as API Gateway would call it. The
+// served in-process through shared/platform/apigw as API Gateway would call it. The
 // function's role grants no table access, so DynamoDB is a guard that fails
 // the test if the function calls it.
 
@@ -28,12 +28,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/apigw"
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/graph"
-	"github.com/stagemover/stagemover/shared/graph/standin"
-	"github.com/stagemover/stagemover/shared/lambdatest"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/platform/apigw"
+	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -92,7 +92,7 @@ func (f *fetches) all() []store.FetchRecord {
 }
 
 type fixture struct {
-	graph       *standin.Server
+	graph       *graphtest.Server
 	ingest      *fetches
 	env         map[string]string
 	bootstrap   string
@@ -103,7 +103,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	bootstrap := lambdatest.Build(t, "graph-subscriptions")
 	sm := lambdatest.StartSecretsManager(t)
-	gr := standin.New()
+	gr := graphtest.New()
 	t.Cleanup(gr.Close)
 	gr.AddUser(mailbox)
 	f := &fixture{graph: gr, ingest: &fetches{recs: map[string]store.FetchRecord{}}, bootstrap: bootstrap, clientState: randomSecret(t, "cs")}
@@ -186,8 +186,8 @@ func TestGraphSubscriptionsCreatesSubscriptions(t *testing.T) {
 		if s.ClientState != f.clientState {
 			t.Errorf("subscription %s does not carry the clientState secret", s.ID)
 		}
-		if s.Expires.Before(time.Now().Add(48*time.Hour)) || s.Expires.After(time.Now().Add(standin.MaxLifetime)) {
-			t.Errorf("subscription %s expires %s: want close to Graph's maximum of %s", s.ID, s.Expires, standin.MaxLifetime)
+		if s.Expires.Before(time.Now().Add(48*time.Hour)) || s.Expires.After(time.Now().Add(graphtest.MaxLifetime)) {
+			t.Errorf("subscription %s expires %s: want close to Graph's maximum of %s", s.ID, s.Expires, graphtest.MaxLifetime)
 		}
 		kinds[strings.ToLower(s.Resource)] = s.ChangeType
 	}

@@ -2,7 +2,7 @@ package main
 
 // These tests run the real bootstrap (built as for Lambda) under the Lambda
 // Runtime Interface Emulator, against DynamoDB Local and the Google
-// stand-in (shared/gmail/gmailtest) serving the OIDC signing keys over real
+// stand-in (shared/source/gmail/gmailtest) serving the OIDC signing keys over real
 // HTTP, configured only through the environment template.yaml gives the
 // function. The sample events/ingest-gmail.json carries a push token that
 // expired long ago; each delivery here carries a fresh token with the
@@ -25,10 +25,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/gmail/gmailtest"
-	"github.com/stagemover/stagemover/shared/lambdatest"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {

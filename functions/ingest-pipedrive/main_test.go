@@ -24,11 +24,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/lambdatest"
-	"github.com/stagemover/stagemover/shared/pdhooks"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -48,7 +48,7 @@ type fixture struct {
 	tbl       *ddblocal.TestTable
 	store     *store.Store
 	table     pdhooks.Table
-	pd        *sandbox.Server
+	pd        *pipedrivetest.Server
 	env       map[string]string
 	bootstrap string
 	token     string
@@ -69,7 +69,7 @@ func setup(t *testing.T) *fixture {
 	tbl := ddblocal.ForTest(t)
 	sm := lambdatest.StartSecretsManager(t)
 	token := random(t, "pd-")
-	pd, err := sandbox.Start(sandbox.Options{Token: token})
+	pd, err := pipedrivetest.Start(pipedrivetest.Options{Token: token})
 	if err != nil {
 		t.Fatalf("pipedrive sandbox: %v", err)
 	}

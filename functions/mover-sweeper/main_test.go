@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/lambdatest"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +39,7 @@ const (
 type fixture struct {
 	tbl       *ddblocal.TestTable
 	store     *store.Store
-	pd        *sandbox.Server
+	pd        *pipedrivetest.Server
 	env       map[string]string
 	bootstrap string
 	token     string
@@ -56,7 +56,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	token := "pd-" + hex.EncodeToString(b)
-	pd, err := sandbox.Start(sandbox.Options{Token: token})
+	pd, err := pipedrivetest.Start(pipedrivetest.Options{Token: token})
 	if err != nil {
 		t.Fatalf("pipedrive sandbox: %v", err)
 	}
@@ -69,7 +69,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd.AddDeal(sandbox.Deal{ID: d.DealID, StageID: stageDemoScheduled, Title: "Northwind Logistics - route optimisation, 40 seats"})
+	pd.AddDeal(pipedrivetest.Deal{ID: d.DealID, StageID: stageDemoScheduled, Title: "Northwind Logistics - route optimisation, 40 seats"})
 	ctx := context.Background()
 	old := store.New(tbl.DB, tbl.Name, store.WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
 	if created, err := old.PutDecision(ctx, d); err != nil || !created {
@@ -78,7 +78,7 @@ func setup(t *testing.T) *fixture {
 	// A second one made just now, for another deal: not the sweeper's yet.
 	young := d
 	young.DealID, young.SignalKey, young.EventID = d.DealID+1, d.SignalKey+"-2", d.EventID+"-2"
-	pd.AddDeal(sandbox.Deal{ID: young.DealID, StageID: stageDemoScheduled, Title: "Contoso - fleet pilot"})
+	pd.AddDeal(pipedrivetest.Deal{ID: young.DealID, StageID: stageDemoScheduled, Title: "Contoso - fleet pilot"})
 	st := store.New(tbl.DB, tbl.Name)
 	if created, err := st.PutDecision(ctx, young); err != nil || !created {
 		t.Fatalf("PutDecision: %v %v", created, err)

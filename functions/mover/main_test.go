@@ -17,10 +17,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/lambdatest"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -38,7 +38,7 @@ const (
 type fixture struct {
 	tbl       *ddblocal.TestTable
 	store     *store.Store
-	pd        *sandbox.Server
+	pd        *pipedrivetest.Server
 	env       map[string]string
 	bootstrap string
 	token     string
@@ -56,7 +56,7 @@ func setup(t *testing.T, leaseSeconds int) *fixture {
 		t.Fatal(err)
 	}
 	token := "pd-" + hex.EncodeToString(b)
-	pd, err := sandbox.Start(sandbox.Options{Token: token})
+	pd, err := pipedrivetest.Start(pipedrivetest.Options{Token: token})
 	if err != nil {
 		t.Fatalf("pipedrive sandbox: %v", err)
 	}
@@ -69,7 +69,7 @@ func setup(t *testing.T, leaseSeconds int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pd.AddDeal(sandbox.Deal{ID: d.DealID, StageID: stageDemoScheduled, Title: "Northwind Logistics - route optimisation, 40 seats"})
+	pd.AddDeal(pipedrivetest.Deal{ID: d.DealID, StageID: stageDemoScheduled, Title: "Northwind Logistics - route optimisation, 40 seats"})
 	st := store.New(tbl.DB, tbl.Name)
 	if created, err := st.PutDecision(context.Background(), d); err != nil || !created {
 		t.Fatalf("PutDecision: %v %v", created, err)
@@ -174,7 +174,7 @@ func TestMoverCrashAfterPatchMovesOnce(t *testing.T) {
 	const lease = 4 // seconds; the mover gives itself lease-2 s per attempt
 	f := setup(t, lease)
 	// Pipedrive applies the PATCH, then the answer stalls.
-	f.pd.InjectFault(sandbox.Fault{Method: "PATCH", PathPrefix: f.patchPath, ApplyBeforeDelay: true, Delay: time.Minute, Times: 1})
+	f.pd.InjectFault(pipedrivetest.Fault{Method: "PATCH", PathPrefix: f.patchPath, ApplyBeforeDelay: true, Delay: time.Minute, Times: 1})
 
 	rie := lambdatest.Start(t, f.bootstrap, f.env)
 	done := make(chan error, 1)

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/ddblocal"
-	"github.com/stagemover/stagemover/shared/lambdatest"
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 const hookURL = "https://r8k2m4x7q1.execute-api.us-east-1.amazonaws.com/pipedrive"
 
 type fixture struct {
-	pd        *sandbox.Server
+	pd        *pipedrivetest.Server
 	env       map[string]string
 	bootstrap string
 	token     string
@@ -53,7 +53,7 @@ func setup(t *testing.T) *fixture {
 	bootstrap := lambdatest.Build(t, "pipedrive-webhooks")
 	sm := lambdatest.StartSecretsManager(t)
 	token := random(t, "pd-")
-	pd, err := sandbox.Start(sandbox.Options{Token: token})
+	pd, err := pipedrivetest.Start(pipedrivetest.Options{Token: token})
 	if err != nil {
 		t.Fatalf("pipedrive sandbox: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/stagemover/stagemover/shared/app"
-	"github.com/stagemover/stagemover/shared/config"
+	"github.com/stagemover/stagemover/shared/platform/config"
 )
 
 func main() {

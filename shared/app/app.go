@@ -13,20 +13,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/config"
-	"github.com/stagemover/stagemover/shared/evaluator"
-	"github.com/stagemover/stagemover/shared/explain"
-	"github.com/stagemover/stagemover/shared/fetcher"
-	"github.com/stagemover/stagemover/shared/graph"
-	"github.com/stagemover/stagemover/shared/intent"
-	"github.com/stagemover/stagemover/shared/metrics"
-	"github.com/stagemover/stagemover/shared/mover"
+	"github.com/stagemover/stagemover/shared/core/evaluator"
+	"github.com/stagemover/stagemover/shared/core/explain"
+	"github.com/stagemover/stagemover/shared/core/intent"
+	"github.com/stagemover/stagemover/shared/core/mover"
+	"github.com/stagemover/stagemover/shared/core/resolve"
+	"github.com/stagemover/stagemover/shared/core/stagemap"
 	"github.com/stagemover/stagemover/shared/pipedrive"
-	"github.com/stagemover/stagemover/shared/resolve"
-	"github.com/stagemover/stagemover/shared/secrets"
-	"github.com/stagemover/stagemover/shared/stagemap"
+	"github.com/stagemover/stagemover/shared/platform/config"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/secrets"
+	"github.com/stagemover/stagemover/shared/source/fetcher"
+	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
-	"github.com/stagemover/stagemover/shared/webhook"
 )
 
 // Deps are the clients a function is built from.
@@ -75,9 +75,9 @@ func (d *Deps) store() *store.Store {
 func (d *Deps) secretCache() *secrets.Cache { return secrets.NewCache(d.Secrets, 5*time.Minute) }
 
 // Ingest builds the generic webhook handler.
-func Ingest(d Deps) (*webhook.Generic, error) {
+func Ingest(d Deps) (*ingest.Generic, error) {
 	d.defaults()
-	secret, err := webhookKey(d, d.IngestSecret, "ingest secret", config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) webhook.SecretFunc {
+	secret, err := webhookKey(d, d.IngestSecret, "ingest secret", config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) ingest.SecretFunc {
 		return func(ctx context.Context) ([]byte, error) {
 			s, err := c.String(ctx, arn)
 			return []byte(strings.TrimSpace(s)), err
@@ -86,7 +86,7 @@ func Ingest(d Deps) (*webhook.Generic, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &webhook.Generic{
+	return &ingest.Generic{
 		Store:     d.store(),
 		Secret:    secret,
 		Tolerance: d.Config.SignatureTolerance,

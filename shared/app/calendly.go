@@ -5,9 +5,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/stagemover/stagemover/shared/calendly"
-	"github.com/stagemover/stagemover/shared/config"
-	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/platform/config"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/calendly"
 )
 
 // Calendly environment variables.

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/stagemover/stagemover/shared/config"
-	"github.com/stagemover/stagemover/shared/doctype"
-	"github.com/stagemover/stagemover/shared/docusign"
-	"github.com/stagemover/stagemover/shared/metrics"
-	"github.com/stagemover/stagemover/shared/pandadoc"
-	"github.com/stagemover/stagemover/shared/secrets"
-	"github.com/stagemover/stagemover/shared/webhook"
+	"github.com/stagemover/stagemover/shared/platform/config"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/secrets"
+	"github.com/stagemover/stagemover/shared/source/doctype"
+	"github.com/stagemover/stagemover/shared/source/docusign"
+	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/pandadoc"
 )
 
 // Document source environment variables.
@@ -32,14 +32,14 @@ func docTypeRules() (*doctype.Rules, error) {
 // webhookKey is the key a source verifies deliveries with: the given local
 // key (local mode), else the Secrets Manager secret arn (configured by the
 // variable envVar), read through the cache by fromSecret. split is how the
-// source reads several keys from one value; webhook.CheckKeys decides if
+// source reads several keys from one value; ingest.CheckKeys decides if
 // they are usable. A local key that is not stops the build. A secret that
-// is not fails each read with a webhook.KeyError, which the handler answers
+// is not fails each read with a ingest.KeyError, which the handler answers
 // with 503 "not configured" without reading the body: the operator fixes a
 // secret without a redeploy, and the provider retries a 503 until then.
-func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) webhook.SecretFunc, split func([]byte) [][]byte) (webhook.SecretFunc, error) {
+func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) ingest.SecretFunc, split func([]byte) [][]byte) (ingest.SecretFunc, error) {
 	if key != "" {
-		if err := webhook.CheckKeys("the local "+what, split([]byte(key))); err != nil {
+		if err := ingest.CheckKeys("the local "+what, split([]byte(key))); err != nil {
 			return nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
 		}
 		return func(context.Context) ([]byte, error) { return []byte(key), nil }, nil
@@ -51,12 +51,12 @@ func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secret
 	return func(ctx context.Context) ([]byte, error) {
 		v, err := read(ctx)
 		if errors.Is(err, secrets.ErrEmpty) {
-			return nil, &webhook.KeyError{Name: name, Reason: "is empty"}
+			return nil, &ingest.KeyError{Name: name, Reason: "is empty"}
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := webhook.CheckKeys(name, split(v)); err != nil {
+		if err := ingest.CheckKeys(name, split(v)); err != nil {
 			return nil, err
 		}
 		return v, nil

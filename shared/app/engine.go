@@ -1,7 +1,7 @@
 package app
 
 import (
-	"github.com/stagemover/stagemover/shared/intent"
+	"github.com/stagemover/stagemover/shared/core/intent"
 )
 
 // DefaultEngine returns the intent engine with the embedded rules, or with

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/stagemover/stagemover/shared/gmail"
-	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/gmail"
 )
 
 // GmailConfig is the Gmail source's configuration: gmail.Config, which the

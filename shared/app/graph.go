@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/stagemover/stagemover/shared/config"
-	"github.com/stagemover/stagemover/shared/graph"
-	"github.com/stagemover/stagemover/shared/metrics"
+	"github.com/stagemover/stagemover/shared/platform/config"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/graph"
 )
 
 // Microsoft Graph environment variables.

@@ -18,12 +18,12 @@ import (
 
 	"github.com/stagemover/stagemover"
 	"github.com/stagemover/stagemover/shared/app"
-	"github.com/stagemover/stagemover/shared/calendly"
-	"github.com/stagemover/stagemover/shared/config"
-	"github.com/stagemover/stagemover/shared/docusign"
-	"github.com/stagemover/stagemover/shared/lambdatest"
-	"github.com/stagemover/stagemover/shared/pandadoc"
-	"github.com/stagemover/stagemover/shared/webhook"
+	"github.com/stagemover/stagemover/shared/platform/config"
+	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/docusign"
+	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/pandadoc"
+	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 // recordingDB counts every call: a refused delivery must make none.
@@ -99,7 +99,7 @@ var keySources = []keySource{
 		},
 		signed: func(t *testing.T, key string) events.APIGatewayV2HTTPRequest {
 			req := sample(t, "ingest-generic.json")
-			ts, sig := webhook.Sign([]byte(key), at, []byte(req.Body))
+			ts, sig := ingest.Sign([]byte(key), at, []byte(req.Body))
 			req.Headers = map[string]string{"x-stagemover-timestamp": ts, "x-stagemover-signature": sig}
 			return req
 		},
@@ -168,8 +168,8 @@ func TestLocalWebhookKeyMustBeUsable(t *testing.T) {
 					resp, _ := h.Handle(context.Background(), src.signed(t, k.key))
 					t.Fatalf("built a handler with an unusable key; a delivery signed with it got %d %s", resp.StatusCode, resp.Body)
 				}
-				if !errors.Is(err, config.ErrConfig) || !errors.Is(err, webhook.ErrKeyUnusable) {
-					t.Errorf("error %q does not wrap config.ErrConfig and webhook.ErrKeyUnusable", err)
+				if !errors.Is(err, config.ErrConfig) || !errors.Is(err, ingest.ErrKeyUnusable) {
+					t.Errorf("error %q does not wrap config.ErrConfig and ingest.ErrKeyUnusable", err)
 				}
 				if strings.TrimSpace(k.key) != "" && strings.Contains(err.Error()+logs.String(), strings.TrimSpace(k.key)) {
 					t.Errorf("the error or log quotes the key: %q", err)

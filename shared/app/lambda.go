@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/stagemover/stagemover/shared/config"
+	"github.com/stagemover/stagemover/shared/platform/config"
 )
 
 // LambdaDeps reads the environment and builds AWS clients for a function,

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/config"
-	"github.com/stagemover/stagemover/shared/metrics"
-	"github.com/stagemover/stagemover/shared/pdhooks"
-	"github.com/stagemover/stagemover/shared/stagemap"
+	"github.com/stagemover/stagemover/shared/core/stagemap"
+	"github.com/stagemover/stagemover/shared/platform/config"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/pdhooks"
 )
 
 // Pipedrive webhook environment variables.

@@ -6,23 +6,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 )
 
 // TestSandboxListDealsPage pages through a pipeline's open deals one page
 // at a time, with the cursor carried between calls as a resumed run would.
 func TestSandboxListDealsPage(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
 	other, otherStages := e.srv.AddPipeline("Partners", "Intro", "Pilot")
 	var want []int64
 	for i := 0; i < 7; i++ {
-		want = append(want, e.srv.AddDeal(sandbox.Deal{StageID: 2}))
+		want = append(want, e.srv.AddDeal(pipedrivetest.Deal{StageID: 2}))
 	}
-	e.srv.AddDeal(sandbox.Deal{StageID: 2, Status: "won"})
-	e.srv.AddDeal(sandbox.Deal{StageID: otherStages[0]})
-	e.srv.AddDeal(sandbox.Deal{StageID: 3, IsArchived: true})
+	e.srv.AddDeal(pipedrivetest.Deal{StageID: 2, Status: "won"})
+	e.srv.AddDeal(pipedrivetest.Deal{StageID: otherStages[0]})
+	e.srv.AddDeal(pipedrivetest.Deal{StageID: 3, IsArchived: true})
 
 	var got []int64
 	cursor, pages := "", 0

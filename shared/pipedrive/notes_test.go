@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/pipedrive/spec"
 )
 
@@ -40,12 +40,12 @@ func TestWriteCostsMatchSpecs(t *testing.T) {
 }
 
 func TestAddNoteAndActivityAgainstSandbox(t *testing.T) {
-	srv, err := sandbox.Start(sandbox.Options{Token: "tok-notes-123"})
+	srv, err := pipedrivetest.Start(pipedrivetest.Options{Token: "tok-notes-123"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	deal := srv.AddDeal(sandbox.Deal{Title: "Acme", OwnerID: 55})
+	deal := srv.AddDeal(pipedrivetest.Deal{Title: "Acme", OwnerID: 55})
 	c, err := New(Config{BaseURL: srv.URL() + "/api/v2", Token: StaticToken("tok-notes-123")})
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +63,11 @@ func TestAddNoteAndActivityAgainstSandbox(t *testing.T) {
 		t.Errorf("note on a missing deal: %v", err)
 	}
 	// 429 is retried (nothing was created); a 5xx is not (it may have been).
-	srv.InjectFault(sandbox.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 429, Times: 1})
+	srv.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 429, Times: 1})
 	if _, err := c.AddNote(ctx, NewNote{DealID: deal, Content: "again"}); err != nil {
 		t.Errorf("after one 429: %v", err)
 	}
-	srv.InjectFault(sandbox.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 503, Times: 1})
+	srv.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 503, Times: 1})
 	if _, err := c.AddNote(ctx, NewNote{DealID: deal, Content: "once"}); !errors.Is(err, ErrServer) {
 		t.Errorf("503: %v", err)
 	}

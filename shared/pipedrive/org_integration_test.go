@@ -5,14 +5,14 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 )
 
 func TestSandboxOrganizations(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
-	acme := e.srv.AddOrganizationFull(sandbox.Organization{Name: "Acme Corp", Website: "https://www.acme.example",
+	acme := e.srv.AddOrganizationFull(pipedrivetest.Organization{Name: "Acme Corp", Website: "https://www.acme.example",
 		Address: "Main St 1", CustomFields: map[string]any{"k": "acme.example"}, OwnerID: 7})
 	widgets := e.srv.AddOrganization("Acme Widgets")
 
@@ -52,10 +52,10 @@ func TestSandboxOrganizations(t *testing.T) {
 		t.Errorf("missing org: %v", err)
 	}
 
-	open1 := e.srv.AddDeal(sandbox.Deal{OrgID: acme})
-	open2 := e.srv.AddDeal(sandbox.Deal{OrgID: acme, StageID: 3})
-	e.srv.AddDeal(sandbox.Deal{OrgID: acme, Status: "lost"})
-	e.srv.AddDeal(sandbox.Deal{OrgID: widgets})
+	open1 := e.srv.AddDeal(pipedrivetest.Deal{OrgID: acme})
+	open2 := e.srv.AddDeal(pipedrivetest.Deal{OrgID: acme, StageID: 3})
+	e.srv.AddDeal(pipedrivetest.Deal{OrgID: acme, Status: "lost"})
+	e.srv.AddDeal(pipedrivetest.Deal{OrgID: widgets})
 	ds, err := c.ListOpenDealsByOrg(ctx, acme)
 	if err != nil || len(ds) != 2 || ds[0].ID != open1 || ds[1].ID != open2 || ds[1].OrgID != acme {
 		t.Errorf("org deals %+v %v", ds, err)

@@ -1,7 +1,7 @@
 package pipedrive
 
 // Integration tests: the client against the Pipedrive sandbox
-// (shared/pipedrive/sandbox) over real HTTP on 127.0.0.1. The sandbox routes
+// (shared/pipedrive/pipedrivetest) over real HTTP on 127.0.0.1. The sandbox routes
 // and validates every request and response against the official v2 spec and
 // charges each operation's x-token-cost; every test ends by checking that
 // the client's Usage matches what the sandbox charged and that the sandbox
@@ -16,14 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/pipedrive/sandbox"
+	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 )
 
 const sandboxToken = "sbx-TOKEN-5f0e8c1d2b3a4958"
 
 type sbxEnv struct {
 	t     *testing.T
-	srv   *sandbox.Server
+	srv   *pipedrivetest.Server
 	clock *fakeClock // shared by the sandbox and the clients: Sleep advances both
 	logs  *syncBuffer
 	cls   []*Client
@@ -36,14 +36,14 @@ type sbxEnv struct {
 // startSandbox starts a sandbox whose clock is the shared fake clock, and
 // registers end-of-test checks (usage vs TokenCostSpent, no validation
 // errors, no token in logs).
-func startSandbox(t *testing.T, opts sandbox.Options) *sbxEnv {
+func startSandbox(t *testing.T, opts pipedrivetest.Options) *sbxEnv {
 	t.Helper()
 	e := &sbxEnv{t: t, clock: newFakeClock(), logs: &syncBuffer{}}
 	opts.Token = sandboxToken
 	opts.Now = e.clock.Now
-	srv, err := sandbox.Start(opts)
+	srv, err := pipedrivetest.Start(opts)
 	if err != nil {
-		t.Fatalf("sandbox.Start: %v", err)
+		t.Fatalf("pipedrivetest.Start: %v", err)
 	}
 	e.srv = srv
 	t.Cleanup(func() {
@@ -106,12 +106,12 @@ func (e *sbxEnv) statuses(method, prefix string) []int {
 }
 
 func TestSandboxGetAndPatchDeal(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
 	person := e.srv.AddPerson("Jane Doe", "jane@acme.example")
-	id := e.srv.AddDeal(sandbox.Deal{Title: "Acme renewal", StageID: 1, PersonID: person, Value: 1200, Currency: "USD"})
-	noPerson := e.srv.AddDeal(sandbox.Deal{Title: "Orphan", StageID: 2})
+	id := e.srv.AddDeal(pipedrivetest.Deal{Title: "Acme renewal", StageID: 1, PersonID: person, Value: 1200, Currency: "USD"})
+	noPerson := e.srv.AddDeal(pipedrivetest.Deal{Title: "Orphan", StageID: 2})
 
 	d, err := c.GetDeal(ctx, id)
 	if err != nil {
@@ -159,10 +159,10 @@ func TestSandboxGetAndPatchDeal(t *testing.T) {
 }
 
 func TestSandboxUnknownStage(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
-	id := e.srv.AddDeal(sandbox.Deal{StageID: 2})
+	id := e.srv.AddDeal(pipedrivetest.Deal{StageID: 2})
 
 	_, err := c.UpdateDeal(ctx, id, DealPatch{StageID: Ptr[int64](999)})
 	if !IsUnknownStage(err) || !errors.Is(err, ErrBadRequest) || IsRetryable(err) {
@@ -199,7 +199,7 @@ func TestSandboxUnknownStage(t *testing.T) {
 }
 
 func TestSandboxUnauthorized(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	const wrong = "wrong-TOKEN-a1b2c3d4e5f6"
 	c := e.client(wrong)
 	_, err := c.GetDeal(context.Background(), 1)
@@ -228,9 +228,9 @@ func TestSandboxUnauthorized(t *testing.T) {
 func TestSandboxBurstWindowNever429s(t *testing.T) {
 	// One client alone keeps under the burst window: it reads
 	// x-ratelimit-remaining and waits for x-ratelimit-reset itself.
-	e := startSandbox(t, sandbox.Options{BurstLimit: 3})
+	e := startSandbox(t, pipedrivetest.Options{BurstLimit: 3})
 	c := e.client(sandboxToken)
-	id := e.srv.AddDeal(sandbox.Deal{})
+	id := e.srv.AddDeal(pipedrivetest.Deal{})
 	for i := 0; i < 10; i++ {
 		if _, err := c.GetDeal(context.Background(), id); err != nil {
 			t.Fatal(err)
@@ -256,9 +256,9 @@ func TestSandbox429BackoffObeysReset(t *testing.T) {
 	// Two Lambda instances share the token: instance A fills the window,
 	// instance B (no rate-limit state yet) gets a 429 and must wait exactly
 	// x-ratelimit-reset before retrying.
-	e := startSandbox(t, sandbox.Options{BurstLimit: 2, RateLimitPenalty: 5 * time.Second})
+	e := startSandbox(t, pipedrivetest.Options{BurstLimit: 2, RateLimitPenalty: 5 * time.Second})
 	a, b := e.client(sandboxToken), e.client(sandboxToken)
-	id := e.srv.AddDeal(sandbox.Deal{})
+	id := e.srv.AddDeal(pipedrivetest.Deal{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := 0; i < 2; i++ {
@@ -286,9 +286,9 @@ func TestSandbox429BackoffObeysReset(t *testing.T) {
 }
 
 func TestSandboxGivesUpBeforeDeadline(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{BurstLimit: 1, RateLimitPenalty: 10 * time.Second})
+	e := startSandbox(t, pipedrivetest.Options{BurstLimit: 1, RateLimitPenalty: 10 * time.Second})
 	a, b := e.client(sandboxToken), e.client(sandboxToken)
-	id := e.srv.AddDeal(sandbox.Deal{})
+	id := e.srv.AddDeal(pipedrivetest.Deal{})
 	if _, err := a.GetDeal(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
@@ -320,10 +320,10 @@ func TestSandboxGivesUpBeforeDeadline(t *testing.T) {
 }
 
 func TestSandboxForbiddenHTML(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
-	id := e.srv.AddDeal(sandbox.Deal{})
-	e.srv.InjectFault(sandbox.Fault{Method: "GET", PathPrefix: "/api/v2/deals/", Status: 403, HTMLBody: true, Times: 1})
+	id := e.srv.AddDeal(pipedrivetest.Deal{})
+	e.srv.InjectFault(pipedrivetest.Fault{Method: "GET", PathPrefix: "/api/v2/deals/", Status: 403, HTMLBody: true, Times: 1})
 	e.faultCharges = 1 // the sandbox charges injected faults
 	_, err := c.GetDeal(context.Background(), id)
 	var ae *APIError
@@ -341,8 +341,8 @@ func TestSandboxForbiddenHTML(t *testing.T) {
 func TestSandboxRealLockoutPage(t *testing.T) {
 	// Fresh Lambda instances without retries keep calling into a full
 	// window: after BlockAfter refusals the sandbox serves its HTML 403.
-	e := startSandbox(t, sandbox.Options{BurstLimit: 1, BlockAfter: 1})
-	id := e.srv.AddDeal(sandbox.Deal{})
+	e := startSandbox(t, pipedrivetest.Options{BurstLimit: 1, BlockAfter: 1})
+	id := e.srv.AddDeal(pipedrivetest.Deal{})
 	if _, err := e.client(sandboxToken).GetDeal(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
@@ -363,13 +363,13 @@ func TestSandboxRealLockoutPage(t *testing.T) {
 }
 
 func TestSandboxServerErrors(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
-	id := e.srv.AddDeal(sandbox.Deal{StageID: 1})
+	id := e.srv.AddDeal(pipedrivetest.Deal{StageID: 1})
 	ctx := context.Background()
 
 	// GET: retried with backoff.
-	e.srv.InjectFault(sandbox.Fault{Method: "GET", PathPrefix: "/api/v2/deals/", Status: 503, Times: 2})
+	e.srv.InjectFault(pipedrivetest.Fault{Method: "GET", PathPrefix: "/api/v2/deals/", Status: 503, Times: 2})
 	if _, err := c.GetDeal(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestSandboxServerErrors(t *testing.T) {
 
 	// PATCH: the change is applied, then the answer is a 502. Not retried:
 	// the caller learns the outcome is unknown and re-reads.
-	e.srv.InjectFault(sandbox.Fault{Method: "PATCH", PathPrefix: "/api/v2/deals/", Status: 502, Times: 1, ApplyBeforeDelay: true})
+	e.srv.InjectFault(pipedrivetest.Fault{Method: "PATCH", PathPrefix: "/api/v2/deals/", Status: 502, Times: 1, ApplyBeforeDelay: true})
 	_, err := c.UpdateDeal(ctx, id, DealPatch{StageID: Ptr[int64](2)})
 	if !errors.Is(err, ErrServer) || !IsRetryable(err) {
 		t.Fatalf("err %v", err)
@@ -396,10 +396,10 @@ func TestSandboxServerErrors(t *testing.T) {
 }
 
 func TestSandboxPatchTimeoutNotRetried(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
-	id := e.srv.AddDeal(sandbox.Deal{StageID: 1})
-	e.srv.InjectFault(sandbox.Fault{Method: "PATCH", PathPrefix: "/api/v2/deals/", Delay: 2 * time.Second, ApplyBeforeDelay: true, Times: 1})
+	id := e.srv.AddDeal(pipedrivetest.Deal{StageID: 1})
+	e.srv.InjectFault(pipedrivetest.Fault{Method: "PATCH", PathPrefix: "/api/v2/deals/", Delay: 2 * time.Second, ApplyBeforeDelay: true, Times: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := c.UpdateDeal(ctx, id, DealPatch{StageID: Ptr[int64](4)})
@@ -420,7 +420,7 @@ func TestSandboxPatchTimeoutNotRetried(t *testing.T) {
 }
 
 func TestSandboxPagingStagesAndPipelines(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
 	pid, _ := e.srv.AddPipeline("Big")
@@ -476,11 +476,11 @@ func TestSandboxPagingStagesAndPipelines(t *testing.T) {
 }
 
 func TestSandboxSearchPersonsAndOpenDeals(t *testing.T) {
-	e := startSandbox(t, sandbox.Options{})
+	e := startSandbox(t, pipedrivetest.Options{})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
 	org := e.srv.AddOrganization("Acme")
-	jane := e.srv.AddPersonFull(sandbox.Person{Name: "Jane Doe", Emails: []string{"jane@acme.example", "jd@home.example"}, OrgID: org})
+	jane := e.srv.AddPersonFull(pipedrivetest.Person{Name: "Jane Doe", Emails: []string{"jane@acme.example", "jd@home.example"}, OrgID: org})
 	e.srv.AddPerson("Janet", "janet@acme.example")
 	e.srv.AddPerson("Plus", "a+b@acme.example")
 
@@ -498,11 +498,11 @@ func TestSandboxSearchPersonsAndOpenDeals(t *testing.T) {
 		t.Errorf("no match: %+v %v", ps, err)
 	}
 
-	open1 := e.srv.AddDeal(sandbox.Deal{PersonID: jane, StageID: 2})
-	open2 := e.srv.AddDeal(sandbox.Deal{PersonID: jane, StageID: 4})
-	e.srv.AddDeal(sandbox.Deal{PersonID: jane, Status: "won"})
-	e.srv.AddDeal(sandbox.Deal{PersonID: jane, Status: "lost"})
-	e.srv.AddDeal(sandbox.Deal{PersonID: jane + 100})
+	open1 := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane, StageID: 2})
+	open2 := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane, StageID: 4})
+	e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane, Status: "won"})
+	e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane, Status: "lost"})
+	e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane + 100})
 	ds, err := c.ListOpenDealsByPerson(ctx, jane)
 	if err != nil {
 		t.Fatal(err)
@@ -518,11 +518,11 @@ func TestSandboxSearchPersonsAndOpenDeals(t *testing.T) {
 
 func TestSandboxSearchBurstWindow(t *testing.T) {
 	// Search has its own, smaller window; deal reads are not held up by it.
-	e := startSandbox(t, sandbox.Options{SearchBurstLimit: 2})
+	e := startSandbox(t, pipedrivetest.Options{SearchBurstLimit: 2})
 	c := e.client(sandboxToken)
 	ctx := context.Background()
 	e.srv.AddPerson("Jane", "jane@acme.example")
-	id := e.srv.AddDeal(sandbox.Deal{})
+	id := e.srv.AddDeal(pipedrivetest.Deal{})
 	for i := 0; i < 2; i++ {
 		if _, err := c.SearchPersonsByEmail(ctx, "jane@acme.example"); err != nil {
 			t.Fatal(err)

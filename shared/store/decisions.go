@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/stagemover/stagemover/shared/intent"
+	"github.com/stagemover/stagemover/shared/core/intent"
 )
 
 // Decision actions: only "move" decisions reach the mover (template.yaml filter).

@@ -24,7 +24,7 @@ const (
 // conditional write before the POST, so of any number of concurrent or
 // repeated writers exactly one sends it. It then ends "posted" (with the
 // Pipedrive id), "uncertain" (the POST may or may not have created it:
-// never sent again, see shared/explain), "skipped" (nothing to write, e.g.
+// never sent again, see shared/core/explain), "skipped" (nothing to write, e.g.
 // the deal is closed), or is released (removed) when Pipedrive certainly did
 // not create it, so a later run can try again.
 const (

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/stagemover/stagemover/shared/signal"
+	"github.com/stagemover/stagemover/shared/core/signal"
 )
 
 // SignalRecord is a stored signal with where it came from and whom it is about.

@@ -1,0 +1,180 @@
+package pipedrivetest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Organizations: GET /api/v2/organizations/search (searchOrganization,
+// x-token-cost 20, search burst window) and GET /api/v2/organizations/{id}
+// (getOrganization, x-token-cost 1), answered in the shapes of
+// openapi-v2.yaml (GetOrganizationSearchResponse, UpsertOrganizationResponse).
+
+// orgJSON renders an organization like getOrganization. Non-nullable fields
+// without a value (address) are omitted; nullable ones are sent as null.
+func orgJSON(o *Organization) map[string]any {
+	var website any
+	if o.Website != "" {
+		website = o.Website
+	}
+	cf := map[string]any{}
+	for k, v := range o.CustomFields {
+		cf[k] = v
+	}
+	m := map[string]any{
+		"id":             o.ID,
+		"name":           o.Name,
+		"owner_id":       o.OwnerID,
+		"add_time":       fmtTime(o.AddTime),
+		"update_time":    fmtTime(o.UpdateTime),
+		"is_deleted":     o.IsDeleted,
+		"visible_to":     3,
+		"label_ids":      []int64{},
+		"website":        website,
+		"linkedin":       nil,
+		"industry":       nil,
+		"annual_revenue": nil,
+		"employee_count": nil,
+		"custom_fields":  cf,
+	}
+	if o.Address != "" {
+		m["address"] = map[string]any{"value": o.Address}
+	}
+	return m
+}
+
+func (s *Sandbox) opGetOrganization(c *call) (*response, *apiError) {
+	id, aerr := pathID(c)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, found := s.orgs[id]
+	if !found || o.IsDeleted {
+		return nil, errNotFound()
+	}
+	return ok(orgJSON(o), nil), nil
+}
+
+// opSearchOrganizations matches name, address, notes and string custom
+// field values like opSearchPersons: exact_match compares whole values
+// without case; otherwise a value containing the term matches, scored by
+// how much of the value the term covers. The item's custom_fields lists the
+// custom field values that matched (the spec documents only "Custom fields").
+func (s *Sandbox) opSearchOrganizations(c *call) (*response, *apiError) {
+	q := c.r.URL.Query()
+	term := strings.TrimSpace(q.Get("term"))
+	exact := q.Get("exact_match") == "true" || q.Get("exact_match") == "1"
+	minLen := 2
+	if exact {
+		minLen = 1
+	}
+	if len([]rune(term)) < minLen {
+		return nil, badRequest(fmt.Sprintf("The search term must be at least %d characters long", minLen))
+	}
+	fields := map[string]bool{"name": true, "address": true, "notes": true, "custom_fields": true}
+	if f := q.Get("fields"); f != "" {
+		fields = map[string]bool{}
+		for _, p := range strings.Split(f, ",") {
+			fields[strings.TrimSpace(p)] = true
+		}
+	}
+	limit, aerr := pageLimit(q)
+	if aerr != nil {
+		return nil, aerr
+	}
+	lt := strings.ToLower(term)
+	matches := func(v string) (bool, float64) {
+		lv := strings.ToLower(strings.TrimSpace(v))
+		if lv == "" {
+			return false, 0
+		}
+		if lv == lt {
+			return true, 1
+		}
+		if !exact && strings.Contains(lv, lt) {
+			return true, float64(len(lt)) / float64(len(lv))
+		}
+		return false, 0
+	}
+
+	s.mu.Lock()
+	type hit struct {
+		score float64
+		o     *Organization
+		cf    []string
+	}
+	var hits []hit
+	for _, o := range s.orgs {
+		if o.IsDeleted {
+			continue
+		}
+		h := hit{o: o}
+		consider := func(v string) bool {
+			m, sc := matches(v)
+			if m && sc > h.score {
+				h.score = sc
+			}
+			return m
+		}
+		if fields["name"] {
+			consider(o.Name)
+		}
+		if fields["address"] {
+			consider(o.Address)
+		}
+		if fields["notes"] {
+			for _, n := range o.Notes {
+				consider(n)
+			}
+		}
+		if fields["custom_fields"] {
+			keys := make([]string, 0, len(o.CustomFields))
+			for k := range o.CustomFields {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if v, isStr := o.CustomFields[k].(string); isStr && consider(v) {
+					h.cf = append(h.cf, v)
+				}
+			}
+		}
+		if h.score > 0 {
+			hits = append(hits, h)
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		return hits[i].o.ID < hits[j].o.ID
+	})
+	items := make([]pageItem, 0, len(hits))
+	for i, h := range hits {
+		item := map[string]any{
+			"id":            h.o.ID,
+			"type":          "organization",
+			"name":          h.o.Name,
+			"visible_to":    3,
+			"owner":         map[string]any{"id": h.o.OwnerID},
+			"custom_fields": nonNil(h.cf),
+			"notes":         nonNil(h.o.Notes),
+		}
+		if h.o.Address != "" {
+			item["address"] = h.o.Address
+		}
+		items = append(items, pageItem{key: sortInt(int64(i)), id: h.o.ID, v: map[string]any{
+			"result_score": float64(int(h.score*10000)) / 10000,
+			"item":         item,
+		}})
+	}
+	s.mu.Unlock()
+	page, next, aerr := paginate(items, "result_score", "asc", limit, q.Get("cursor"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return ok(map[string]any{"items": page}, additional(next)), nil
+}

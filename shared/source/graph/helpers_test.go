@@ -1,0 +1,209 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/platform/apigw"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+// clientState is the test deployment's clientState secret.
+const clientState = "secretClientValue"
+
+const route = "POST /webhooks/graph"
+
+// clock is a settable clock shared by the code under test and the stand-in.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer collects logs from concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a notification handler on DynamoDB Local, served over HTTP the
+// way API Gateway would call it.
+type env struct {
+	tbl     *ddblocal.TestTable
+	st      *store.Store
+	handler *graph.Handler
+	srv     *httptest.Server
+	metrics *metrics.Recorder
+	logs    *syncBuffer
+	clock   *clock
+}
+
+func newEnv(t *testing.T, now *clock) *env {
+	t.Helper()
+	tbl := ddblocal.ForTest(t)
+	e := &env{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-graph"), logs: &syncBuffer{}, clock: now}
+	e.st = store.New(tbl.DB, tbl.Name, store.WithClock(now.Now))
+	e.handler = &graph.Handler{
+		Store:       e.st,
+		Mailboxes:   []string{mailbox},
+		ClientState: func(context.Context) (string, error) { return clientState, nil },
+		Now:         now.Now,
+		Log:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics:     e.metrics,
+	}
+	e.srv = httptest.NewServer(apigw.Handler(route, e.handler.Handle))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// watched is the notification URL query the Renewer sets for the watched
+// mailbox's messages.
+const watched = "kind=messages&mailbox=sam.ortega%40acme-routing.io"
+
+// url is the notification URL with an optional raw query.
+func (e *env) url(rawQuery string) string {
+	u := e.srv.URL + "/webhooks/graph"
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	return u
+}
+
+type response struct {
+	status      int
+	contentType string
+	body        string
+}
+
+func post(t *testing.T, target, contentType string, body []byte) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: string(b)}
+}
+
+// items returns every item of the table.
+func (e *env) items(t *testing.T) []map[string]types.AttributeValue {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := e.tbl.DB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.tbl.Name), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
+}
+
+// fetches returns the table's fetch items, decoded.
+func (e *env) fetches(t *testing.T) []store.FetchRecord {
+	t.Helper()
+	var out []store.FetchRecord
+	for _, it := range e.items(t) {
+		if s, ok := it["type"].(*types.AttributeValueMemberS); ok && s.Value == store.TypeFetch {
+			r, err := store.FetchFromItem(it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withClientState replaces the docs' clientState placeholder value.
+func withClientState(b []byte, state string) []byte {
+	return bytes.ReplaceAll(b, []byte(`"clientState":"secretClientValue"`), []byte(`"clientState":"`+state+`"`))
+}
+
+// newStandIn starts the Graph stand-in and a client for it.
+func newStandIn(t *testing.T, now *clock, opts ...graphtest.Option) (*graphtest.Server, *graph.Client) {
+	t.Helper()
+	if now != nil {
+		opts = append([]graphtest.Option{graphtest.WithClock(now.Now)}, opts...)
+	}
+	s := graphtest.New(opts...)
+	t.Cleanup(s.Close)
+	c := &graph.Client{
+		GraphURL:    s.GraphURL(),
+		LoginURL:    s.LoginURL(),
+		Credentials: graph.CredentialsFrom(func(context.Context) (string, error) { return s.CredentialsJSON(), nil }),
+	}
+	if now != nil {
+		c.Now = now.Now
+	}
+	return s, c
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+func mustContain(t *testing.T, what, s, sub string) {
+	t.Helper()
+	if !strings.Contains(s, sub) {
+		t.Fatalf("%s %q does not contain %q", what, s, sub)
+	}
+}

@@ -1,0 +1,265 @@
+package pandadoc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/platform/apigw"
+	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/doctype"
+	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/pandadoc"
+	"github.com/stagemover/stagemover/shared/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+type fixture struct {
+	h       *pandadoc.Handler
+	srv     *httptest.Server
+	tbl     *ddblocal.TestTable
+	metrics *metrics.Recorder
+	logs    *syncBuffer
+	key     string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newFixture(t *testing.T, key string) *fixture {
+	t.Helper()
+	tbl := ddblocal.ForTest(t)
+	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-pandadoc"), logs: &syncBuffer{}, key: key}
+	f.h = &pandadoc.Handler{
+		Store:           store.New(tbl.DB, tbl.Name),
+		Secret:          func(context.Context) ([]byte, error) { return []byte(key), nil },
+		InternalDomains: internal,
+		Log:             slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Metrics:         f.metrics,
+	}
+	f.srv = httptest.NewServer(apigw.Handler(Route, f.h.Handle))
+	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() {
+		if strings.Contains(f.logs.String(), key) {
+			t.Errorf("the shared key appears in the logs")
+		}
+	})
+	return f
+}
+
+// post sends body as PandaDoc does: POST to the subscription URL with
+// ?signature= appended.
+func (f *fixture) post(t *testing.T, body []byte, sig string) (int, map[string]any) {
+	t.Helper()
+	u := f.srv.URL + "/webhooks/pandadoc"
+	if sig != "" {
+		u += "?signature=" + sig
+	}
+	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(pandadoc.HeaderEventID, "7c0d4bd1-2a55-4cf8-9f0a-0f7d3b1c2e4f")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(raw), f.key) {
+		t.Errorf("the shared key appears in a response")
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Errorf("response %q is not a JSON object: %v", raw, err)
+	}
+	return resp.StatusCode, out
+}
+
+func (f *fixture) sign(b []byte) string { return pandadoc.Sign([]byte(f.key), b) }
+
+func (f *fixture) records(t *testing.T) []store.SignalRecord {
+	t.Helper()
+	out, err := f.tbl.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.tbl.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []store.SignalRecord
+	for _, item := range out.Items {
+		rec, err := store.SignalFromItem(item)
+		if err != nil {
+			t.Fatalf("an item that is not a signal was stored: %v", err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+func TestFiftyConcurrentRedeliveriesStoreOneSignal(t *testing.T) {
+	f := newFixture(t, testKey)
+	body := readTestdata(t, "state-viewed")
+	codes := make(chan int, 50)
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _ := f.post(t, body, f.sign(body))
+			codes <- code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	byCode := map[int]int{}
+	for c := range codes {
+		byCode[c]++
+	}
+	if byCode[http.StatusAccepted] != 1 || byCode[http.StatusOK] != 49 {
+		t.Fatalf("status codes = %v, want one 202 and 49 200", byCode)
+	}
+	if recs := f.records(t); len(recs) != 1 || recs[0].Source != pandadoc.Source || recs[0].Signal.Action != "viewed" {
+		t.Fatalf("items = %+v, want exactly one viewed signal", recs)
+	}
+	if got := f.metrics.Total(metrics.SignalDuplicate); got != 49 {
+		t.Fatalf("duplicates counted = %v, want 49", got)
+	}
+}
+
+// TestBatchStoresEveryNotification: a delivery of two notifications stores
+// two signals for the buyer; redelivered, nothing.
+func TestBatchStoresEveryNotification(t *testing.T) {
+	f := newFixture(t, testKey)
+	body := readTestdata(t, "completed-batch")
+	code, out := f.post(t, body, f.sign(body))
+	if code != http.StatusAccepted || out["status"] != "stored" || out["stored"] != 2.0 {
+		t.Fatalf("%d %v, want 202 with 2 stored", code, out)
+	}
+	code, out = f.post(t, body, f.sign(body))
+	if code != http.StatusOK || out["status"] != "duplicate" || out["duplicates"] != 2.0 {
+		t.Fatalf("redelivery: %d %v, want 200 duplicate", code, out)
+	}
+	recs := f.records(t)
+	if len(recs) != 2 {
+		t.Fatalf("%d items, want 2", len(recs))
+	}
+	actors := map[string]bool{}
+	for _, r := range recs {
+		if r.PersonEmail != "dana.whitfield@northwind-logistics.com" || r.DealID != 0 {
+			t.Errorf("record %+v: want the buyer as person, no deal yet", r)
+		}
+		actors[r.Signal.Actor] = true
+	}
+	if !actors["priya.nair@acme-routing.io"] || !actors["dana.whitfield@northwind-logistics.com"] {
+		t.Errorf("actors %v", actors)
+	}
+}
+
+func TestRejectionsStoreNothing(t *testing.T) {
+	f := newFixture(t, testKey)
+	good := readTestdata(t, "state-sent")
+	big := append([]byte(`[{"event":"document_state_changed","pad":"`), bytes.Repeat([]byte("x"), ingest.MaxBody)...)
+	big = append(big, `"}]`...)
+	unsupported := []byte(`[{"event":"invoice_paid","data":{}}]`)
+	tampered := bytes.Replace(good, []byte("Dana"), []byte("Dora"), 1)
+	tests := []struct {
+		name   string
+		body   []byte
+		sig    string
+		want   int
+		reason string
+	}{
+		{"unsigned", good, "", 401, "required"},
+		{"wrong key", good, pandadoc.Sign([]byte("not-the-key"), good), 401, "does not match"},
+		{"signed then altered", tampered, f.sign(good), 401, "does not match"},
+		{"malformed signature", good, "xyz", 401, "hex"},
+		{"not JSON", []byte("event=x"), f.sign([]byte("event=x")), 400, "invalid JSON"},
+		{"unsupported event", unsupported, f.sign(unsupported), 400, "not supported"},
+		{"oversized", big, f.sign(big), 413, "larger than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := f.post(t, tc.body, tc.sig)
+			if code != tc.want {
+				t.Fatalf("status %d %v, want %d", code, out, tc.want)
+			}
+			if reason, _ := out["error"].(string); !strings.Contains(reason, tc.reason) {
+				t.Fatalf("reason %q does not say %q", reason, tc.reason)
+			}
+		})
+	}
+	if n := len(f.records(t)); n != 0 {
+		t.Fatalf("%d items stored by rejected deliveries", n)
+	}
+	if got := f.metrics.Total(metrics.SignalRejected); got != float64(len(tests)) {
+		t.Errorf("SignalRejected = %v, want %d", got, len(tests))
+	}
+}
+
+func TestIgnoredStoresNothing(t *testing.T) {
+	f := newFixture(t, testKey)
+	for _, name := range []string{"ignored-updated", "ignored-draft"} {
+		body := readTestdata(t, name)
+		code, out := f.post(t, body, f.sign(body))
+		if code != http.StatusOK || out["status"] != "ignored" || out["ignored"] != 1.0 {
+			t.Fatalf("%s: %d %v, want 200 ignored", name, code, out)
+		}
+		// an ignored event still has to be authentic
+		if code, _ := f.post(t, body, pandadoc.Sign([]byte("wrong"), body)); code != http.StatusUnauthorized {
+			t.Fatalf("%s wrongly signed: %d, want 401", name, code)
+		}
+	}
+	if n := len(f.records(t)); n != 0 {
+		t.Fatalf("%d items stored for ignored events", n)
+	}
+	if f.metrics.Total(doctype.MetricIgnored) != 2 {
+		t.Errorf("ignored not counted")
+	}
+}
+
+func TestUnavailableKeyOrTable(t *testing.T) {
+	f := newFixture(t, testKey)
+	body := readTestdata(t, "state-sent")
+	f.h.Secret = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
+	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
+		t.Fatalf("key unavailable: %d, want 503", code)
+	}
+	f.h.Secret = func(context.Context) ([]byte, error) { return []byte(" ,\n"), nil }
+	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
+		t.Fatalf("empty key: %d, want 503", code)
+	}
+	f.h.Secret = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
+	f.h.Store = store.New(f.tbl.DB, "no-such-table")
+	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
+		t.Fatalf("table unavailable: %d, want 503", code)
+	}
+	if n := len(f.records(t)); n != 0 {
+		t.Fatalf("%d items stored", n)
+	}
+}
