@@ -249,7 +249,7 @@ func TestFetcherGraphSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The message the sample notification is about, in the sample's mailbox.
-	msg, err := os.ReadFile(filepath.Join(root, "shared", "graph", "testdata", "message-buyer-reply.json"))
+	msg, err := os.ReadFile(filepath.Join(root, "shared", "source", "graph", "testdata", "message-buyer-reply.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
