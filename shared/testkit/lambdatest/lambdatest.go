@@ -11,9 +11,11 @@
 //	func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 //
 //	f := lambdatest.NewFixture(t, "mover") // bootstrap, table, secrets, the template's environment
-//	f.PutSecret("PIPEDRIVE_TOKEN_SECRET_ARN", "stagemover/pipedrive-token", testkit.SecretJSON("api_token", token), token)
-//	rie := f.Start(t)
+//	pd, token := f.Pipedrive(t)           // the sandbox, its token in PIPEDRIVE_TOKEN_SECRET_ARN's secret
+//	f.PutSecret(t, "OTHER_SECRET_ARN", "stagemover/other", testkit.SecretJSON("key", key), key)
+//	rie := f.Start(t)                      // exactly the template's environment, over f.Env
 //	resp := rie.InvokeBatch(t, testkit.Event(t, "mover.json"))
+//	f.AssertNoSecrets(t, rie.Output())
 //
 // The emulator comes from $STAGEMOVER_RIE, else aws-lambda-rie on PATH, else
 // it is installed with `go install` (RIEModule@RIEVersion) into
