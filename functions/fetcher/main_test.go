@@ -52,7 +52,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	f := &fixture{Fixture: lambdatest.NewFixture(t, "fetcher"), graph: graphtest.New()}
-	f.store = store.New(f.Table.DB, f.Table.Name)
+	f.store = f.Store()
 	t.Cleanup(f.graph.Close)
 	var err error
 	if f.google, err = gmailtest.NewServer(); err != nil {
@@ -98,19 +98,6 @@ func (f *fixture) putFetch(t *testing.T, event []byte) (store.FetchRecord, strin
 	return rec, ev.Records[0].Change.SequenceNumber
 }
 
-func (f *fixture) signals(t *testing.T) []store.SignalRecord {
-	t.Helper()
-	var out []store.SignalRecord
-	for _, item := range f.Items(t, store.TypeSignal) {
-		rec, err := store.SignalFromItem(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
 // failedAttempts is the fetch item's count of failed attempts.
 func (f *fixture) failedAttempts(t *testing.T, rec store.FetchRecord) int {
 	t.Helper()
@@ -143,7 +130,7 @@ func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
 		t.Fatalf("provider failing: batch item failures %+v, want the record %s\n%s", resp.BatchItemFailures, seq, rie.Output())
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored by a failed fetch, want 0", n)
 	}
 	if n := f.failedAttempts(t, rec); n != 1 {
@@ -154,7 +141,7 @@ func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store
 	if resp := rie.InvokeBatch(t, event); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("retry: batch item failures %+v\n%s", resp.BatchItemFailures, rie.Output())
 	}
-	sigs := f.signals(t)
+	sigs := f.Signals(t)
 	if len(sigs) != 1 {
 		t.Fatalf("%d signals after the fetch, want 1\n%s", len(sigs), rie.Output())
 	}
@@ -169,7 +156,7 @@ func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store
 	if resp := rie.InvokeBatch(t, event); len(resp.BatchItemFailures) != 0 {
 		t.Errorf("redelivery: batch item failures %+v", resp.BatchItemFailures)
 	}
-	if n := len(f.signals(t)); n != 1 {
+	if n := len(f.Signals(t)); n != 1 {
 		t.Errorf("%d signals after a redelivery, want still 1", n)
 	}
 
@@ -280,7 +267,7 @@ func TestFetcherLastAttemptCountsFetchFailed(t *testing.T) {
 	if n := f.failedAttempts(t, rec); n != 3 {
 		t.Errorf("failed_attempts = %d, want 3", n)
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored by failed fetches", n)
 	}
 	f.AssertNoSecrets(t, rie.Output())
@@ -308,7 +295,7 @@ func TestFetcherGraphUnresolvableMailboxEndsInFailureQueue(t *testing.T) {
 	if n := f.failedAttempts(t, rec); n != 3 {
 		t.Errorf("failed_attempts = %d, want 3", n)
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored", n)
 	}
 	if out := rie.Output(); !strings.Contains(out, "ErrorInvalidUser") {
@@ -336,7 +323,7 @@ func TestFetcherGraphRefusesUnwatchedMailbox(t *testing.T) {
 			t.Errorf("the fetcher read Graph for an unwatched mailbox: %s", r)
 		}
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored", n)
 	}
 	if got := countMetric(t, rie.Output(), "GraphMailboxNotWatched"); got != 1 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
 )
 
@@ -173,6 +174,37 @@ func (f *Fixture) Pipedrive(t testing.TB) (pd *pipedrivetest.Server, token strin
 	f.Env["PIPEDRIVE_BASE_URL"] = pd.URL()
 	f.Env["PIPEDRIVE_INTEGRATION_USER_ID"] = fmt.Sprint(pd.IntegrationUserID())
 	return pd, token
+}
+
+// Store is the project's store over the fixture's table.
+func (f *Fixture) Store() *store.Store { return store.New(f.Table.DB, f.Table.Name) }
+
+// Signals are the table's signal items, decoded.
+func (f *Fixture) Signals(t testing.TB) []store.SignalRecord {
+	t.Helper()
+	var out []store.SignalRecord
+	for _, item := range f.Items(t, store.TypeSignal) {
+		rec, err := store.SignalFromItem(item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// Fetches are the table's fetch items (notifications for the fetcher), decoded.
+func (f *Fixture) Fetches(t testing.TB) []store.FetchRecord {
+	t.Helper()
+	var out []store.FetchRecord
+	for _, item := range f.Items(t, store.TypeFetch) {
+		rec, err := store.FetchFromItem(item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
 }
 
 // Items returns the table's items of type itemType.

@@ -134,34 +134,6 @@ const (
 
 const buyer = "dana.whitfield@northwind-logistics.com"
 
-func newStore(f *lambdatest.Fixture) *store.Store { return store.New(f.Table.DB, f.Table.Name) }
-
-func signals(t *testing.T, f *lambdatest.Fixture) []store.SignalRecord {
-	t.Helper()
-	var out []store.SignalRecord
-	for _, item := range f.Items(t, store.TypeSignal) {
-		rec, err := store.SignalFromItem(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-func fetches(t *testing.T, f *lambdatest.Fixture) []store.FetchRecord {
-	t.Helper()
-	var out []store.FetchRecord
-	for _, item := range f.Items(t, store.TypeFetch) {
-		rec, err := store.FetchFromItem(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
 // sampleFetch is the fetch item of a fetcher sample's record.
 func sampleFetch(t *testing.T, name string) store.FetchRecord {
 	t.Helper()
@@ -192,7 +164,7 @@ func ingestGeneric(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte, 
 	return lambdatest.SignHTTPEvent(t, sample, nil, secret, time.Now()), expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantKey := "SIG#generic#gmail-18e0f4c2a7b9d316"
 		wantHTTP(t, rie, rie.InvokeHTTP(t, lambdatest.SignHTTPEvent(t, sample, nil, secret, time.Now())), http.StatusAccepted, `"stored"`, wantKey)
-		sigs := signals(t, f)
+		sigs := f.Signals(t)
 		if len(sigs) != 1 || sigs[0].Key() != wantKey || sigs[0].DealID != 4217 || sigs[0].Signal.Kind != "email" {
 			t.Errorf("stored signals %+v, want the sample's", sigs)
 		}
@@ -211,7 +183,7 @@ func ingestCalendly(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte,
 	}
 	return signed(), expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantHTTP(t, rie, rie.InvokeHTTP(t, signed()), http.StatusAccepted, `"stored"`)
-		sigs := signals(t, f)
+		sigs := f.Signals(t)
 		if len(sigs) != 1 || sigs[0].Source != calendly.Source || sigs[0].PersonEmail != buyer || sigs[0].Signal.Kind != "meeting" {
 			t.Errorf("stored signals %+v, want one meeting of %s", sigs, buyer)
 		}
@@ -240,7 +212,7 @@ func ingestGmail(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte, ex
 	return event, expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantHTTP(t, rie, rie.InvokeHTTP(t, event), http.StatusAccepted, `"stored"`)
 		want := sampleFetch(t, "fetcher-gmail.json")
-		if got := fetches(t, f); len(got) != 1 || got[0].Key() != want.Key() || got[0].Payload != want.Payload {
+		if got := f.Fetches(t); len(got) != 1 || got[0].Key() != want.Key() || got[0].Payload != want.Payload {
 			t.Errorf("stored fetch items %+v, want the one events/fetcher-gmail.json holds: %+v", got, want)
 		}
 	}}
@@ -252,7 +224,7 @@ func ingestGraph(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte, ex
 	return sample, expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantHTTP(t, rie, rie.InvokeHTTP(t, sample), http.StatusAccepted, `"stored":1`)
 		want := sampleFetch(t, "fetcher-graph.json")
-		if got := fetches(t, f); len(got) != 1 || got[0].Key() != want.Key() || got[0].Payload != want.Payload {
+		if got := f.Fetches(t); len(got) != 1 || got[0].Key() != want.Key() || got[0].Payload != want.Payload {
 			t.Errorf("stored fetch items %+v, want the one events/fetcher-graph.json holds: %+v", got, want)
 		}
 	}}
@@ -265,7 +237,7 @@ func ingestPipedrive(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte
 		testkit.SamplePipedrivePassword)
 	return sample, expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantHTTP(t, rie, rie.InvokeHTTP(t, sample), http.StatusOK, `"processed"`)
-		mirror, err := newStore(f).GetDealState(context.Background(), 4217)
+		mirror, err := f.Store().GetDealState(context.Background(), 4217)
 		if err != nil || mirror.StageID != stageDemoScheduled || mirror.Pipeline != "Sales" || mirror.Status != "open" {
 			t.Errorf("mirror of deal 4217: %+v %v, want Sales / Demo Scheduled, open", mirror, err)
 		}
@@ -277,7 +249,7 @@ func ingestPandaDoc(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte,
 		testkit.SecretJSON("shared_key", testkit.SamplePandaDocSharedKey), testkit.SamplePandaDocSharedKey)
 	return sample, expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantHTTP(t, rie, rie.InvokeHTTP(t, sample), http.StatusAccepted, `"stored"`)
-		sigs := signals(t, f)
+		sigs := f.Signals(t)
 		if len(sigs) != 2 {
 			t.Fatalf("%d signals after one delivery of two notifications, want 2", len(sigs))
 		}
@@ -294,7 +266,7 @@ func ingestDocuSign(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte,
 		testkit.SecretJSON("hmac_keys", testkit.SampleDocuSignHMACKey), testkit.SampleDocuSignHMACKey)
 	return sample, expect{ran: func(t *testing.T, rie *lambdatest.RIE) {
 		wantHTTP(t, rie, rie.InvokeHTTP(t, sample), http.StatusAccepted, `"stored"`)
-		sigs := signals(t, f)
+		sigs := f.Signals(t)
 		if len(sigs) != 1 || sigs[0].Source != docusign.Source || sigs[0].Signal.Kind != "document" || sigs[0].Signal.Action != "completed" {
 			t.Errorf("stored signals %+v, want one completed document", sigs)
 		}
@@ -310,7 +282,7 @@ func evaluatorRecordsOneDecision(t *testing.T, f *lambdatest.Fixture, sample []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created, err := newStore(f).PutSignal(context.Background(), rec); err != nil || !created {
+	if created, err := f.Store().PutSignal(context.Background(), rec); err != nil || !created {
 		t.Fatalf("PutSignal: %v %v", created, err)
 	}
 	pd.AddDeal(pipedrivetest.Deal{ID: rec.DealID, StageID: stageDemoScheduled, Title: "Northwind Logistics - route optimisation, 40 seats"})
@@ -363,7 +335,7 @@ func moverMovesOnce(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte,
 		t.Fatal(err)
 	}
 	pd.AddDeal(pipedrivetest.Deal{ID: dec.DealID, StageID: stageDemoScheduled, Title: "Northwind Logistics - route optimisation, 40 seats"})
-	st := newStore(f)
+	st := f.Store()
 	if created, err := st.PutDecision(context.Background(), dec); err != nil || !created {
 		t.Fatalf("PutDecision: %v %v", created, err)
 	}
@@ -439,13 +411,13 @@ func fetcherStoresTheGraphMessage(t *testing.T, f *lambdatest.Fixture, sample []
 	// mailbox, and the fetch item as the ingest function stored it.
 	gr.AddUserWithID(testkit.SampleMailbox, sampleUserID)
 	id := gr.AddMessage(testkit.SampleMailbox, testkit.ReadRepoFile(t, "shared/source/graph/testdata/message-buyer-reply.json"))
-	if created, err := newStore(f).PutFetch(context.Background(), sampleFetch(t, "fetcher-graph.json")); err != nil || !created {
+	if created, err := f.Store().PutFetch(context.Background(), sampleFetch(t, "fetcher-graph.json")); err != nil || !created {
 		t.Fatalf("PutFetch: %v %v", created, err)
 	}
 
 	return sample, expect{
 		untouched: func(t *testing.T) {
-			if n := len(signals(t, f)); n != 0 {
+			if n := len(f.Signals(t)); n != 0 {
 				t.Errorf("%d signals stored by a function that failed init", n)
 			}
 		},
@@ -453,7 +425,7 @@ func fetcherStoresTheGraphMessage(t *testing.T, f *lambdatest.Fixture, sample []
 			if resp := rie.InvokeBatch(t, sample); len(resp.BatchItemFailures) != 0 {
 				t.Fatalf("batch item failures %+v\n%s", resp.BatchItemFailures, rie.Output())
 			}
-			sigs := signals(t, f)
+			sigs := f.Signals(t)
 			if len(sigs) != 1 {
 				t.Fatalf("%d signals after the fetch, want 1\n%s", len(sigs), rie.Output())
 			}
@@ -466,7 +438,7 @@ func fetcherStoresTheGraphMessage(t *testing.T, f *lambdatest.Fixture, sample []
 			if resp := rie.InvokeBatch(t, sample); len(resp.BatchItemFailures) != 0 {
 				t.Errorf("redelivery: batch item failures %+v", resp.BatchItemFailures)
 			}
-			if n := len(signals(t, f)); n != 1 {
+			if n := len(f.Signals(t)); n != 1 {
 				t.Errorf("%d signals after a redelivery, want still 1", n)
 			}
 			if !strings.Contains(rie.Output(), `"msg":"fetched"`) {
@@ -497,7 +469,7 @@ func sweeperRedrivesAnOpenDecision(t *testing.T, f *lambdatest.Fixture, sample [
 	young := d
 	young.DealID, young.SignalKey, young.EventID = d.DealID+1, d.SignalKey+"-2", d.EventID+"-2"
 	pd.AddDeal(pipedrivetest.Deal{ID: young.DealID, StageID: stageDemoScheduled, Title: "Contoso - fleet pilot"})
-	st := newStore(f)
+	st := f.Store()
 	if created, err := st.PutDecision(ctx, young); err != nil || !created {
 		t.Fatalf("PutDecision: %v %v", created, err)
 	}
@@ -647,7 +619,7 @@ func gmailRenewWatchesTheMailbox(t *testing.T, f *lambdatest.Fixture, sample []b
 		testkit.SecretField(t, string(creds), "client_secret"), testkit.SecretField(t, string(creds), "refresh_token"))
 	f.Env["GMAIL_BASE_URL"], f.Env["GOOGLE_TOKEN_URL"] = google.URL, google.TokenURL()
 	topic := testkit.SampleParameters["GmailPubsubTopic"]
-	state := gmail.StoreState{Docs: newStore(f)}
+	state := gmail.StoreState{Docs: f.Store()}
 
 	return sample, expect{
 		untouched: func(t *testing.T) {
@@ -893,7 +865,7 @@ func revertReportEmitsRevertRate(t *testing.T, f *lambdatest.Fixture, sample []b
 	// Two done, live moves by rule proposal-asked in "Sales" and a
 	// person's revert of the first.
 	ctx := context.Background()
-	st := newStore(f)
+	st := f.Store()
 	for i, dealID := range []int64{4217, 4218} {
 		d := store.Decision{DealID: dealID, SignalKey: "SIG#generic#crm-" + string(rune('a'+i)), EventID: "crm-" + string(rune('a'+i)),
 			Action: store.ActionMove, TargetStage: "Proposal Made", TargetPipeline: "Sales", Rule: "proposal-asked"}
