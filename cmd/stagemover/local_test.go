@@ -7,9 +7,10 @@ import (
 	"encoding/hex"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // localKeyEnv are the variables the local mode reads its webhook keys from.
@@ -64,24 +65,6 @@ func TestLocalRefusesUnusableKeys(t *testing.T) {
 	}
 }
 
-// syncBuffer is written by runLocal while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // `stagemover local` says which webhook keys are set, and prints none of them.
 func TestLocalPrintsNoKeys(t *testing.T) {
 	localEnv(t)
@@ -96,7 +79,7 @@ func TestLocalPrintsNoKeys(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- runLocal(ctx, []string{"--addr", "127.0.0.1:0"}, &stdout, &stderr) }()
 	for !strings.Contains(stdout.String(), "Ctrl-C stops.") {

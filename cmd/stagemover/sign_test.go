@@ -13,14 +13,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // sampleSecret is the secret events/ingest-generic.json is signed with (events/README.md).
-const sampleSecret = "stagemover-sample-secret-not-for-production"
+const sampleSecret = testkit.SampleIngestSecret
 
 func sampleEventPath(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "events", "ingest-generic.json")
+	p := testkit.RepoPath(t, "events/ingest-generic.json")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
 	}

@@ -1,119 +1,76 @@
 package main
 
-// These tests run the real bootstrap (built as for Lambda) under the Lambda
-// Runtime Interface Emulator, against DynamoDB Local, an in-process Secrets
-// Manager (kumo) holding the provider credentials, and the provider
-// stand-ins over real HTTP: Microsoft Graph (shared/source/graph/graphtest) and
-// Google (shared/source/gmail/gmailtest). The samples events/fetcher-graph.json and
-// events/fetcher-gmail.json are stream batches with one fetch item each; the
-// item is put in the table first, as the ingest function stores it.
+// The fetcher's plain sample run is a row of TestEveryFunctionWithItsSample
+// (shared/testkit/lambdatest); these tests run its retries and failures with
+// the same lambdatest.Fixture: the real bootstrap (built as for Lambda) under
+// the Lambda Runtime Interface Emulator, against DynamoDB Local, an
+// in-process Secrets Manager (kumo) holding the provider credentials, and the
+// provider stand-ins over real HTTP: Microsoft Graph
+// (shared/source/graph/graphtest) and Google (shared/source/gmail/gmailtest).
+// The samples events/fetcher-graph.json and events/fetcher-gmail.json are
+// stream batches with one fetch item each; the item is put in the table
+// first, as the ingest function stores it.
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
-func TestMain(m *testing.M) {
-	code := ddblocal.RunTests(m)
-	lambdatest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 const (
-	mailbox = "sam.ortega@acme-routing.io"
+	mailbox = testkit.SampleMailbox
 	buyer   = "dana.whitfield@northwind-logistics.com"
 	// The user id and tenant in the Graph sample's resource path.
 	sampleUserID = "5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f"
 )
 
-func randomSecret(t *testing.T, prefix string) string {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return prefix + hex.EncodeToString(b)
-}
-
 type fixture struct {
-	tbl       *ddblocal.TestTable
-	store     *store.Store
-	graph     *graphtest.Server
-	google    *gmailtest.Server
-	env       map[string]string
-	bootstrap string
-	secrets   []string // values that must never reach the logs
+	*lambdatest.Fixture
+	store  *store.Store
+	graph  *graphtest.Server
+	google *gmailtest.Server
 }
 
 func setup(t *testing.T) *fixture {
-	bootstrap := lambdatest.Build(t, "fetcher")
-	tbl := ddblocal.ForTest(t)
-	sm := lambdatest.StartSecretsManager(t)
-
-	gr := graphtest.New()
-	t.Cleanup(gr.Close)
-	google, err := gmailtest.NewServer()
+	f := &fixture{Fixture: lambdatest.NewFixture(t, "fetcher"), graph: graphtest.New()}
+	f.store = f.Store()
+	t.Cleanup(f.graph.Close)
+	var err error
+	if f.google, err = gmailtest.NewServer(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.google.Close)
+	keyFile, err := f.google.AddServiceAccount("stagemover-reader@acme-routing-mail.iam.gserviceaccount.com", "acme-routing.io")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(google.Close)
-	keyFile, err := google.AddServiceAccount("stagemover-reader@acme-routing-mail.iam.gserviceaccount.com", "acme-routing.io")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key struct {
-		PrivateKey string `json:"private_key"`
-	}
-	if err := json.Unmarshal(keyFile, &key); err != nil {
-		t.Fatal(err)
-	}
-	clientState := randomSecret(t, "cs")
-
-	f := &fixture{tbl: tbl, store: store.New(tbl.DB, tbl.Name), graph: gr, google: google, bootstrap: bootstrap,
-		secrets: []string{gr.ClientSecret, clientState, pemChunk(t, key.PrivateKey)}}
-	f.env = map[string]string{
-		// Globals.Function.Environment and the function's own variables.
-		"TABLE_NAME":                    tbl.Name,
-		"STAGEMOVER_MODE":               "live",
-		"PIPEDRIVE_BASE_URL":            "https://api.pipedrive.com",
-		"PIPEDRIVE_INTEGRATION_USER_ID": "1000",
-		"INTERNAL_DOMAINS":              "acme-routing.io",
-		"METRICS_NAMESPACE":             "StageMover",
-		"GMAIL_CREDENTIALS_SECRET_ARN":  sm.Put(t, "stagemover/gmail-credentials", string(keyFile)),
-		"GRAPH_CREDENTIALS_SECRET_ARN":  sm.Put(t, "stagemover/graph-credentials", gr.CredentialsJSON()),
-		"GRAPH_CLIENT_STATE_SECRET_ARN": sm.Put(t, "stagemover/graph-client-state", `{"client_state":"`+clientState+`"}`),
-		"GRAPH_MAILBOXES":               mailbox,
-		"GRAPH_NOTIFICATION_URL":        "https://r8k2m4x7q1.execute-api.us-east-1.amazonaws.com/webhooks/graph",
-		// Where the function finds the stand-ins.
-		"GRAPH_BASE_URL":                   gr.GraphURL(),
-		"GRAPH_LOGIN_URL":                  gr.LoginURL(),
-		"GMAIL_BASE_URL":                   google.URL,
-		"GOOGLE_TOKEN_URL":                 google.TokenURL(),
-		"AWS_ENDPOINT_URL_DYNAMODB":        tbl.Instance.Endpoint(),
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.Endpoint,
-	}
+	clientState := testkit.RandomSecret(t, "cs")
+	f.PutSecret(t, "GMAIL_CREDENTIALS_SECRET_ARN", "stagemover/gmail-credentials", string(keyFile),
+		pemChunk(t, testkit.SecretField(t, string(keyFile), "private_key")))
+	f.PutSecret(t, "GRAPH_CREDENTIALS_SECRET_ARN", "stagemover/graph-credentials", f.graph.CredentialsJSON(), f.graph.ClientSecret)
+	f.PutSecret(t, "GRAPH_CLIENT_STATE_SECRET_ARN", "stagemover/graph-client-state", testkit.SecretJSON("client_state", clientState), clientState)
+	// Where the function finds the stand-ins.
+	f.Env["GRAPH_BASE_URL"], f.Env["GRAPH_LOGIN_URL"] = f.graph.GraphURL(), f.graph.LoginURL()
+	f.Env["GMAIL_BASE_URL"], f.Env["GOOGLE_TOKEN_URL"] = f.google.URL, f.google.TokenURL()
 	return f
 }
 
@@ -141,43 +98,11 @@ func (f *fixture) putFetch(t *testing.T, event []byte) (store.FetchRecord, strin
 	return rec, ev.Records[0].Change.SequenceNumber
 }
 
-func (f *fixture) invoke(t *testing.T, rie *lambdatest.RIE, event []byte) events.DynamoDBEventResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := rie.Invoke(ctx, event)
-	var ie *lambdatest.InvokeError
-	if errors.As(err, &ie) && strings.Contains(rie.Output(), "init failed") {
-		t.Fatalf("the fetcher cannot start: %v\n%s", err, rie.Output())
-	}
-	if err != nil {
-		t.Fatalf("invoke: %v\nfunction output:\n%s", err, rie.Output())
-	}
-	var resp events.DynamoDBEventResponse
-	if err := json.Unmarshal(out, &resp); err != nil || strings.Contains(string(out), "errorMessage") {
-		t.Fatalf("not a batch response: %s\nfunction output:\n%s", out, rie.Output())
-	}
-	return resp
-}
-
-func (f *fixture) signals(t *testing.T) []store.SignalRecord {
-	t.Helper()
-	var out []store.SignalRecord
-	for _, item := range lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeSignal) {
-		rec, err := store.SignalFromItem(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
 // failedAttempts is the fetch item's count of failed attempts.
 func (f *fixture) failedAttempts(t *testing.T, rec store.FetchRecord) int {
 	t.Helper()
-	out, err := f.tbl.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName:      aws.String(f.tbl.Name),
+	out, err := f.Table.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(f.Table.Name),
 		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: rec.Key()}, "sk": &types.AttributeValueMemberS{Value: "FETCH"}},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -196,16 +121,16 @@ func (f *fixture) failedAttempts(t *testing.T, rec store.FetchRecord) int {
 // back as a batch item failure, nothing stored), the stream's retry
 // fetches and stores the signal, a redelivery stores nothing new.
 func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store.SignalRecord)) {
-	event := lambdatest.Event(t, sample)
+	event := testkit.Event(t, sample)
 	rec, seq := f.putFetch(t, event)
-	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	rie := f.Start(t)
 
 	fail()
-	resp := f.invoke(t, rie, event)
+	resp := rie.InvokeBatch(t, event)
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
 		t.Fatalf("provider failing: batch item failures %+v, want the record %s\n%s", resp.BatchItemFailures, seq, rie.Output())
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored by a failed fetch, want 0", n)
 	}
 	if n := f.failedAttempts(t, rec); n != 1 {
@@ -213,10 +138,10 @@ func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store
 	}
 
 	// The stream retries the record; the provider answers now.
-	if resp := f.invoke(t, rie, event); len(resp.BatchItemFailures) != 0 {
+	if resp := rie.InvokeBatch(t, event); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("retry: batch item failures %+v\n%s", resp.BatchItemFailures, rie.Output())
 	}
-	sigs := f.signals(t)
+	sigs := f.Signals(t)
 	if len(sigs) != 1 {
 		t.Fatalf("%d signals after the fetch, want 1\n%s", len(sigs), rie.Output())
 	}
@@ -228,10 +153,10 @@ func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store
 	check(s)
 
 	// A redelivery of the same record stores nothing new.
-	if resp := f.invoke(t, rie, event); len(resp.BatchItemFailures) != 0 {
+	if resp := rie.InvokeBatch(t, event); len(resp.BatchItemFailures) != 0 {
 		t.Errorf("redelivery: batch item failures %+v", resp.BatchItemFailures)
 	}
-	if n := len(f.signals(t)); n != 1 {
+	if n := len(f.Signals(t)); n != 1 {
 		t.Errorf("%d signals after a redelivery, want still 1", n)
 	}
 
@@ -239,20 +164,13 @@ func (f *fixture) run(t *testing.T, sample string, fail func(), check func(store
 	if !strings.Contains(out, "fetch failed; the stream will retry") || !strings.Contains(out, `"msg":"fetched"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
-	lambdatest.AssertNoSecrets(t, out, f.secrets...)
+	f.AssertNoSecrets(t, out)
 }
 
-func TestFetcherGraphSample(t *testing.T) {
+func TestFetcherGraphSampleRetried(t *testing.T) {
 	f := setup(t)
-	root, err := lambdatest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The message the sample notification is about, in the sample's mailbox.
-	msg, err := os.ReadFile(filepath.Join(root, "shared", "source", "graph", "testdata", "message-buyer-reply.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	msg := testkit.ReadRepoFile(t, "shared/source/graph/testdata/message-buyer-reply.json")
 	f.graph.AddUserWithID(mailbox, sampleUserID)
 	id := f.graph.AddMessage(mailbox, msg)
 
@@ -277,7 +195,7 @@ func TestFetcherGraphSample(t *testing.T) {
 	}
 }
 
-func TestFetcherGmailSample(t *testing.T) {
+func TestFetcherGmailSampleRetried(t *testing.T) {
 	f := setup(t)
 	// The mailbox was fetched up to its current history id; then the
 	// buyer's reply arrived, and Gmail published the sample notification.
@@ -333,12 +251,12 @@ Dana
 func TestFetcherLastAttemptCountsFetchFailed(t *testing.T) {
 	f := setup(t)
 	f.graph.AddUserWithID(mailbox, sampleUserID)
-	event := lambdatest.Event(t, "fetcher-graph.json")
+	event := testkit.Event(t, "fetcher-graph.json")
 	rec, seq := f.putFetch(t, event)
-	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	rie := f.Start(t)
 	f.graph.Fail(http.MethodGet, "/messages/", http.StatusServiceUnavailable, 0, 3)
 	for attempt := 1; attempt <= 3; attempt++ {
-		resp := f.invoke(t, rie, event)
+		resp := rie.InvokeBatch(t, event)
 		if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
 			t.Fatalf("attempt %d: batch item failures %+v, want the record %s", attempt, resp.BatchItemFailures, seq)
 		}
@@ -349,10 +267,10 @@ func TestFetcherLastAttemptCountsFetchFailed(t *testing.T) {
 	if n := f.failedAttempts(t, rec); n != 3 {
 		t.Errorf("failed_attempts = %d, want 3", n)
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored by failed fetches", n)
 	}
-	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
+	f.AssertNoSecrets(t, rie.Output())
 }
 
 // Issue 8, point 5: a mailbox Graph cannot resolve answers 404
@@ -362,11 +280,11 @@ func TestFetcherLastAttemptCountsFetchFailed(t *testing.T) {
 func TestFetcherGraphUnresolvableMailboxEndsInFailureQueue(t *testing.T) {
 	f := setup(t)
 	// the stand-in knows no user: Graph answers 404 ErrorInvalidUser
-	event := lambdatest.Event(t, "fetcher-graph.json")
+	event := testkit.Event(t, "fetcher-graph.json")
 	rec, seq := f.putFetch(t, event)
-	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	rie := f.Start(t)
 	for attempt := 1; attempt <= 3; attempt++ {
-		resp := f.invoke(t, rie, event)
+		resp := rie.InvokeBatch(t, event)
 		if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
 			t.Fatalf("attempt %d: batch item failures %+v, want the record %s\n%s", attempt, resp.BatchItemFailures, seq, rie.Output())
 		}
@@ -377,13 +295,13 @@ func TestFetcherGraphUnresolvableMailboxEndsInFailureQueue(t *testing.T) {
 	if n := f.failedAttempts(t, rec); n != 3 {
 		t.Errorf("failed_attempts = %d, want 3", n)
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored", n)
 	}
 	if out := rie.Output(); !strings.Contains(out, "ErrorInvalidUser") {
 		t.Errorf("the failure does not name Graph's error code:\n%s", out)
 	}
-	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
+	f.AssertNoSecrets(t, rie.Output())
 }
 
 // Issue 8, point 3: the fetcher reads only the mailboxes in GRAPH_MAILBOXES.
@@ -391,12 +309,12 @@ func TestFetcherGraphUnresolvableMailboxEndsInFailureQueue(t *testing.T) {
 // without a single Graph request, counted, and ends in the failure queue.
 func TestFetcherGraphRefusesUnwatchedMailbox(t *testing.T) {
 	f := setup(t)
-	f.env["GRAPH_MAILBOXES"] = "li.chen@acme-routing.io"
+	f.Env["GRAPH_MAILBOXES"] = "li.chen@acme-routing.io"
 	f.graph.AddUserWithID(mailbox, sampleUserID)
-	event := lambdatest.Event(t, "fetcher-graph.json")
+	event := testkit.Event(t, "fetcher-graph.json")
 	_, seq := f.putFetch(t, event)
-	rie := lambdatest.Start(t, f.bootstrap, f.env)
-	resp := f.invoke(t, rie, event)
+	rie := f.Start(t)
+	resp := rie.InvokeBatch(t, event)
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != seq {
 		t.Fatalf("batch item failures %+v, want the record %s\n%s", resp.BatchItemFailures, seq, rie.Output())
 	}
@@ -405,13 +323,13 @@ func TestFetcherGraphRefusesUnwatchedMailbox(t *testing.T) {
 			t.Errorf("the fetcher read Graph for an unwatched mailbox: %s", r)
 		}
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored", n)
 	}
 	if got := countMetric(t, rie.Output(), "GraphMailboxNotWatched"); got != 1 {
 		t.Errorf("%d GraphMailboxNotWatched metrics, want 1\n%s", got, rie.Output())
 	}
-	lambdatest.AssertNoSecrets(t, rie.Output(), f.secrets...)
+	f.AssertNoSecrets(t, rie.Output())
 }
 
 // countMetric counts the EMF lines in output that count name in the
@@ -446,47 +364,4 @@ func countMetric(t *testing.T, output, name string) int {
 		}
 	}
 	return n
-}
-
-// A missing variable stops the function at init, naming the variable.
-func TestFetcherMissingEnvFailsInit(t *testing.T) {
-	f := setup(t)
-	event := lambdatest.Event(t, "fetcher-graph.json")
-	for _, name := range []string{"TABLE_NAME"} {
-		t.Run(name, func(t *testing.T) {
-			env := map[string]string{}
-			for k, v := range f.env {
-				if k != name {
-					env[k] = v
-				}
-			}
-			rie := lambdatest.Start(t, f.bootstrap, env)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out, err := rie.Invoke(ctx, event)
-			var ie *lambdatest.InvokeError
-			if !errors.As(err, &ie) {
-				t.Fatalf("invoke without %s: %s, %v; want an init failure", name, out, err)
-			}
-			logs := initLogs(rie)
-			if !strings.Contains(logs, "init failed") || !strings.Contains(logs, name) {
-				t.Errorf("init failure does not name %s:\n%s", name, logs)
-			}
-			if n := len(f.signals(t)); n != 0 {
-				t.Errorf("%d signals stored by a function that failed init", n)
-			}
-			lambdatest.AssertNoSecrets(t, logs, f.secrets...)
-		})
-	}
-}
-
-// initLogs waits for the function's init failure to reach the captured
-// output: the emulator may answer the invoke before it has copied the
-// function's stderr.
-func initLogs(rie *lambdatest.RIE) string {
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(rie.Output(), "init failed") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	return rie.Output()
 }

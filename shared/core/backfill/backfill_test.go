@@ -1,7 +1,6 @@
 package backfill_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -41,25 +40,13 @@ const (
 	stageNegotiation = 5
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type fixture struct {
 	t      *testing.T
 	sb     *pipedrivetest.Server
 	tbl    *ddblocal.TestTable
 	store  *store.Store
 	engine intent.Engine
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 }
 
 func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
@@ -75,7 +62,7 @@ func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
 		t.Fatal(err)
 	}
 	tbl := ddblocal.ForTest(t)
-	f := &fixture{t: t, sb: sb, tbl: tbl, store: store.New(tbl.DB, tbl.Name), engine: engine, logs: &syncBuffer{}}
+	f := &fixture{t: t, sb: sb, tbl: tbl, store: store.New(tbl.DB, tbl.Name), engine: engine, logs: &testkit.LogBuffer{}}
 	t.Cleanup(func() {
 		if strings.Contains(f.logs.String(), token) {
 			t.Error("the API token is in the logs")
@@ -89,9 +76,9 @@ func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
 
 // backfill is one invocation's process: a fresh client (its own usage and
 // burst window), stage map and mover, as a new CLI run would have.
-func (f *fixture) backfill(live bool, out *syncBuffer) (*backfill.Backfill, *pipedrive.Client) {
+func (f *fixture) backfill(live bool, out *testkit.LogBuffer) (*backfill.Backfill, *pipedrive.Client) {
 	f.t.Helper()
-	log := slog.New(slog.NewJSONHandler(f.logs, nil))
+	log := f.logs.LoggerAt(slog.LevelInfo)
 	client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token), Logger: log, BackoffBase: 20 * time.Millisecond})
 	if err != nil {
 		f.t.Fatal(err)
@@ -180,7 +167,7 @@ func (f *fixture) progress(runID string) backfill.Progress {
 
 // cancelAfter cancels a context once the output shows n moves.
 type cancelAfter struct {
-	syncBuffer
+	testkit.LogBuffer
 	n      int
 	moves  int
 	cancel context.CancelFunc
@@ -191,7 +178,7 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 	if c.moves >= c.n {
 		c.cancel()
 	}
-	return c.syncBuffer.Write(p)
+	return c.LogBuffer.Write(p)
 }
 
 // TestBackfillThousandDealsBudgetResume: 1,000 deals, a third qualifying.
@@ -215,7 +202,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 	start := time.Now()
 
 	// 1: a budget that covers about half the moves.
-	out1 := &syncBuffer{}
+	out1 := &testkit.LogBuffer{}
 	b, client := f.backfill(true, out1)
 	p1, err := b.Run(ctx, backfill.Options{RunID: run, Pipeline: "sales", Budget: 1000})
 	if err != nil {
@@ -238,7 +225,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 	// 2: interrupted (Ctrl-C) after 40 more moves; the move in hand finishes.
 	ictx, cancel := context.WithCancel(ctx)
 	out2 := &cancelAfter{n: 40, cancel: cancel}
-	b, client = f.backfill(true, &out2.syncBuffer)
+	b, client = f.backfill(true, &out2.LogBuffer)
 	b.Out = out2
 	p2, err := b.Run(ictx, backfill.Options{RunID: run, Budget: 100000})
 	cancel()
@@ -253,7 +240,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 	}
 
 	// 3: resumes to completion.
-	out3 := &syncBuffer{}
+	out3 := &testkit.LogBuffer{}
 	b, client = f.backfill(true, out3)
 	p3, err := b.Run(ctx, backfill.Options{RunID: run, Budget: 100000})
 	if err != nil {
@@ -313,7 +300,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 
 	// 4: running a finished run again sends nothing.
 	before := len(f.sb.Requests())
-	b, client = f.backfill(true, &syncBuffer{})
+	b, client = f.backfill(true, &testkit.LogBuffer{})
 	if p4, err := b.Run(ctx, backfill.Options{RunID: run, Budget: 1000}); err != nil || !p4.Done || client.Usage().Requests != 0 || len(f.sb.Requests()) != before {
 		t.Fatalf("a finished run ran again: %+v %v, %d requests", p4, err, client.Usage().Requests)
 	}
@@ -326,7 +313,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 func TestBackfillKeepsToTheDefaultBurstLimit(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
 	qualify := f.seed(45) // 15 moves: 30 requests + listing and stage map, over two windows
-	b, _ := f.backfill(true, &syncBuffer{})
+	b, _ := f.backfill(true, &testkit.LogBuffer{})
 	p, err := b.Run(context.Background(), backfill.Options{Pipeline: "Sales", Budget: 10000})
 	if err != nil || !p.Done || p.Moves != len(qualify) {
 		t.Fatalf("run %+v %v", p, err)
@@ -354,7 +341,7 @@ func TestBackfillKeepsToTheDefaultBurstLimit(t *testing.T) {
 func TestBackfillDryRunWritesNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{BurstLimit: 500})
 	qualify := f.seed(30)
-	out := &syncBuffer{}
+	out := &testkit.LogBuffer{}
 	b, client := f.backfill(true, out) // the stream's mover is live; the dry run must still not patch
 	p, err := b.Run(context.Background(), backfill.Options{RunID: "dry-1", Pipeline: "Sales", Budget: 10000, DryRun: true})
 	if err != nil || !p.Done || !p.DryRun || p.Moves != len(qualify) || p.Stays != 10 {
@@ -385,7 +372,7 @@ func TestBackfillDryRunWritesNothing(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	// A dry run's id cannot be resumed live (its decisions were never recorded).
-	b, _ = f.backfill(true, &syncBuffer{})
+	b, _ = f.backfill(true, &testkit.LogBuffer{})
 	if _, err := b.Run(context.Background(), backfill.Options{RunID: "dry-1", Budget: 100}); !errors.Is(err, backfill.ErrMismatch) {
 		t.Errorf("live resume of a dry run: %v", err)
 	}
@@ -395,7 +382,7 @@ func TestBackfillDryRunWritesNothing(t *testing.T) {
 func TestBackfillBudgetBelowOnePage(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
 	f.seed(3)
-	b, client := f.backfill(true, &syncBuffer{})
+	b, client := f.backfill(true, &testkit.LogBuffer{})
 	p, err := b.Run(context.Background(), backfill.Options{RunID: "tiny", Pipeline: "Sales", Budget: 15})
 	if err != nil || p.Stopped != backfill.StoppedBudget || p.Scanned != 0 {
 		t.Fatalf("%+v %v", p, err)
@@ -419,7 +406,7 @@ func TestBackfillLostProgressRepeatsNoMove(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{BurstLimit: 500})
 	qualify := f.seed(60)
 	ctx := context.Background()
-	b, _ := f.backfill(true, &syncBuffer{})
+	b, _ := f.backfill(true, &testkit.LogBuffer{})
 	p, err := b.Run(ctx, backfill.Options{RunID: "crash", Pipeline: "Sales", Budget: 10 + 10 + 12*backfill.CostMoveLive})
 	if err != nil || p.Stopped != backfill.StoppedBudget || p.Moves != 12 {
 		t.Fatalf("first invocation %+v %v", p, err)
@@ -429,7 +416,7 @@ func TestBackfillLostProgressRepeatsNoMove(t *testing.T) {
 	if err := f.store.PutJSON(ctx, backfill.DocName("crash"), lost, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	b, client := f.backfill(true, &syncBuffer{})
+	b, client := f.backfill(true, &testkit.LogBuffer{})
 	p, err = b.Run(ctx, backfill.Options{RunID: "crash", Budget: 10000})
 	if err != nil || !p.Done || p.Moves != len(qualify) {
 		t.Fatalf("resumed run %+v %v", p, err)
@@ -472,13 +459,13 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 			return pdhooks.Credentials{User: user, Password: pass}, nil
 		},
 		IntegrationUserID: f.sb.IntegrationUserID(),
-		Log:               slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Log:               f.logs.LoggerAt(slog.LevelInfo),
 	}
 	srv := httptest.NewServer(apigw.Handler("POST /pipedrive", h.Handle))
 	defer srv.Close()
 	f.sb.Subscribe(srv.URL+"/pipedrive", user, pass, "change", "deal")
 
-	b, _ := f.backfill(true, &syncBuffer{})
+	b, _ := f.backfill(true, &testkit.LogBuffer{})
 	p, err := b.Run(ctx, backfill.Options{RunID: "miss", Pipeline: "Sales", Budget: 1000})
 	if err != nil || !p.Done || p.Stays != 1 || p.Moves != 0 {
 		t.Fatalf("backfill: %+v %v, want one stay", p, err)

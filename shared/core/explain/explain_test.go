@@ -1,10 +1,8 @@
 package explain_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -31,31 +30,18 @@ const (
 	stageProposal    = 4
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type fixture struct {
 	t      *testing.T
 	sb     *pipedrivetest.Server
 	store  *store.Store
 	client *pipedrive.Client
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	now    time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, logs := testkit.NewLogger()
 	sb, err := pipedrivetest.Start(pipedrivetest.Options{Token: token, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +64,7 @@ func (f *fixture) writer(notes, activities bool) *explain.Writer {
 		Stages:   explain.StagesFrom(stagemap.New(stagemap.FromPipedrive{API: f.client}, f.store, time.Hour, nil)),
 		Evidence: f.store,
 		Now:      func() time.Time { return f.now },
-		Log:      slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:      f.logs.Logger(),
 	}
 }
 

@@ -9,7 +9,6 @@ package resolve
 // appears in the logs.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -37,47 +37,13 @@ var _ evaluator.Resolver = (*Resolver)(nil)
 
 const testToken = "rsv-TOKEN-9c2f4e71d0b8a635"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t       *testing.T
 	srv     *pipedrivetest.Server
 	tbl     *ddblocal.TestTable
 	cache   DynamoCache
-	clock   *clock
-	logs    *syncBuffer
+	clock   *testkit.Clock
+	logs    *testkit.LogBuffer
 	clients []*pipedrive.Client
 	emails  []string // addresses looked up: must never be logged
 }
@@ -97,8 +63,8 @@ func newEnv(t *testing.T, mod ...func(*pipedrivetest.Options)) *env {
 	e := &env{
 		t: t, srv: srv, tbl: tbl,
 		cache: DynamoCache{DB: tbl.DB, Table: tbl.Name},
-		clock: &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
-		logs:  &syncBuffer{},
+		clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
+		logs:  &testkit.LogBuffer{},
 	}
 	t.Cleanup(func() {
 		srv.Close()
@@ -125,9 +91,7 @@ func newEnv(t *testing.T, mod ...func(*pipedrivetest.Options)) *env {
 	return e
 }
 
-func (e *env) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func (e *env) logger() *slog.Logger { return e.logs.Logger() }
 
 // client is a new Pipedrive client (a new Lambda instance) on the sandbox.
 func (e *env) client(mod ...func(*pipedrive.Config)) *pipedrive.Client {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +18,20 @@ import (
 	"github.com/stagemover/stagemover/shared/source/calendly"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 const vendor = "vendor.example"
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func start(t *testing.T) (*local.System, *syncBuffer) {
+func start(t *testing.T) (*local.System, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sys, err := local.Start(ctx, local.Options{
 		Addr:            "127.0.0.1:0",
 		InternalDomains: []string{vendor},
-		Log:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Log:             logs.LoggerAt(slog.LevelInfo),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,26 +1,16 @@
 package streams
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func repoTemplate(t testing.TB) []byte {
 	t.Helper()
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.ReadRepoFile(t, "template.yaml")
 }
 
 func TestFromRepoTemplate(t *testing.T) {

@@ -23,8 +23,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
@@ -32,20 +30,17 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
 var update = flag.Bool("update", false, "rewrite events/*.json from the current store code")
 
-func TestMain(m *testing.M) {
-	code := ddblocal.RunTests(m)
-	lambdatest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 // SampleSecret is the HMAC secret events/ingest-generic.json is signed with
 // (documented in events/README.md; never a real deployment's secret).
-const SampleSecret = "stagemover-sample-secret-not-for-production"
+const SampleSecret = testkit.SampleIngestSecret
 
 var (
 	// The buyer's reply was sent at 09:41:07, forwarded at 09:41:20.317.
@@ -57,9 +52,7 @@ var (
 const (
 	sampleDealID  = 4217
 	sampleEventID = "gmail-18e0f4c2a7b9d316"
-	sampleRegion  = "us-east-1"
-	sampleAccount = "123456789012"
-	sampleAPIID   = "r8k2m4x7q1"
+	sampleRegion  = testkit.SampleRegion
 	sampleStream  = "arn:aws:dynamodb:us-east-1:123456789012:table/stagemover-Table-1UX5K8Q2ZP3NR/stream/2026-03-01T08:15:42.118"
 )
 
@@ -91,36 +84,6 @@ func sampleEnvelope() ingest.Envelope {
 	}
 }
 
-// orderedIngest keeps the field order of a real API Gateway HTTP API
-// (payload 2.0) event.
-type orderedIngest struct {
-	Version        string            `json:"version"`
-	RouteKey       string            `json:"routeKey"`
-	RawPath        string            `json:"rawPath"`
-	RawQueryString string            `json:"rawQueryString"`
-	Headers        map[string]string `json:"headers"`
-	RequestContext struct {
-		AccountID    string `json:"accountId"`
-		APIID        string `json:"apiId"`
-		DomainName   string `json:"domainName"`
-		DomainPrefix string `json:"domainPrefix"`
-		HTTP         struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		RouteKey  string `json:"routeKey"`
-		Stage     string `json:"stage"`
-		Time      string `json:"time"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
 func generateIngest(t *testing.T) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -130,42 +93,17 @@ func generateIngest(t *testing.T) []byte {
 	}
 	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	ts, sig := ingest.Sign([]byte(SampleSecret), receivedAt, body)
-	const ua = "northwind-mail-bridge/2.4 (+https://northwind-logistics.com)"
-	domain := sampleAPIID + ".execute-api." + sampleRegion + ".amazonaws.com"
-	var ev orderedIngest
-	ev.Version = "2.0"
-	ev.RouteKey = "POST /signals"
-	ev.RawPath = "/signals"
-	ev.Headers = map[string]string{
-		"accept":                 "application/json",
-		"content-length":         fmt.Sprint(len(body)),
-		"content-type":           "application/json",
-		"host":                   domain,
-		"user-agent":             ua,
-		"x-amzn-trace-id":        "Root=1-69a55b60-5c1d3e7f9a2b4c6d8e0f1a2b",
-		"x-forwarded-for":        "203.0.113.24",
-		"x-forwarded-port":       "443",
-		"x-forwarded-proto":      "https",
-		"x-stagemover-signature": sig,
-		"x-stagemover-timestamp": ts,
-	}
-	rc := &ev.RequestContext
-	rc.AccountID = sampleAccount
-	rc.APIID = sampleAPIID
-	rc.DomainName = domain
-	rc.DomainPrefix = sampleAPIID
-	rc.HTTP.Method = "POST"
-	rc.HTTP.Path = "/signals"
-	rc.HTTP.Protocol = "HTTP/1.1"
-	rc.HTTP.SourceIP = "203.0.113.24"
-	rc.HTTP.UserAgent = ua
-	rc.RequestID = "Kx3vQjPZoAMEbVw="
-	rc.RouteKey = "POST /signals"
-	rc.Stage = "$default"
-	rc.Time = receivedAt.Format("02/Jan/2006:15:04:05 -0700")
-	rc.TimeEpoch = receivedAt.UnixMilli()
-	ev.Body = string(body)
-	return marshal(t, ev)
+	return testkit.MarshalIndent(t, testkit.NewHTTPEvent(testkit.HTTPRequest{
+		Path: "/signals", Body: body, At: receivedAt, RequestID: "Kx3vQjPZoAMEbVw=", SourceIP: "203.0.113.24",
+		UserAgent: "northwind-mail-bridge/2.4 (+https://northwind-logistics.com)",
+		Headers: map[string]string{
+			"accept":                 "application/json",
+			"content-type":           "application/json",
+			"x-amzn-trace-id":        "Root=1-69a55b60-5c1d3e7f9a2b4c6d8e0f1a2b",
+			"x-stagemover-signature": sig,
+			"x-stagemover-timestamp": ts,
+		},
+	}))
 }
 
 func sampleSignal() store.SignalRecord {
@@ -218,7 +156,7 @@ func generateStreamEvents(t *testing.T) (evaluator, mover []byte) {
 		t.Fatalf("PutDecision: created %v, %v", created, err)
 	}
 
-	records := readStream(ctx, t, tbl.Streams, tbl.StreamARN, 2)
+	records := testkit.ReadStream(ctx, t, tbl.Streams, tbl.StreamARN, 2)
 	byPK := map[string]events.DynamoDBEventRecord{}
 	for _, r := range records {
 		ev, err := ddbevent.FromStreamRecord(r, tbl.StreamARN)
@@ -248,85 +186,7 @@ func generateStreamEvents(t *testing.T) (evaluator, mover []byte) {
 	}
 	fix(&sig, "7b3f1e9c2a8d4f60b5e1c7a9d3f2e8b4", "4421584500000000017450439091", receivedAt)
 	fix(&decRec, "c2e8a4f6b1d9473e8a5c0f2b7d6e1a93", "4421584600000000017450439412", decidedAt)
-	return marshal(t, orderedEvent(sig)), marshal(t, orderedEvent(decRec))
-}
-
-// orderedBatch keeps the field order of the records Lambda delivers (and of
-// AWS's documentation), which aws-lambda-go's struct order does not.
-type orderedBatch struct {
-	Records []orderedRecord `json:"Records"`
-}
-
-type orderedRecord struct {
-	EventID      string `json:"eventID"`
-	EventName    string `json:"eventName"`
-	EventVersion string `json:"eventVersion"`
-	EventSource  string `json:"eventSource"`
-	AWSRegion    string `json:"awsRegion"`
-	DynamoDB     struct {
-		ApproximateCreationDateTime int64                                    `json:"ApproximateCreationDateTime"`
-		Keys                        map[string]events.DynamoDBAttributeValue `json:"Keys"`
-		NewImage                    map[string]events.DynamoDBAttributeValue `json:"NewImage,omitempty"`
-		OldImage                    map[string]events.DynamoDBAttributeValue `json:"OldImage,omitempty"`
-		SequenceNumber              string                                   `json:"SequenceNumber"`
-		SizeBytes                   int64                                    `json:"SizeBytes"`
-		StreamViewType              string                                   `json:"StreamViewType"`
-	} `json:"dynamodb"`
-	EventSourceARN string `json:"eventSourceARN"`
-}
-
-func orderedEvent(r events.DynamoDBEventRecord) orderedBatch {
-	o := orderedRecord{
-		EventID: r.EventID, EventName: r.EventName, EventVersion: r.EventVersion,
-		EventSource: r.EventSource, AWSRegion: r.AWSRegion, EventSourceARN: r.EventSourceArn,
-	}
-	o.DynamoDB.ApproximateCreationDateTime = r.Change.ApproximateCreationDateTime.Unix()
-	o.DynamoDB.Keys = r.Change.Keys
-	o.DynamoDB.NewImage = r.Change.NewImage
-	o.DynamoDB.OldImage = r.Change.OldImage
-	o.DynamoDB.SequenceNumber = r.Change.SequenceNumber
-	o.DynamoDB.SizeBytes = r.Change.SizeBytes
-	o.DynamoDB.StreamViewType = r.Change.StreamViewType
-	return orderedBatch{Records: []orderedRecord{o}}
-}
-
-func readStream(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, arn string, want int) []streamtypes.Record {
-	var out []streamtypes.Record
-	deadline := time.Now().Add(15 * time.Second)
-	for len(out) < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("stream delivered %d of %d records", len(out), want)
-		}
-		out = out[:0]
-		desc, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sh := range desc.StreamDescription.Shards {
-			it, err := api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: aws.String(arn), ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			iter := it.ShardIterator
-			for i := 0; iter != nil && i < 5; i++ {
-				got, err := api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, got.Records...)
-				if len(got.Records) == 0 {
-					break
-				}
-				iter = got.NextShardIterator
-			}
-		}
-		if len(out) < want {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	return out
+	return testkit.MarshalIndent(t, testkit.NewStreamBatch(sig)), testkit.MarshalIndent(t, testkit.NewStreamBatch(decRec))
 }
 
 func checkImageIsItem(ctx context.Context, t *testing.T, db *dynamodb.Client, table string, rec events.DynamoDBEventRecord) {
@@ -343,31 +203,16 @@ func checkImageIsItem(ctx context.Context, t *testing.T, db *dynamodb.Client, ta
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := string(marshal(t, item)), string(marshal(t, rec.Change.NewImage)); a != b {
+	if a, b := string(testkit.MarshalIndent(t, item)), string(testkit.MarshalIndent(t, rec.Change.NewImage)); a != b {
 		t.Errorf("stream NewImage differs from the stored item:\nitem:  %s\nimage: %s", a, b)
 	}
-}
-
-func marshal(t *testing.T, v any) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // TestSampleEvents checks (or, with -update, rewrites) events/*.json
 // against what the code generates now, then checks each file decodes into
 // the aws-lambda-go event type its function takes.
 func TestSampleEvents(t *testing.T) {
-	root, err := lambdatest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testkit.RepoRoot(t)
 	evaluator, mover := generateStreamEvents(t)
 	want := map[string][]byte{
 		"ingest-generic.json": generateIngest(t),
@@ -380,43 +225,11 @@ func TestSampleEvents(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		path := filepath.Join(root, "events", name)
-		if *update {
-			if err := os.WriteFile(path, want[name], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("wrote %s", path)
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (generate with: go test ./shared/testkit/lambdatest -run TestSampleEvents -update)", err)
-		}
-		if !bytes.Equal(got, want[name]) {
-			t.Errorf("events/%s is not what the store code generates now; regenerate with "+
-				"go test ./shared/testkit/lambdatest -run TestSampleEvents -update\n%s", name, firstDiff(got, want[name]))
-		}
+		testkit.Golden(t, "events/"+name, want[name], *update, "go test ./shared/testkit/lambdatest -run TestSampleEvents -update")
 	}
 	t.Run("ingest-generic", func(t *testing.T) { checkIngestSample(t, root) })
 	t.Run("evaluator", func(t *testing.T) { checkStreamSample(t, root, "evaluator.json", checkSignalImage) })
 	t.Run("mover", func(t *testing.T) { checkStreamSample(t, root, "mover.json", checkDecisionImage) })
-}
-
-func firstDiff(a, b []byte) string {
-	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return fmt.Sprintf("line %d:\n  file:      %s\n  generated: %s", i+1, x, y)
-		}
-	}
-	return ""
 }
 
 func checkIngestSample(t *testing.T, root string) {
@@ -510,7 +323,7 @@ func checkSignalImage(t *testing.T, r events.DynamoDBEventRecord) {
 	// The evaluator's sample is the signal the ingest sample stores.
 	want := sampleSignal()
 	if rec.Key() != want.Key() || rec.DealID != want.DealID || !rec.ReceivedAt.Equal(want.ReceivedAt) ||
-		string(marshal(t, rec.Signal)) != string(marshal(t, want.Signal)) {
+		string(testkit.MarshalIndent(t, rec.Signal)) != string(testkit.MarshalIndent(t, want.Signal)) {
 		t.Errorf("signal image decodes to %+v, want %+v", rec, want)
 	}
 	if r.Change.NewImage["type"].String() != store.TypeSignal {

@@ -1,10 +1,8 @@
 package lambdatest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // SignHTTPEvent returns an API Gateway v2 event with body replaced by body
@@ -37,50 +36,16 @@ func SignHTTPEvent(t testing.TB, event []byte, body []byte, secret string, now t
 	return WithHeaders(t, event, body, map[string]string{"x-stagemover-timestamp": ts, "x-stagemover-signature": sig})
 }
 
-// WithHeaders returns event with headers set (names lowercased, as API
-// Gateway sends them) and, when body is not nil, the body replaced,
-// leaving every other field as it was.
+// WithHeaders is testkit.WithHeaders.
 func WithHeaders(t testing.TB, event []byte, body []byte, headers map[string]string) []byte {
 	t.Helper()
-	var doc map[string]any
-	dec := json.NewDecoder(bytes.NewReader(event))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("lambdatest: event is not a JSON object: %v", err)
-	}
-	h, _ := doc["headers"].(map[string]any)
-	if h == nil {
-		h = map[string]any{}
-	}
-	for k, v := range headers {
-		h[k] = v
-	}
-	doc["headers"] = h
-	if body != nil {
-		doc["body"] = string(body)
-		doc["isBase64Encoded"] = false
-		if _, ok := h["content-length"]; ok {
-			h["content-length"] = strconv.Itoa(len(body))
-		}
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.WithHeaders(t, event, body, headers)
 }
 
-// StreamEvent decodes a DynamoDB stream event (a sample from events/).
+// StreamEvent is testkit.DecodeStreamEvent.
 func StreamEvent(t testing.TB, raw []byte) events.DynamoDBEvent {
 	t.Helper()
-	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatalf("lambdatest: not a DynamoDB stream event: %v", err)
-	}
-	if len(ev.Records) == 0 {
-		t.Fatal("lambdatest: stream event has no records")
-	}
-	return ev
+	return testkit.DecodeStreamEvent(t, raw)
 }
 
 // NewImage returns record i's NewImage as an SDK item.

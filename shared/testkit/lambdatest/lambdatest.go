@@ -3,17 +3,19 @@
 // AWS's Lambda Runtime Interface Emulator, so tests exercise the deployed
 // binary: its init, its environment handling and the Lambda runtime API.
 //
-// Typical use in functions/<name>/main_test.go:
+// Every function of template.yaml is run with its events/ sample by the
+// table-driven TestEveryFunctionWithItsSample (functions_test.go here); a
+// function's own behaviour tests, in functions/<name>/main_test.go, share
+// one Fixture:
 //
-//	func TestMain(m *testing.M) {
-//		code := ddblocal.RunTests(m)
-//		lambdatest.Cleanup()
-//		os.Exit(code)
-//	}
+//	func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 //
-//	bootstrap := lambdatest.Build(t, "ingest-generic")
-//	rie := lambdatest.Start(t, bootstrap, map[string]string{"TABLE_NAME": tbl.Name, ...})
-//	out, err := rie.Invoke(ctx, event)
+//	f := lambdatest.NewFixture(t, "mover") // bootstrap, table, secrets, the template's environment
+//	pd, token := f.Pipedrive(t)           // the sandbox, its token in PIPEDRIVE_TOKEN_SECRET_ARN's secret
+//	f.PutSecret(t, "OTHER_SECRET_ARN", "stagemover/other", testkit.SecretJSON("key", key), key)
+//	rie := f.Start(t)                      // exactly the template's environment, over f.Env
+//	resp := rie.InvokeBatch(t, testkit.Event(t, "mover.json"))
+//	f.AssertNoSecrets(t, rie.Output())
 //
 // The emulator comes from $STAGEMOVER_RIE, else aws-lambda-rie on PATH, else
 // it is installed with `go install` (RIEModule@RIEVersion) into
@@ -33,10 +35,11 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 const (
@@ -45,7 +48,6 @@ const (
 	// RIEVersion is the pinned emulator version.
 	RIEVersion = "v0.0.0-20261030222936-bef5c4ba774d"
 
-	modulePath = "github.com/stagemover/stagemover"
 	invokePath = "/2015-03-31/functions/function/invocations"
 )
 
@@ -54,45 +56,12 @@ var StartTimeout = 15 * time.Second
 
 // ---------------------------------------------------------------- repo
 
-var rootOnce struct {
-	sync.Once
-	dir string
-	err error
-}
-
-// RepoRoot returns the directory of this module's go.mod, walking up from
-// the working directory.
-func RepoRoot() (string, error) {
-	rootOnce.Do(func() {
-		wd, err := os.Getwd()
-		if err != nil {
-			rootOnce.err = err
-			return
-		}
-		for dir := wd; ; {
-			b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-			if err == nil && bytes.Contains(b, []byte("module "+modulePath+"\n")) {
-				rootOnce.dir = dir
-				return
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				rootOnce.err = fmt.Errorf("lambdatest: no go.mod of %s above %s", modulePath, wd)
-				return
-			}
-			dir = parent
-		}
-	})
-	return rootOnce.dir, rootOnce.err
-}
+// RepoRoot returns the directory of this module's go.mod (testkit.Root).
+func RepoRoot() (string, error) { return testkit.Root() }
 
 func mustRoot(t testing.TB) string {
 	t.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return testkit.RepoRoot(t)
 }
 
 // CacheDir is $STAGEMOVER_CACHE_DIR, else <repo>/.cache.
@@ -107,14 +76,10 @@ func CacheDir() (string, error) {
 	return filepath.Join(root, ".cache"), nil
 }
 
-// Event returns events/<name> from the repository (e.g. "mover.json").
+// Event returns events/<name> from the repository (testkit.Event).
 func Event(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mustRoot(t), "events", name))
-	if err != nil {
-		t.Fatalf("lambdatest: sample event: %v", err)
-	}
-	return b
+	return testkit.Event(t, name)
 }
 
 // ---------------------------------------------------------------- build
@@ -248,7 +213,7 @@ type RIE struct {
 	addr      string
 	apiAddr   string
 	cmd       *exec.Cmd
-	out       *syncBuffer
+	out       *testkit.LogBuffer
 	exited    chan struct{}
 	waitErr   error
 
@@ -302,7 +267,7 @@ func start(t testing.TB, bootstrap string, env map[string]string) (*RIE, error) 
 
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		r := &RIE{t: t, bootstrap: bootstrap, env: envList, out: &syncBuffer{}, exited: make(chan struct{})}
+		r := &RIE{t: t, bootstrap: bootstrap, env: envList, out: &testkit.LogBuffer{}, exited: make(chan struct{})}
 		if r.addr, err = freeAddr(); err != nil {
 			return nil, err
 		}
@@ -488,14 +453,10 @@ func Cleanup() {
 // ---------------------------------------------------------------- assertions
 
 // AssertNoSecrets fails the test when any of secrets occurs in output (the
-// function's captured logs). Empty secrets are ignored.
+// function's captured logs): testkit.AssertNoSecrets.
 func AssertNoSecrets(t testing.TB, output string, secrets ...string) {
 	t.Helper()
-	for _, s := range secrets {
-		if s != "" && strings.Contains(output, s) {
-			t.Errorf("a secret (%d characters, starting %q) appears in the function's output", len(s), s[:min(4, len(s))])
-		}
-	}
+	testkit.AssertNoSecrets(t, output, secrets...)
 }
 
 // WaitFor polls cond every 20 ms until it is true or timeout passes.
@@ -524,21 +485,4 @@ func freeAddr() (string, error) {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
