@@ -4,7 +4,79 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
+
+// Organization is a company a person can belong to. Zero times mean "now"
+// when added; OwnerID 0 means DefaultOwnerID.
+type Organization struct {
+	ID      int64
+	Name    string
+	OwnerID int64
+	// Website is the standard v2 "website" field (e.g. "https://www.acme.example").
+	Website string
+	// Address is the full address (address.value); searchable.
+	Address string
+	Notes   []string // searchable note texts
+	// CustomFields are keyed by field key; string values are searchable
+	// with fields=custom_fields.
+	CustomFields map[string]any
+	IsDeleted    bool
+	AddTime      time.Time
+	UpdateTime   time.Time
+}
+
+func (o Organization) clone() Organization {
+	c := o
+	c.Notes = append([]string(nil), o.Notes...)
+	if o.CustomFields != nil {
+		c.CustomFields = make(map[string]any, len(o.CustomFields))
+		for k, v := range o.CustomFields {
+			c.CustomFields[k] = v
+		}
+	}
+	return c
+}
+
+// AddOrganization adds an organization and returns its id.
+func (s *Sandbox) AddOrganization(name string) int64 {
+	return s.AddOrganizationFull(Organization{Name: name})
+}
+
+// AddOrganizationFull adds an organization (ID 0 = auto) and returns its id.
+func (s *Sandbox) AddOrganizationFull(o Organization) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o.ID == 0 {
+		o.ID = s.nextOrg
+	}
+	if o.ID >= s.nextOrg {
+		s.nextOrg = o.ID + 1
+	}
+	if o.OwnerID == 0 {
+		o.OwnerID = DefaultOwnerID
+	}
+	if o.AddTime.IsZero() {
+		o.AddTime = s.now()
+	}
+	if o.UpdateTime.IsZero() {
+		o.UpdateTime = o.AddTime
+	}
+	c := o.clone()
+	s.orgs[o.ID] = &c
+	return o.ID
+}
+
+// Organization returns a snapshot of an organization.
+func (s *Sandbox) Organization(id int64) (Organization, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orgs[id]
+	if !ok {
+		return Organization{}, false
+	}
+	return o.clone(), true
+}
 
 // Organizations: GET /api/v2/organizations/search (searchOrganization,
 // x-token-cost 20, search burst window) and GET /api/v2/organizations/{id}
