@@ -1,0 +1,148 @@
+package pipedrivetest
+
+// Helpers the sandbox's tests share: a fake clock, a started sandbox, raw
+// requests and their decoded answers.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func start(t *testing.T, opts Options) *Server {
+	t.Helper()
+	srv, err := Start(opts)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func doReq(t *testing.T, srv *Server, method, path string, body any, hdr ...string) result {
+	t.Helper()
+	return callCtx(t, context.Background(), srv, method, path, body, hdr...)
+}
+
+// callCtx sends a request with x-api-token set unless hdr overrides auth
+// (hdr is name, value pairs; "x-api-token", "" removes the default).
+func callCtx(t *testing.T, ctx context.Context, srv *Server, method, path string, body any, hdr ...string) result {
+	t.Helper()
+	var rdr io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case string:
+			rdr = strings.NewReader(b)
+		default:
+			js, _ := json.Marshal(b)
+			rdr = bytes.NewReader(js)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, srv.URL()+path, rdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("x-api-token", srv.Token())
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return result{status: -1, body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := result{status: resp.StatusCode, header: resp.Header, body: b}
+	_ = json.Unmarshal(b, &r.json)
+	return r
+}
+
+func data(r result) map[string]any {
+	m, _ := r.json["data"].(map[string]any)
+	return m
+}
+
+func num(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+func assertErrorShape(t *testing.T, r result) {
+	t.Helper()
+	for _, k := range []string{"success", "error", "error_info", "data", "additional_data"} {
+		if _, ok := r.json[k]; !ok {
+			t.Errorf("error body lacks %q: %s", k, r.body)
+		}
+	}
+	if r.json["success"] != false || r.json["data"] != nil || r.json["additional_data"] != nil {
+		t.Errorf("bad error shape: %s", r.body)
+	}
+	if s, _ := r.json["error"].(string); s == "" {
+		t.Errorf("empty error message: %s", r.body)
+	}
+}
+
+func noValidationErrors(t *testing.T, srv *Server) {
+	t.Helper()
+	if v := srv.ValidationErrors(); len(v) > 0 {
+		t.Errorf("validation errors:\n%s", strings.Join(v, "\n"))
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
