@@ -53,7 +53,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemKey, err := os.ReadFile(filepath.Join(root, "shared", "gmail", "testdata", "sample-oidc-key.pem"))
+	pemKey, err := os.ReadFile(filepath.Join(root, "shared", "source", "gmail", "testdata", "sample-oidc-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
