@@ -32,6 +32,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/apigw"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
@@ -81,6 +82,11 @@ func (f *fetches) PutFetch(_ context.Context, r store.FetchRecord) (bool, error)
 	return true, nil
 }
 
+// PutSignal completes ingest.Writer: the Graph route stores fetch items only.
+func (f *fetches) PutSignal(context.Context, store.SignalRecord) (bool, error) {
+	return false, errors.New("the Graph route stored a signal")
+}
+
 func (f *fetches) all() []store.FetchRecord {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,12 +115,12 @@ func setup(t *testing.T) *fixture {
 	f := &fixture{graph: gr, ingest: &fetches{recs: map[string]store.FetchRecord{}}, bootstrap: bootstrap, clientState: randomSecret(t, "cs")}
 
 	// POST /webhooks/graph: the ingest-graph handler with the same clientState.
-	h := &graph.Handler{
-		Store:       f.ingest,
-		Mailboxes:   []string{mailbox},
-		ClientState: func(context.Context) (string, error) { return f.clientState, nil },
-		Now:         time.Now,
-		Log:         slog.New(slog.DiscardHandler),
+	h := &ingest.Handler{
+		Source: graph.Webhook{Mailboxes: []string{mailbox}},
+		Key:    func(context.Context) ([]byte, error) { return []byte(f.clientState), nil },
+		Store:  f.ingest,
+		Now:    time.Now,
+		Log:    slog.New(slog.DiscardHandler),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/graph", apigw.Handler("POST /webhooks/graph", h.Handle))

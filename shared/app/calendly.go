@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/stagemover/stagemover/shared/platform/config"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Calendly environment variables.
@@ -20,19 +20,13 @@ const (
 
 // IngestCalendly builds the handler for POST /webhooks/calendly. signingKey,
 // when set, replaces the Secrets Manager read (local mode).
-func IngestCalendly(d Deps, signingKey string) (*calendly.Handler, error) {
+func IngestCalendly(d Deps, signingKey string) (*ingest.Handler, error) {
 	d.defaults()
-	secret, err := webhookKey(d, signingKey, "Calendly signing key", VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret, oneKey)
+	key, err := webhookKey(d, signingKey, "Calendly signing key", VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret, oneKey)
 	if err != nil {
 		return nil, err
 	}
-	return &calendly.Handler{
-		Store:   d.store(),
-		Secret:  secret,
-		Now:     d.Now,
-		Log:     d.Log.With("function", "ingest-calendly"),
-		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-calendly"),
-	}, nil
+	return d.route("ingest-calendly", calendly.Webhook{}, key), nil
 }
 
 // CalendlyKeeper builds the scheduled job that keeps the webhook

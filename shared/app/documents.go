@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/stagemover/stagemover/shared/platform/config"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/docusign"
@@ -34,10 +33,10 @@ func docTypeRules() (*doctype.Rules, error) {
 // variable envVar), read through the cache by fromSecret. split is how the
 // source reads several keys from one value; ingest.CheckKeys decides if
 // they are usable. A local key that is not stops the build. A secret that
-// is not fails each read with a ingest.KeyError, which the handler answers
+// is not fails each read with an ingest.KeyError, which the handler answers
 // with 503 "not configured" without reading the body: the operator fixes a
 // secret without a redeploy, and the provider retries a 503 until then.
-func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) ingest.SecretFunc, split func([]byte) [][]byte) (ingest.SecretFunc, error) {
+func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) ingest.KeyFunc, split func([]byte) [][]byte) (ingest.KeyFunc, error) {
 	if key != "" {
 		if err := ingest.CheckKeys("the local "+what, split([]byte(key))); err != nil {
 			return nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
@@ -68,33 +67,29 @@ func oneKey(v []byte) [][]byte { return [][]byte{v} }
 
 // IngestPandaDoc builds POST /webhooks/pandadoc; a non-empty key is the
 // local mode's shared key.
-func IngestPandaDoc(d Deps, key string) (*pandadoc.Handler, error) {
+func IngestPandaDoc(d Deps, key string) (*ingest.Handler, error) {
 	d.defaults()
 	rules, err := docTypeRules()
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhookKey(d, key, "PandaDoc shared key", VarPandaDocKey, os.Getenv(VarPandaDocKey), pandadoc.SharedKeyFromSecret, pandadoc.Keys)
+	keys, err := webhookKey(d, key, "PandaDoc shared key", VarPandaDocKey, os.Getenv(VarPandaDocKey), pandadoc.SharedKeyFromSecret, pandadoc.Keys)
 	if err != nil {
 		return nil, err
 	}
-	return &pandadoc.Handler{Store: d.store(), Secret: secret, Rules: rules, InternalDomains: d.Config.InternalDomains,
-		Now: d.Now, Log: d.Log.With("function", "ingest-pandadoc"),
-		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-pandadoc")}, nil
+	return d.route("ingest-pandadoc", pandadoc.Webhook{Rules: rules, InternalDomains: d.Config.InternalDomains}, keys), nil
 }
 
 // IngestDocuSign builds POST /webhooks/docusign (Connect, JSON SIM).
-func IngestDocuSign(d Deps, key string) (*docusign.Handler, error) {
+func IngestDocuSign(d Deps, key string) (*ingest.Handler, error) {
 	d.defaults()
 	rules, err := docTypeRules()
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhookKey(d, key, "DocuSign HMAC key", VarDocuSignKeys, os.Getenv(VarDocuSignKeys), docusign.HMACKeysFromSecret, docusign.Keys)
+	keys, err := webhookKey(d, key, "DocuSign HMAC key", VarDocuSignKeys, os.Getenv(VarDocuSignKeys), docusign.HMACKeysFromSecret, docusign.Keys)
 	if err != nil {
 		return nil, err
 	}
-	return &docusign.Handler{Store: d.store(), Secret: secret, Rules: rules, InternalDomains: d.Config.InternalDomains,
-		Now: d.Now, Log: d.Log.With("function", "ingest-docusign"),
-		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-docusign")}, nil
+	return d.route("ingest-docusign", docusign.Webhook{Rules: rules, InternalDomains: d.Config.InternalDomains}, keys), nil
 }

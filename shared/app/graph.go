@@ -7,7 +7,9 @@ import (
 
 	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Microsoft Graph environment variables.
@@ -87,10 +89,17 @@ func (c GraphConfig) mailboxes() ([]string, error) {
 // Ingest builds the handler for POST /webhooks/graph: the validation
 // handshake, change and lifecycle notifications, stored for the fetcher
 // when they are about a mailbox in GRAPH_MAILBOXES.
-func (c GraphConfig) Ingest(d Deps) (*graph.Handler, error) {
+func (c GraphConfig) Ingest(d Deps) (*ingest.Handler, error) {
 	d.defaults()
-	if c.ClientState == "" && (c.ClientStateSecretARN == "" || d.Secrets == nil) {
-		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphClientState)
+	key, err := webhookKey(d, c.ClientState, "Graph clientState", VarGraphClientState, c.ClientStateSecretARN,
+		func(cache *secrets.Cache, arn string) ingest.KeyFunc {
+			return func(ctx context.Context) ([]byte, error) {
+				v, err := cache.Field(ctx, arn, "client_state")
+				return []byte(v), err
+			}
+		}, oneKey)
+	if err != nil {
+		return nil, err
 	}
 	if c.Mailboxes == "" {
 		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphMailboxes)
@@ -99,8 +108,7 @@ func (c GraphConfig) Ingest(d Deps) (*graph.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &graph.Handler{Store: d.store(), Mailboxes: mailboxes, ClientState: c.clientState(d), Now: d.Now,
-		Log: d.Log.With("function", "ingest-graph"), Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-graph")}, nil
+	return d.route("ingest-graph", graph.Webhook{Mailboxes: mailboxes}, key), nil
 }
 
 // Renewer builds the scheduled job that creates and renews the mailboxes'
@@ -151,7 +159,7 @@ func (c GraphConfig) Fetcher(d Deps) (*graph.Fetcher, error) {
 }
 
 // IngestGraph builds the ingest-graph Lambda's handler from the environment.
-func IngestGraph(d Deps) (*graph.Handler, error) { return GraphConfigFromEnv(os.Getenv).Ingest(d) }
+func IngestGraph(d Deps) (*ingest.Handler, error) { return GraphConfigFromEnv(os.Getenv).Ingest(d) }
 
 // GraphRenewer builds the graph-subscriptions Lambda's job from the environment.
 func GraphRenewer(d Deps) (*graph.Renewer, error) { return GraphConfigFromEnv(os.Getenv).Renewer(d) }

@@ -15,7 +15,7 @@ const (
 
 // SigningKeyFromSecret reads the webhook signing key through the cache
 // (one Secrets Manager call per TTL in a warm function).
-func SigningKeyFromSecret(c *secrets.Cache, secretID string) ingest.SecretFunc {
+func SigningKeyFromSecret(c *secrets.Cache, secretID string) ingest.KeyFunc {
 	return func(ctx context.Context) ([]byte, error) {
 		v, err := c.Field(ctx, secretID, SecretFieldSigningKey)
 		if err != nil {

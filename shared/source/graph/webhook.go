@@ -4,37 +4,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
-// FetchWriter stores a fetch item once per source and notification id.
-type FetchWriter interface {
-	PutFetch(ctx context.Context, r store.FetchRecord) (created bool, err error)
-}
-
-// Metric names this handler emits besides metrics.SignalRejected (a 4xx).
-const (
-	MetricNotificationStored    = "GraphNotificationStored"
-	MetricNotificationDuplicate = "GraphNotificationDuplicate"
-	MetricClientStateMismatch   = "GraphClientStateMismatch" // per notification item
-	MetricNotificationIgnored   = "GraphNotificationIgnored" // unknown change type or lifecycle event
-	// MetricMailboxNotWatched counts notifications (ingest-graph) and fetch
-	// items (fetcher) refused because they name a mailbox outside
-	// GRAPH_MAILBOXES, or none by address.
-	MetricMailboxNotWatched = "GraphMailboxNotWatched"
-)
+// MetricMailboxNotWatched counts fetch items the fetcher refuses because
+// they name a mailbox outside GRAPH_MAILBOXES, or none by address (the
+// notification URL counts them as ingest.MetricIgnored, Reason unwatched).
+const MetricMailboxNotWatched = "GraphMailboxNotWatched"
 
 // Query parameters the Renewer puts on notification URLs; Graph includes
 // the notificationUrl's query string in every POST it makes to it
@@ -49,137 +32,47 @@ const (
 // maxValidationToken bounds the echoed token; Graph's are about 100 characters.
 const maxValidationToken = 4096
 
-// Handler answers Graph's POSTs to the notification URL (and the lifecycle
-// notification URL, which may be the same).
+// Webhook is the ingest.Source of Graph's POSTs to the notification URL
+// (and the lifecycle notification URL, which may be the same): the
+// validation handshake, then change and lifecycle notifications, each
+// stored as a fetch item for the fetcher. The handler's key is the
+// subscriptions' clientState.
 //
-// clientState policy: Graph batches notifications of several subscriptions
-// (even of other apps and tenants sharing the URL) in one POST, so one item
-// with a wrong clientState does not make the others false. Items whose
-// clientState does not match the secret are dropped and counted
-// (GraphClientStateMismatch); the valid ones are stored and the request gets
-// 202. Only a request in which no item matches is refused with 401, storing
-// nothing. Graph retries non-2xx answers for up to 4 hours, so a 401 to a
-// mixed batch would only bring the valid items back.
+// clientState policy: Graph signs no request; each notification carries
+// the clientState, and Graph batches notifications of several
+// subscriptions (even of other apps and tenants sharing the URL) in one
+// POST, so one item with a wrong clientState does not make the others
+// false. Items whose clientState does not match are skipped as
+// ingest.NotAuthentic and the valid ones stored (202); a request in which
+// no item matches is refused with 401 by the handler, storing nothing.
+// Graph retries non-2xx answers for up to 4 hours, so a 401 to a mixed
+// batch would only bring the valid items back.
 //
 // Mailbox policy: a notification about a mailbox outside Mailboxes (see
-// watchedMailbox) is not stored: it is counted (GraphMailboxNotWatched),
-// logged, and acknowledged with the others (202), like the Gmail source
-// does, since a refusal would only make Graph redeliver it for hours.
-type Handler struct {
-	Store FetchWriter
+// watchedMailbox) is skipped as ingest.Unwatched and acknowledged with
+// the others (202), like the Gmail source does, since a refusal would only
+// make Graph redeliver it for hours.
+type Webhook struct {
 	// Mailboxes are the watched mailboxes (GRAPH_MAILBOXES, ParseMailboxes);
-	// when empty, none is watched and every notification is refused.
-	Mailboxes   []string
-	ClientState func(ctx context.Context) (string, error) // the subscriptions' clientState secret
-	Now         func() time.Time
-	Log         *slog.Logger
-	Metrics     *metrics.Recorder
+	// when empty, none is watched and every notification is skipped.
+	Mailboxes []string
 }
 
-// Handle is the Lambda handler for API Gateway HTTP API (payload v2).
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	if token, ok := validationToken(req); ok {
-		return h.validate(ctx, token)
-	}
-	body, err := ingest.RequestBody(req)
-	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64")
-	}
-	if len(body) > ingest.MaxBody {
-		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", ingest.MaxBody))
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return h.reject(ctx, http.StatusBadRequest, "body is empty: expected a change notification collection or a validationToken query parameter")
-	}
-	ns, err := ParseNotifications(body)
-	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, err.Error())
-	}
-	secret, err := h.ClientState(ctx)
-	if err != nil || secret == "" {
-		// Our fault, not Graph's: 5xx so Graph retries. An empty secret
-		// would accept notifications without a clientState: refuse instead.
-		h.Log.ErrorContext(ctx, "graph clientState secret unavailable", "error", errString(err), "empty", err == nil)
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
-	}
-	want := sha256.Sum256([]byte(secret))
-	var valid []Notification
-	mismatched := 0
-	for _, n := range ns {
-		got := sha256.Sum256([]byte(n.ClientState))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			mismatched++
-			h.Metrics.Inc(MetricClientStateMismatch)
-			h.Log.WarnContext(ctx, "graph notification dropped: clientState does not match",
-				"subscription_id", n.SubscriptionID, "change_type", n.ChangeType, "lifecycle_event", n.LifecycleEvent,
-				"tenant_id", n.TenantID, "client_state_present", n.ClientState != "")
-			continue
-		}
-		valid = append(valid, n)
-	}
-	if len(valid) == 0 {
-		return h.reject(ctx, http.StatusUnauthorized, "clientState does not match for any notification")
-	}
+// Name implements ingest.Source.
+func (Webhook) Name() string { return Source }
 
-	named, kind := notificationURLContext(req)
-	now := h.Now()
-	stored, duplicates, ignored, unwatched := 0, 0, 0, 0
-	for _, n := range valid {
-		log := h.Log.With("subscription_id", n.SubscriptionID, "change_type", n.ChangeType, "lifecycle_event", n.LifecycleEvent)
-		if !n.Supported() {
-			ignored++
-			h.Metrics.Inc(MetricNotificationIgnored)
-			log.WarnContext(ctx, "graph notification ignored: unsupported change type or lifecycle event")
-			continue
-		}
-		mailbox, refused := watchedMailbox(h.Mailboxes, named, n)
-		if refused != "" {
-			unwatched++
-			h.Metrics.Inc(MetricMailboxNotWatched)
-			log.WarnContext(ctx, "graph notification refused: its mailbox is not watched", "reason", refused,
-				"mailbox", truncate(named, 256), "resource", truncate(n.Resource, 256), "tenant_id", n.TenantID)
-			continue
-		}
-		rec := store.FetchRecord{
-			Source:         Source,
-			NotificationID: NotificationID(n, now),
-			Mailbox:        mailbox,
-			Resource:       FetchResource(n),
-			Payload:        EncodePayload(n, recordKind(kind, n)),
-			ReceivedAt:     now,
-		}
-		created, err := h.Store.PutFetch(ctx, rec)
-		if err != nil {
-			// Items stored so far are idempotent: Graph's retry stores nothing twice.
-			log.ErrorContext(ctx, "store graph notification failed", "notification_id", rec.NotificationID, "error", err)
-			return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the notification; retry"}), nil
-		}
-		if created {
-			stored++
-			h.Metrics.Inc(MetricNotificationStored)
-		} else {
-			duplicates++
-			h.Metrics.Inc(MetricNotificationDuplicate)
-		}
-		log.InfoContext(ctx, "graph notification stored", "notification_id", rec.NotificationID, "new", created,
-			"mailbox", rec.Mailbox, "fetch_key", rec.Key())
-	}
-	return ingest.JSON(http.StatusAccepted, map[string]any{
-		"status": "accepted", "stored": stored, "duplicate": duplicates, "rejected": mismatched, "ignored": ignored,
-		"unwatched": unwatched,
-	}), nil
-}
-
-// validate answers the validation handshake: 200, text/plain, the decoded
+// Handshake answers the validation request: 200, text/plain, the decoded
 // token and nothing else, stored nowhere.
-func (h *Handler) validate(ctx context.Context, token string) (events.APIGatewayV2HTTPResponse, error) {
+func (Webhook) Handshake(_ context.Context, r *ingest.Request) (events.APIGatewayV2HTTPResponse, bool, error) {
+	token, ok := validationToken(r.HTTP)
 	switch {
+	case !ok:
+		return events.APIGatewayV2HTTPResponse{}, false, nil
 	case token == "":
-		return h.reject(ctx, http.StatusBadRequest, "validationToken is empty")
+		return events.APIGatewayV2HTTPResponse{}, true, ingest.Reject(http.StatusBadRequest, nil, "validationToken is empty")
 	case !printable(token, maxValidationToken):
-		return h.reject(ctx, http.StatusBadRequest, "validationToken is not a plain-text token")
+		return events.APIGatewayV2HTTPResponse{}, true, ingest.Reject(http.StatusBadRequest, nil, "validationToken is not a plain-text token")
 	}
-	h.Log.InfoContext(ctx, "graph notification URL validated", "token_length", len(token))
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: http.StatusOK,
 		Headers: map[string]string{
@@ -189,7 +82,70 @@ func (h *Handler) validate(ctx context.Context, token string) (events.APIGateway
 			"Cache-Control":          "no-store",
 		},
 		Body: token,
-	}, nil
+	}, true, nil
+}
+
+// Verify accepts every request: Graph signs none. Each notification's
+// clientState is compared by Parse (see the clientState policy).
+func (Webhook) Verify(context.Context, *ingest.Request) error { return nil }
+
+// Parse reads the notification collection: one fetch item per
+// notification, or a skip (wrong clientState, unsupported change type or
+// lifecycle event, mailbox not watched).
+func (w Webhook) Parse(_ context.Context, r *ingest.Request) ([]ingest.Item, error) {
+	if len(strings.TrimSpace(string(r.Body))) == 0 {
+		return nil, ingest.Reject(http.StatusBadRequest, ErrMalformed, "body is empty: expected a change notification collection or a validationToken query parameter")
+	}
+	ns, err := ParseNotifications(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	want := sha256.Sum256(r.Key)
+	named, kind := notificationURLContext(r)
+	items := make([]ingest.Item, 0, len(ns))
+	for _, n := range ns {
+		it := ingest.Item{Event: n.ChangeType + n.LifecycleEvent,
+			Attrs: []any{"subscription_id", n.SubscriptionID, "change_type", n.ChangeType, "lifecycle_event", n.LifecycleEvent}}
+		got := sha256.Sum256([]byte(n.ClientState))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			it.Skip, it.Why = ingest.NotAuthentic, "clientState does not match"
+			it.Attrs = append(it.Attrs, "tenant_id", n.TenantID, "client_state_present", n.ClientState != "")
+			items = append(items, it)
+			continue
+		}
+		if !n.Supported() {
+			it.Skip, it.Why = ingest.Unused, "unsupported change type or lifecycle event"
+			items = append(items, it)
+			continue
+		}
+		mailbox, refused := watchedMailbox(w.Mailboxes, named, n)
+		if refused != "" {
+			it.Skip, it.Why = ingest.Unwatched, "its mailbox is not watched"
+			it.Attrs = append(it.Attrs, "detail", refused, "mailbox", truncate(named, 256), "resource", truncate(n.Resource, 256), "tenant_id", n.TenantID)
+			items = append(items, it)
+			continue
+		}
+		it.Fetch = &store.FetchRecord{
+			Source:         Source,
+			NotificationID: NotificationID(n, r.Received),
+			Mailbox:        mailbox,
+			Resource:       FetchResource(n),
+			Payload:        EncodePayload(n, recordKind(kind, n)),
+			ReceivedAt:     r.Received,
+		}
+		it.Attrs = append(it.Attrs, "mailbox", mailbox)
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// Answer is Graph's: 202 whatever was stored (Graph wants a 2xx within 3
+// seconds, 202 after persisting), with what became of the batch.
+func (Webhook) Answer(o ingest.Outcome) events.APIGatewayV2HTTPResponse {
+	return ingest.JSON(http.StatusAccepted, map[string]any{
+		"status": "accepted", "stored": o.Stored, "duplicate": o.Duplicates, "rejected": o.NotAuthentic, "ignored": o.Unused,
+		"unwatched": o.Unwatched,
+	})
 }
 
 // validationToken finds the decoded validationToken query parameter. API
@@ -216,26 +172,12 @@ func validationToken(req events.APIGatewayV2HTTPRequest) (string, bool) {
 	return "", false
 }
 
-func queryParam(req events.APIGatewayV2HTTPRequest, name string) string {
-	if v, ok := req.QueryStringParameters[name]; ok {
-		return v
-	}
-	if req.RawQueryString != "" {
-		if q, err := url.ParseQuery(req.RawQueryString); err == nil {
-			return q.Get(name)
-		}
-	}
-	return ""
-}
-
-var mailboxPattern = regexp.MustCompile(`^[^\s@<>"',;]{1,128}@[A-Za-z0-9.-]{1,190}$`)
-
 // notificationURLContext reads the mailbox and kind the Renewer put on the
 // notification URL. The mailbox is returned as sent (lower case), for
 // watchedMailbox to check; an unknown kind is ignored.
-func notificationURLContext(req events.APIGatewayV2HTTPRequest) (mailbox, kind string) {
-	mailbox = strings.ToLower(strings.TrimSpace(queryParam(req, QueryMailbox)))
-	kind = strings.ToLower(queryParam(req, QueryKind))
+func notificationURLContext(r *ingest.Request) (mailbox, kind string) {
+	mailbox = strings.ToLower(strings.TrimSpace(r.Query(QueryMailbox)))
+	kind = strings.ToLower(r.Query(QueryKind))
 	if kind != KindMessages && kind != KindEvents {
 		kind = ""
 	}
@@ -247,17 +189,4 @@ func recordKind(kind string, n Notification) string {
 		return rp.Kind
 	}
 	return kind
-}
-
-func (h *Handler) reject(ctx context.Context, code int, reason string) (events.APIGatewayV2HTTPResponse, error) {
-	h.Metrics.Inc(metrics.SignalRejected)
-	h.Log.WarnContext(ctx, "graph notification rejected", "status", code, "reason", reason)
-	return ingest.JSON(code, map[string]string{"error": reason}), nil
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

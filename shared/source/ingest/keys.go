@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // MinKeyLen is the shortest key a route verifies signatures with. Every
@@ -30,13 +27,6 @@ func (e *KeyError) Error() string {
 }
 
 func (e *KeyError) Unwrap() error { return ErrKeyUnusable }
-
-// NotConfigured is every route's answer while its key is not usable
-// (ErrKeyUnusable), given before the body is read: 503, so the provider
-// retries once the operator has set the key.
-func NotConfigured() events.APIGatewayV2HTTPResponse {
-	return JSON(http.StatusServiceUnavailable, map[string]string{"error": "not configured"})
-}
 
 // Words that mark a value someone meant to replace ("REPLACE_ME",
 // "changeme", "<your-key-here>"), compared without case or punctuation.

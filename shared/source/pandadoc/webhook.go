@@ -2,128 +2,67 @@ package pandadoc
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/store"
 )
 
 // HeaderEventID is PandaDoc's stable id of one delivery (logged; the
 // signals' own ids come from the body, one per notification).
 const HeaderEventID = "X-PandaDoc-Webhook-Event-Id"
 
-// Handler handles PandaDoc's webhook POSTs (API Gateway HTTP API, payload
-// v2). It answers
-//
-//	202 {"status":"stored",...}     at least one new document signal stored
-//	200 {"status":"duplicate",...}  a redelivery: nothing new stored
-//	200 {"status":"ignored",...}    only documented events or statuses this source skips
-//	400 {"error":...}               not a usable delivery (nothing stored)
-//	401 {"error":...}               missing, malformed or wrong signature
-//	413 {"error":...}               body over ingest.MaxBody
-//	503 {"error":...}               shared key or table unavailable: PandaDoc retries
-//	503 {"error":"not configured"}  a shared key is not usable (ingest.ErrKeyUnusable); the body is not read
-type Handler struct {
-	Store           ingest.SignalWriter
-	Secret          ingest.SecretFunc // the subscription's shared key (several: comma or newline separated)
-	Rules           *doctype.Rules    // nil: doctype.Default()
-	InternalDomains []string          // the vendor's email domains
-	Now             func() time.Time  // nil: time.Now
-	Log             *slog.Logger      // nil: slog.Default()
-	Metrics         *metrics.Recorder // nil: no metrics
+// Webhook is the ingest.Source of POST /webhooks/pandadoc: a delivery is a
+// list of notifications signed with the subscription's shared key(s) (the
+// handler's key: several, comma or newline separated, during a rotation),
+// each one document signal or a documented event or status this source
+// does not use. It is answered with counts (ingest.CountAnswer).
+type Webhook struct {
+	Rules           *doctype.Rules // nil: doctype.Default()
+	InternalDomains []string       // the vendor's email domains
 }
 
-// Handle is the Lambda handler.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	now := time.Now()
-	if h.Now != nil {
-		now = h.Now()
-	}
-	delivery := doctype.Clip(ingest.Header(req, HeaderEventID), 100)
-	// The key first: without a usable one, nothing in the body can be trusted.
-	secret, err := h.Secret(ctx)
-	keys := Keys(secret)
-	if errors.Is(err, ingest.ErrKeyUnusable) {
-		h.log().ErrorContext(ctx, "pandadoc shared key not configured", "error", err, "delivery", delivery)
-		return ingest.NotConfigured(), nil
-	}
-	if err != nil || len(keys) == 0 {
-		h.log().ErrorContext(ctx, "pandadoc shared key unavailable", "error", errText(err))
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
-	}
-	body, err := ingest.RequestBody(req)
+// Name implements ingest.Source.
+func (Webhook) Name() string { return Source }
+
+// Verify checks the signature query parameter with every shared key.
+func (Webhook) Verify(_ context.Context, r *ingest.Request) error {
+	return Verify(Keys(r.Key), r.Query(QueryParamSignature), r.Body)
+}
+
+// Parse normalises every notification of the delivery.
+func (w Webhook) Parse(_ context.Context, r *ingest.Request) ([]ingest.Item, error) {
+	list, err := Parse(r.Body, Config{Rules: w.Rules, InternalDomains: w.InternalDomains})
 	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64", delivery)
+		return nil, err
 	}
-	if len(body) > ingest.MaxBody {
-		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", ingest.MaxBody), delivery)
-	}
-	if err := Verify(keys, SignatureParam(req), body); err != nil {
-		return h.reject(ctx, http.StatusUnauthorized, err.Error(), delivery)
-	}
-	items, err := Parse(body, Config{Rules: h.Rules, InternalDomains: h.InternalDomains})
-	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "), delivery)
-	}
-	var pending []doctype.Pending
-	ignored := 0
-	for _, it := range items {
+	delivery := doctype.Clip(r.Header(HeaderEventID), 100)
+	items := make([]ingest.Item, 0, len(list))
+	for _, it := range list {
+		item := ingest.Item{Event: it.Event, Attrs: []any{"delivery", delivery, "index", it.Index, "status", it.Status}}
 		if it.Ignored != "" {
-			ignored++
-			h.Metrics.Inc(doctype.MetricIgnored)
-			h.log().InfoContext(ctx, "pandadoc notification ignored", "delivery", delivery, "index", it.Index, "event", it.Event, "status", it.Status, "reason", it.Ignored)
-			continue
+			item.Skip, item.Why = ingest.Unused, it.Ignored
+		} else {
+			item.Signal = &store.SignalRecord{Source: Source, EventID: it.EventID, PersonEmail: it.PersonEmail, ReceivedAt: r.Received, Signal: it.Signal}
+			item.Attrs = append(item.Attrs, "action", it.Signal.Action, "doc_type", it.Signal.DocType)
 		}
-		pending = append(pending, doctype.Pending{Event: it.Event, EventID: it.EventID, PersonEmail: it.PersonEmail, Signal: it.Signal})
+		items = append(items, item)
 	}
-	out, err := doctype.StoreAll(ctx, h.Store, Source, now, pending, h.Metrics)
-	out.Ignored = ignored
-	if err != nil {
-		h.log().ErrorContext(ctx, "store signal failed", "delivery", delivery, "error", err)
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the signals; retry"}), nil
-	}
-	for i, p := range pending {
-		h.log().InfoContext(ctx, "pandadoc signal", "delivery", delivery, "event_id", p.EventID, "event", p.Event,
-			"action", p.Signal.Action, "doc_type", p.Signal.DocType, "signal_key", out.Keys[i])
-	}
-	return doctype.Response(out), nil
+	return items, nil
 }
 
-func (h *Handler) reject(ctx context.Context, code int, reason, delivery string) (events.APIGatewayV2HTTPResponse, error) {
-	h.Metrics.Inc(metrics.SignalRejected)
-	h.log().WarnContext(ctx, "pandadoc delivery rejected", "status", code, "reason", reason, "delivery", delivery)
-	return ingest.JSON(code, map[string]string{"error": reason}), nil
-}
-
-func (h *Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.Default()
-}
-
-func errText(err error) string {
-	if err == nil {
-		return "empty shared key"
-	}
-	return err.Error()
-}
+// Answer gives PandaDoc the counts of its list (ingest.CountAnswer).
+func (Webhook) Answer(o ingest.Outcome) events.APIGatewayV2HTTPResponse { return ingest.CountAnswer(o) }
 
 // SecretFieldSharedKey is the field of PandaDocSharedKeySecret:
 // {"shared_key":"..."} (or the bare key; several keys comma separated).
 const SecretFieldSharedKey = "shared_key"
 
 // SharedKeyFromSecret reads the shared key(s) through the cache.
-func SharedKeyFromSecret(c *secrets.Cache, secretID string) ingest.SecretFunc {
+func SharedKeyFromSecret(c *secrets.Cache, secretID string) ingest.KeyFunc {
 	return func(ctx context.Context) ([]byte, error) {
 		v, err := c.Field(ctx, secretID, SecretFieldSharedKey)
 		if err != nil {

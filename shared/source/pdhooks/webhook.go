@@ -13,18 +13,19 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/core/stagemap"
+	"github.com/stagemover/stagemover/shared/platform/logx"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
-// Counters (Function dimension, shared/platform/metrics).
-const (
-	MetricWebhookStored    = "PipedriveWebhookStored"
-	MetricWebhookDuplicate = "PipedriveWebhookDuplicate"
-	MetricWebhookRejected  = "PipedriveWebhookRejected"
-	MetricStageMapStale    = "StageMapInvalidated"
-)
+// MetricStageMapStale counts stage and pipeline changes that marked the
+// cached stage map stale (Function dimension; the route's own counts are
+// ingest's).
+const MetricStageMapStale = "StageMapInvalidated"
+
+// Source names this source in logs and metrics.
+const Source = "pipedrive"
 
 // DefaultWindow is how long after our move a person's backward move (or
 // "lost") counts against it, and how old evidence may be to count a miss.
@@ -48,123 +49,138 @@ type StageMap interface {
 	Refresh(ctx context.Context) (*stagemap.Snapshot, error)
 }
 
-// Handler handles POST /pipedrive (API Gateway HTTP API, payload v2). It answers
+// Webhook is the ingest.Source of POST /pipedrive (webhooks v2): the
+// feedback source. It is not evidence: each event updates the deal mirror
+// and, for a person's change of a deal, is judged against our moves
+// (reverts, misses, confirmed shadow moves). The handler's key is the
+// basic auth pair as "user:password" (Key); the answer is
 //
 //	200 {"status":"processed","outcome":...}  effects stored
 //	200 {"status":"duplicate"}                a redelivery: nothing new stored
-//	400 {"error":...}                         not a webhooks v2 body
-//	401 {"error":...}                         missing or wrong basic auth
-//	413 {"error":...}                         body over ingest.MaxBody
-//	503 {"error":...}                         secret or table unavailable: Pipedrive retries
 //
-// and stores nothing on a 4xx.
-type Handler struct {
+// and the handler's rejections otherwise.
+type Webhook struct {
 	Table  Table
 	Mirror Mirror
 	Stages StageMap // nil: no stage order (reverts only when back to the move's from-stage; no misses)
-	Auth   CredentialsFunc
 	// IntegrationUserID is the Pipedrive user our API token acts as: its
 	// changes are ours and only update the mirror.
 	IntegrationUserID int64
 	Window            time.Duration     // 0: DefaultWindow
-	Now               func() time.Time  // nil: time.Now
-	Log               *slog.Logger      // nil: slog.Default()
-	Metrics           *metrics.Recorder // nil: no counters
+	Now               func() time.Time  // nil: time.Now; the clock of measures and stored events
+	Log               *slog.Logger      // nil: slog.Default(); for the mirror and judge's warnings
+	Metrics           *metrics.Recorder // nil: no counters (MetricStageMapStale, the measures')
 	EMF               io.Writer         // nil: no per pipeline/rule metrics
 	Namespace         string            // EMF namespace, "" = "StageMover"
 }
 
-// Handle is the Lambda handler.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	body, err := ingest.RequestBody(req)
+// Key is the handler's key for Webhook: the pair auth returns, as
+// "user:password" (what the Authorization header encodes). An empty user
+// or password is not a key (503: Pipedrive retries).
+func Key(auth CredentialsFunc) ingest.KeyFunc {
+	return func(ctx context.Context) ([]byte, error) {
+		c, err := auth(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.User == "" || c.Password == "" {
+			return nil, errors.New("pipedrive webhook credentials are empty")
+		}
+		return []byte(c.User + ":" + c.Password), nil
+	}
+}
+
+// Name implements ingest.Source.
+func (*Webhook) Name() string { return Source }
+
+// Verify checks the basic auth credentials against the key.
+func (*Webhook) Verify(_ context.Context, r *ingest.Request) error {
+	user, pass, _ := strings.Cut(string(r.Key), ":")
+	err := checkBasic(r.Header("Authorization"), Credentials{User: user, Password: pass})
+	if errors.Is(err, errAuth) {
+		return &ingest.RejectError{Status: http.StatusUnauthorized, Reason: errAuth.Error(), Err: err, Challenge: `Basic realm="stagemover"`}
+	}
+	return err
+}
+
+// Parse reads the event; storing it applies its effects once.
+func (w *Webhook) Parse(_ context.Context, r *ingest.Request) ([]ingest.Item, error) {
+	ev, err := Parse(r.Body)
 	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64")
+		return nil, err
 	}
-	if len(body) > ingest.MaxBody {
-		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", ingest.MaxBody))
+	own := w.own(ev)
+	return []ingest.Item{{
+		Event: ev.Meta.Action + "." + ev.Meta.Entity,
+		Attrs: []any{"event_id", ev.Meta.ID, "entity_id", ev.Meta.EntityID, "user_id", ev.Meta.UserID, "attempt", ev.Meta.Attempt,
+			"own", own, "bulk", ev.Meta.IsBulkEdit, "change_source", ev.Meta.ChangeSource},
+		Apply: func(ctx context.Context) (bool, string, error) { return w.apply(ctx, ev) },
+	}}, nil
+}
+
+// Answer is Pipedrive's: 200 "processed" with the outcome, or "duplicate".
+func (*Webhook) Answer(o ingest.Outcome) events.APIGatewayV2HTTPResponse {
+	if o.Stored == 0 {
+		return ingest.JSON(http.StatusOK, map[string]string{"status": "duplicate"})
 	}
-	creds, err := h.Auth(ctx)
-	if err != nil || creds.User == "" || creds.Password == "" {
-		h.log().ErrorContext(ctx, "pipedrive webhook credentials unavailable", "error", errString(err))
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
+	return ingest.JSON(http.StatusOK, map[string]string{"status": "processed", "outcome": o.Results[0].Outcome})
+}
+
+// apply applies ev's effects once: an event already recorded is a
+// duplicate; otherwise its effects are applied and the event recorded.
+func (w *Webhook) apply(ctx context.Context, ev Event) (created bool, outcome string, err error) {
+	log := logx.Or(w.Log).With("event_id", ev.Meta.ID, "entity", ev.Meta.Entity, "entity_id", ev.Meta.EntityID)
+	seen, err := w.Table.Seen(ctx, ev.Meta.ID)
+	if err != nil || seen {
+		return false, "", err
 	}
-	if err := checkBasic(ingest.Header(req, "Authorization"), creds); err != nil {
-		resp, _ := h.reject(ctx, http.StatusUnauthorized, err.Error())
-		resp.Headers["WWW-Authenticate"] = `Basic realm="stagemover"`
-		return resp, nil
-	}
-	ev, err := Parse(body)
+	outcome, err = w.process(ctx, log, ev)
 	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		return false, "", fmt.Errorf("process pipedrive webhook: %w", err)
 	}
-	log := h.log().With("event_id", ev.Meta.ID, "entity", ev.Meta.Entity, "entity_id", ev.Meta.EntityID,
-		"action", ev.Meta.Action, "user_id", ev.Meta.UserID, "attempt", ev.Meta.Attempt)
-	seen, err := h.Table.Seen(ctx, ev.Meta.ID)
-	if err != nil {
-		log.ErrorContext(ctx, "read webhook event failed", "error", err)
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"}), nil
-	}
-	if seen {
-		h.Metrics.Inc(MetricWebhookDuplicate)
-		log.InfoContext(ctx, "pipedrive webhook duplicate")
-		return ingest.JSON(http.StatusOK, map[string]string{"status": "duplicate"}), nil
-	}
-	outcome, own, err := h.process(ctx, log, ev)
-	if err != nil {
-		log.ErrorContext(ctx, "processing pipedrive webhook failed", "error", err)
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"}), nil
-	}
-	created, err := h.Table.PutEvent(ctx, EventRecord{Meta: ev.Meta, Own: own, Outcome: outcome, Now: h.now()})
-	if err != nil {
-		log.ErrorContext(ctx, "store webhook event failed", "error", err)
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the event; retry"}), nil
-	}
-	if !created {
-		h.Metrics.Inc(MetricWebhookDuplicate)
-		return ingest.JSON(http.StatusOK, map[string]string{"status": "duplicate"}), nil
-	}
-	h.Metrics.Inc(MetricWebhookStored)
-	log.InfoContext(ctx, "pipedrive webhook processed", "outcome", outcome, "own", own, "bulk", ev.Meta.IsBulkEdit, "change_source", ev.Meta.ChangeSource)
-	return ingest.JSON(http.StatusOK, map[string]string{"status": "processed", "outcome": outcome}), nil
+	created, err = w.Table.PutEvent(ctx, EventRecord{Meta: ev.Meta, Own: w.own(ev), Outcome: outcome, Now: w.now()})
+	return created, outcome, err
+}
+
+func (w *Webhook) own(ev Event) bool {
+	return w.IntegrationUserID != 0 && ev.Meta.UserID == w.IntegrationUserID
 }
 
 // process applies an event's effects. Every effect is idempotent (the
 // mirror keeps the newer observation, measures are conditional puts keyed
 // by the event id), so a crash before PutEvent is safely redone.
-func (h *Handler) process(ctx context.Context, log *slog.Logger, ev Event) (outcome string, own bool, err error) {
-	own = h.IntegrationUserID != 0 && ev.Meta.UserID == h.IntegrationUserID
+func (w *Webhook) process(ctx context.Context, log *slog.Logger, ev Event) (outcome string, err error) {
 	switch ev.Meta.Entity {
 	case "stage", "pipeline":
-		return "stagemap", own, h.invalidateStageMap(ctx, log)
+		return "stagemap", w.invalidateStageMap(ctx, log)
 	case "deal":
 	default:
-		return "ignored", own, nil
+		return "ignored", nil
 	}
 	if ev.Deal == nil {
-		return "ignored", own, nil
+		return "ignored", nil
 	}
-	snap := h.snapshot(ctx, log)
-	if err := h.mirror(ctx, ev, snap); err != nil {
-		return "", own, err
+	snap := w.snapshot(ctx, log)
+	if err := w.mirror(ctx, ev, snap); err != nil {
+		return "", err
 	}
 	switch {
 	case ev.Meta.Action == "delete":
 		// The mirror has the deal as deleted (store.DealDeleted): the
 		// evaluator no longer decides on it; a decision already pending
 		// is skipped by the mover, which reads the deal first.
-		return "deleted", own, nil
-	case own:
-		return "own", own, nil // our own change: the mirror, nothing else
+		return "deleted", nil
+	case w.own(ev):
+		return "own", nil // our own change: the mirror, nothing else
 	case ev.Meta.IsBulkEdit:
-		return "bulk", own, nil // recorded, not judged
+		return "bulk", nil // recorded, not judged
 	case ev.Meta.Action != "change":
-		return "mirrored", own, nil
+		return "mirrored", nil
 	}
-	outcome, err = h.judge(ctx, log, ev, snap)
-	return outcome, own, err
+	return w.judge(ctx, log, ev, snap)
 }
 
-func (h *Handler) mirror(ctx context.Context, ev Event, snap *stagemap.Snapshot) error {
+func (w *Webhook) mirror(ctx context.Context, ev Event, snap *stagemap.Snapshot) error {
 	d := store.DealState{
 		DealID: ev.Deal.ID, PipelineID: ev.Deal.PipelineID, StageID: ev.Deal.StageID,
 		Status: ev.Deal.Status, PersonID: ev.Deal.PersonID, SeenAt: ev.Meta.Timestamp,
@@ -177,39 +193,39 @@ func (h *Handler) mirror(ctx context.Context, ev Event, snap *stagemap.Snapshot)
 			}
 		}
 	}
-	return h.Mirror.PutDealState(ctx, d)
+	return w.Mirror.PutDealState(ctx, d)
 }
 
 // invalidateStageMap marks the cached map stale (fetched_at zero, so every
 // stagemap.Map refetches on its next Get) and refreshes it when a source is
 // wired. A failed refresh leaves the stale mark: the next reader refetches.
-func (h *Handler) invalidateStageMap(ctx context.Context, log *slog.Logger) error {
+func (w *Webhook) invalidateStageMap(ctx context.Context, log *slog.Logger) error {
 	var snap stagemap.Snapshot
-	_, err := h.Mirror.GetJSON(ctx, StageMapDoc, &snap)
+	_, err := w.Mirror.GetJSON(ctx, StageMapDoc, &snap)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return fmt.Errorf("read stage map: %w", err)
 	default:
 		snap.FetchedAt = time.Time{}
-		if err := h.Mirror.PutJSON(ctx, StageMapDoc, snap, 24*time.Hour); err != nil {
+		if err := w.Mirror.PutJSON(ctx, StageMapDoc, snap, 24*time.Hour); err != nil {
 			return fmt.Errorf("mark stage map stale: %w", err)
 		}
 	}
-	h.Metrics.Inc(MetricStageMapStale)
-	if h.Stages != nil {
-		if _, err := h.Stages.Refresh(ctx); err != nil {
+	w.Metrics.Inc(MetricStageMapStale)
+	if w.Stages != nil {
+		if _, err := w.Stages.Refresh(ctx); err != nil {
 			log.WarnContext(ctx, "stage map refresh failed; left marked stale", "error", err)
 		}
 	}
 	return nil
 }
 
-func (h *Handler) snapshot(ctx context.Context, log *slog.Logger) *stagemap.Snapshot {
-	if h.Stages == nil {
+func (w *Webhook) snapshot(ctx context.Context, log *slog.Logger) *stagemap.Snapshot {
+	if w.Stages == nil {
 		return nil
 	}
-	snap, err := h.Stages.Get(ctx)
+	snap, err := w.Stages.Get(ctx)
 	if err != nil {
 		log.WarnContext(ctx, "stage map unavailable; judging without stage order", "error", err)
 		return nil
@@ -217,36 +233,16 @@ func (h *Handler) snapshot(ctx context.Context, log *slog.Logger) *stagemap.Snap
 	return snap
 }
 
-func (h *Handler) reject(ctx context.Context, code int, reason string) (events.APIGatewayV2HTTPResponse, error) {
-	h.Metrics.Inc(MetricWebhookRejected)
-	h.log().WarnContext(ctx, "pipedrive webhook rejected", "status", code, "reason", reason)
-	return ingest.JSON(code, map[string]string{"error": reason}), nil
-}
-
-func (h *Handler) window() time.Duration {
-	if h.Window > 0 {
-		return h.Window
+func (w *Webhook) window() time.Duration {
+	if w.Window > 0 {
+		return w.Window
 	}
 	return DefaultWindow
 }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
+func (w *Webhook) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
 	}
 	return time.Now()
-}
-
-func (h *Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.Default()
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "empty credentials"
-	}
-	return err.Error()
 }
