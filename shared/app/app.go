@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stagemover/stagemover/shared/core/evaluator"
@@ -77,12 +76,7 @@ func (d *Deps) secretCache() *secrets.Cache { return secrets.NewCache(d.Secrets,
 // Ingest builds POST /signals, the generic webhook.
 func Ingest(d Deps) (*ingest.Handler, error) {
 	d.defaults()
-	key, err := webhookKey(d, d.IngestSecret, "ingest secret", config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) ingest.KeyFunc {
-		return func(ctx context.Context) ([]byte, error) {
-			s, err := c.String(ctx, arn)
-			return []byte(strings.TrimSpace(s)), err
-		}
-	}, oneKey)
+	key, err := d.key(routeKey{what: "ingest secret", local: d.IngestSecret, envVar: config.VarIngestARN, arn: d.Config.IngestSecretARN})
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,8 @@ const (
 // when set, replaces the Secrets Manager read (local mode).
 func IngestCalendly(d Deps, signingKey string) (*ingest.Handler, error) {
 	d.defaults()
-	key, err := webhookKey(d, signingKey, "Calendly signing key", VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret, oneKey)
+	key, err := d.key(routeKey{what: "Calendly signing key", local: signingKey, envVar: VarCalendlySigningKey, arn: os.Getenv(VarCalendlySigningKey),
+		field: calendly.SecretFieldSigningKey})
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func CalendlyKeeper(d Deps) (*calendly.Keeper, error) {
 			Scope:        os.Getenv("CALENDLY_SCOPE"),
 			User:         os.Getenv("CALENDLY_USER"),
 		},
-		SigningKey: calendly.SigningKeyFromSecret(cache, env[VarCalendlySigningKey]),
+		SigningKey: ingest.KeyFromSecret(cache, env[VarCalendlySigningKey], calendly.SecretFieldSigningKey),
 		Log:        d.Log.With("function", "calendly-subscribe"),
 	}, nil
 }

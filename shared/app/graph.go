@@ -7,7 +7,6 @@ import (
 
 	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
-	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 )
@@ -52,6 +51,9 @@ func GraphConfigFromEnv(lookup func(string) string) GraphConfig {
 	}
 }
 
+// secretFieldClientState is the field of GraphClientStateSecret: {"client_state":"..."}.
+const secretFieldClientState = "client_state"
+
 func (c GraphConfig) hasClientState() bool {
 	return c.ClientState != "" || c.ClientStateSecretARN != ""
 }
@@ -64,7 +66,7 @@ func (c GraphConfig) clientState(d Deps) func(context.Context) (string, error) {
 		return func(context.Context) (string, error) { return v, nil }
 	}
 	cache, arn := d.secretCache(), c.ClientStateSecretARN
-	return func(ctx context.Context) (string, error) { return cache.Field(ctx, arn, "client_state") }
+	return func(ctx context.Context) (string, error) { return cache.Field(ctx, arn, secretFieldClientState) }
 }
 
 func (c GraphConfig) client(d Deps) *graph.Client {
@@ -91,13 +93,8 @@ func (c GraphConfig) mailboxes() ([]string, error) {
 // when they are about a mailbox in GRAPH_MAILBOXES.
 func (c GraphConfig) Ingest(d Deps) (*ingest.Handler, error) {
 	d.defaults()
-	key, err := webhookKey(d, c.ClientState, "Graph clientState", VarGraphClientState, c.ClientStateSecretARN,
-		func(cache *secrets.Cache, arn string) ingest.KeyFunc {
-			return func(ctx context.Context) ([]byte, error) {
-				v, err := cache.Field(ctx, arn, "client_state")
-				return []byte(v), err
-			}
-		}, oneKey)
+	key, err := d.key(routeKey{what: "Graph clientState", local: c.ClientState, envVar: VarGraphClientState, arn: c.ClientStateSecretARN,
+		field: secretFieldClientState})
 	if err != nil {
 		return nil, err
 	}

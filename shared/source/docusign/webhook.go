@@ -3,7 +3,6 @@ package docusign
 import (
 	"context"
 
-	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
@@ -43,14 +42,3 @@ func (w Webhook) Parse(_ context.Context, r *ingest.Request) ([]ingest.Item, err
 // SecretFieldHMACKeys is the field of DocuSignHmacSecret:
 // {"hmac_keys":"key1,key2"} (or the bare key(s)).
 const SecretFieldHMACKeys = "hmac_keys"
-
-// HMACKeysFromSecret reads the Connect HMAC key(s) through the cache.
-func HMACKeysFromSecret(c *secrets.Cache, secretID string) ingest.KeyFunc {
-	return func(ctx context.Context) ([]byte, error) {
-		v, err := c.Field(ctx, secretID, SecretFieldHMACKeys)
-		if err != nil {
-			return nil, err
-		}
-		return []byte(v), nil
-	}
-}

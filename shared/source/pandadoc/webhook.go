@@ -5,7 +5,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
@@ -60,14 +59,3 @@ func (Webhook) Answer(o ingest.Outcome) events.APIGatewayV2HTTPResponse { return
 // SecretFieldSharedKey is the field of PandaDocSharedKeySecret:
 // {"shared_key":"..."} (or the bare key; several keys comma separated).
 const SecretFieldSharedKey = "shared_key"
-
-// SharedKeyFromSecret reads the shared key(s) through the cache.
-func SharedKeyFromSecret(c *secrets.Cache, secretID string) ingest.KeyFunc {
-	return func(ctx context.Context) ([]byte, error) {
-		v, err := c.Field(ctx, secretID, SecretFieldSharedKey)
-		if err != nil {
-			return nil, err
-		}
-		return []byte(v), nil
-	}
-}
