@@ -23,7 +23,6 @@ type Result struct {
 	Created bool   // stored now (false: a duplicate, or skipped)
 	Key     string // the signal or fetch key
 	Outcome string // what an Apply item did (Pipedrive: "mirrored", "revert", ...)
-	err     error
 }
 
 func (o *Outcome) skipped(s Skip) {

@@ -10,9 +10,13 @@
 //	key          read through Key; unusable: 503 {"error":"not configured"}, the body is not read
 //	body         over MaxBody: 413
 //	verify       Source.Verify; a refusal is a *RejectError (401), the reason goes to the sender
-//	parse        Source.Parse; invalid input is a *RejectError (400)
-//	store        each item once (a conditional put): a redelivery stores nothing and gets the same 2xx
+//	parse        Source.Parse; invalid input is a *RejectError (400); no authentic item: 401
+//	store        each item once (a conditional put): a redelivery stores nothing and still gets a 2xx
 //	answer       202 stored, 200 duplicate, 200 ignored (Answer), unless the source is an Answerer
+//
+// Any other failure (the key unreadable, a check that could not be made,
+// the table) is ours: 503, so the provider retries. Every refusal is
+// {"error": reason}.
 //
 // and it logs with constant messages ("ingest rejected", "ingest item", ...)
 // and counts one set of metrics with the source as a dimension
@@ -239,9 +243,9 @@ func (p pass) refuse(ctx context.Context, err error) events.APIGatewayV2HTTPResp
 	return resp
 }
 
-func (p pass) unavailable(ctx context.Context, reason string, err error, answer string) events.APIGatewayV2HTTPResponse {
+func (p pass) unavailable(ctx context.Context, reason string, err error, answer string, attrs ...any) events.APIGatewayV2HTTPResponse {
 	p.count(MetricUnavailable, "Reason", reason)
-	p.log.ErrorContext(ctx, "ingest unavailable", "reason", reason, "error", err)
+	p.log.ErrorContext(ctx, "ingest unavailable", append([]any{"reason", reason, "error", err}, attrs...)...)
 	return JSON(http.StatusServiceUnavailable, map[string]string{"error": answer})
 }
 
@@ -251,46 +255,34 @@ func (p pass) unavailable(ctx context.Context, reason string, err error, answer 
 func (p pass) store(ctx context.Context, items []Item) (Outcome, events.APIGatewayV2HTTPResponse, bool) {
 	var o Outcome
 	for _, it := range items {
-		res := Result{Item: it}
 		attrs := append(it.logAttrs(), it.Attrs...)
-		switch {
-		case it.Skip != "":
+		if it.Skip != "" {
 			o.skipped(it.Skip)
+			o.Results = append(o.Results, Result{Item: it})
 			p.count(MetricIgnored, "Reason", string(it.Skip))
-			level := slog.LevelInfo
-			if it.Skip != Unused {
-				level = slog.LevelWarn
+			level := slog.LevelWarn // not watched, not authentic: someone should look
+			if it.Skip == Unused {
+				level = slog.LevelInfo
 			}
 			p.log.Log(ctx, level, "ingest item", append([]any{"result", "ignored", "skip", it.Skip, "reason", it.Why}, attrs...)...)
-			o.Results = append(o.Results, res)
 			continue
-		case it.Signal != nil:
-			res.Key = it.Signal.Key()
-			res.Created, res.err = p.h.Store.PutSignal(ctx, *it.Signal)
-		case it.Fetch != nil:
-			res.Key = it.Fetch.Key()
-			res.Created, res.err = p.h.Store.PutFetch(ctx, *it.Fetch)
-		case it.Apply != nil:
-			res.Created, res.Outcome, res.err = it.Apply(ctx)
-		default:
-			res.err = errors.New("an item with nothing to store")
 		}
-		if errors.Is(res.err, store.ErrTooLarge) {
-			return o, p.refuse(ctx, Reject(http.StatusRequestEntityTooLarge, res.err, "signal too large to store once encoded; shorten the body")), false
+		res, err := p.put(ctx, it)
+		switch {
+		case errors.Is(err, store.ErrTooLarge):
+			return o, p.refuse(ctx, Reject(http.StatusRequestEntityTooLarge, err, "signal too large to store once encoded; shorten the body")), false
+		case err != nil:
+			return o, p.unavailable(ctx, "store", err, "could not store the delivery; retry", attrs...), false
 		}
-		if res.err != nil {
-			p.log.ErrorContext(ctx, "ingest store failed", append([]any{"error", res.err}, attrs...)...)
-			return o, p.unavailable(ctx, "store", res.err, "could not store the delivery; retry"), false
-		}
-		result := "stored"
+		o.Results = append(o.Results, res)
+		result, metric := "stored", MetricStored
 		if res.Created {
 			o.Stored++
-			p.count(MetricStored)
 		} else {
-			result = "duplicate"
+			result, metric = "duplicate", MetricDuplicate
 			o.Duplicates++
-			p.count(MetricDuplicate)
 		}
+		p.count(metric)
 		if res.Key != "" {
 			attrs = append(attrs, "key", res.Key)
 		}
@@ -298,12 +290,30 @@ func (p pass) store(ctx context.Context, items []Item) (Outcome, events.APIGatew
 			attrs = append(attrs, "outcome", res.Outcome)
 		}
 		p.log.InfoContext(ctx, "ingest item", append([]any{"result", result}, attrs...)...)
-		o.Results = append(o.Results, res)
 	}
 	if len(items) > 0 && o.NotAuthentic == len(items) {
 		return o, p.refuse(ctx, Reject(http.StatusUnauthorized, ErrSignature, "no item is authentic: %s", items[0].Why)), false
 	}
 	return o, events.APIGatewayV2HTTPResponse{}, true
+}
+
+// put stores one item once: a signal or a fetch item with a conditional
+// put, anything else through its Apply.
+func (p pass) put(ctx context.Context, it Item) (res Result, err error) {
+	res.Item = it
+	switch {
+	case it.Signal != nil:
+		res.Key = it.Signal.Key()
+		res.Created, err = p.h.Store.PutSignal(ctx, *it.Signal)
+	case it.Fetch != nil:
+		res.Key = it.Fetch.Key()
+		res.Created, err = p.h.Store.PutFetch(ctx, *it.Fetch)
+	case it.Apply != nil:
+		res.Created, res.Outcome, err = it.Apply(ctx)
+	default:
+		err = errors.New("an item with nothing to store")
+	}
+	return res, err
 }
 
 // logAttrs names the item the way its kind is keyed: a signal by its
