@@ -46,7 +46,7 @@ var ignoredEvents = map[string]bool{
 }
 
 // ErrIgnored marks a documented event this source does not turn into a
-// signal; the handler answers 200 and stores nothing.
+// signal; Webhook skips it (ingest.Unused): 200, nothing stored.
 var ErrIgnored = errors.New("event ignored")
 
 // ErrInvalid marks a body that is not a usable Calendly delivery; Parse

@@ -2,9 +2,9 @@
 // change notifications (webhooks) for messages and events, fetched later with
 // app-only credentials, plus the subscriptions that keep them flowing.
 //
-//   - Handler answers the notification URL: the validation handshake, the
-//     clientState check and one fetch item per notification, stored before
-//     the 202 (the content is fetched after, by the fetcher function).
+//   - Webhook is the notification URL's ingest.Source: the validation
+//     handshake, the clientState check and one fetch item per notification,
+//     stored before the 202 (the content is fetched after, by the fetcher).
 //   - Client calls Graph with a client-credentials token it caches.
 //   - Fetcher turns a stored notification into email and meeting signals,
 //     and acts on lifecycle notifications (reauthorize, recreate, resync).

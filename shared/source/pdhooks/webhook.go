@@ -35,7 +35,7 @@ const DefaultWindow = 14 * 24 * time.Hour
 // (shared/core/stagemap's cache name).
 const StageMapDoc = "stagemap"
 
-// Mirror is what the handler needs of shared/store (a *store.Store).
+// Mirror is what Webhook needs of shared/store (a *store.Store).
 type Mirror interface {
 	PutDealState(ctx context.Context, d store.DealState) error
 	GetJSON(ctx context.Context, name string, v any) (time.Time, error)
