@@ -193,7 +193,7 @@ func TestIngestCalendlySamples(t *testing.T) {
 	}
 
 	out := rie.Output()
-	if !strings.Contains(out, "signal stored") || !strings.Contains(out, "calendly delivery rejected") {
+	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, f.signingKey)

@@ -142,7 +142,7 @@ func TestIngestDocuSignSample(t *testing.T) {
 	}
 
 	out := rie.Output()
-	if !strings.Contains(out, "docusign signal") || !strings.Contains(out, "docusign message rejected") {
+	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, f.key)

@@ -151,7 +151,7 @@ func TestIngestSampleEvent(t *testing.T) {
 	}
 
 	out := rie.Output()
-	if !strings.Contains(out, "signal stored") || !strings.Contains(out, "signal rejected") {
+	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, f.secrets...)

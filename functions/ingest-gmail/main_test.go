@@ -230,7 +230,7 @@ func TestIngestGmailSample(t *testing.T) {
 	}
 
 	out := rie.Output()
-	if !strings.Contains(out, "notification stored") || !strings.Contains(out, "push rejected") {
+	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, token)

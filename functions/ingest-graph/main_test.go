@@ -230,7 +230,7 @@ func TestIngestGraphNotification(t *testing.T) {
 	}
 
 	out := rie.Output()
-	if !strings.Contains(out, "graph notification stored") || !strings.Contains(out, "graph notification rejected") {
+	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, f.clientState)
@@ -252,7 +252,7 @@ func TestIngestGraphRefusesUnwatchedMailbox(t *testing.T) {
 		t.Fatalf("%d items stored for a mailbox that is not watched", n)
 	}
 	out := rie.Output()
-	if !strings.Contains(out, "its mailbox is not watched") || !strings.Contains(out, `"GraphMailboxNotWatched"`) {
+	if !strings.Contains(out, "its mailbox is not watched") || !strings.Contains(out, `"IngestIgnored"`) {
 		t.Errorf("the refusal is not logged and counted:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, f.clientState)

@@ -160,7 +160,7 @@ func TestIngestPandaDocSample(t *testing.T) {
 	}
 
 	out := rie.Output()
-	if !strings.Contains(out, "pandadoc signal") || !strings.Contains(out, "pandadoc delivery rejected") {
+	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	lambdatest.AssertNoSecrets(t, out, f.key)

@@ -219,7 +219,7 @@ func TestIngestPipedriveSample(t *testing.T) {
 	}
 
 	out := rie.Output()
-	for _, want := range []string{"pipedrive webhook processed", "pipedrive webhook rejected", "pipedrive webhook duplicate", `"Reverts"`} {
+	for _, want := range []string{`"result":"stored"`, `"msg":"ingest rejected"`, `"result":"duplicate"`, `"Reverts"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in the function's output:\n%s", want, out)
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/stagemover/stagemover/shared/core/evaluator"
@@ -74,26 +73,32 @@ func (d *Deps) store() *store.Store {
 
 func (d *Deps) secretCache() *secrets.Cache { return secrets.NewCache(d.Secrets, 5*time.Minute) }
 
-// Ingest builds the generic webhook handler.
-func Ingest(d Deps) (*ingest.Generic, error) {
+// Ingest builds POST /signals, the generic webhook.
+func Ingest(d Deps) (*ingest.Handler, error) {
 	d.defaults()
-	secret, err := webhookKey(d, d.IngestSecret, "ingest secret", config.VarIngestARN, d.Config.IngestSecretARN, func(c *secrets.Cache, arn string) ingest.SecretFunc {
-		return func(ctx context.Context) ([]byte, error) {
-			s, err := c.String(ctx, arn)
-			return []byte(strings.TrimSpace(s)), err
-		}
-	}, oneKey)
+	key, err := d.key(routeKey{what: "ingest secret", local: d.IngestSecret, envVar: config.VarIngestARN, arn: d.Config.IngestSecretARN})
 	if err != nil {
 		return nil, err
 	}
-	return &ingest.Generic{
-		Store:     d.store(),
-		Secret:    secret,
-		Tolerance: d.Config.SignatureTolerance,
-		Now:       d.Now,
-		Log:       d.Log.With("function", "ingest-generic"),
-		Metrics:   metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-generic"),
-	}, nil
+	return d.route("ingest-generic", ingest.Generic{Tolerance: d.Config.SignatureTolerance}, key), nil
+}
+
+// route is every ingest route's handler: src behind the one pipeline,
+// verified with key (nil for a source without one), logging and counting
+// as function.
+func (d *Deps) route(function string, src ingest.Source, key ingest.KeyFunc) *ingest.Handler {
+	return &ingest.Handler{
+		Source:  src,
+		Key:     key,
+		Store:   d.store(),
+		Now:     d.Now,
+		Log:     d.Log.With("function", function),
+		Metrics: d.recorder(function),
+	}
+}
+
+func (d *Deps) recorder(function string) *metrics.Recorder {
+	return metrics.New(d.Metrics, d.Config.MetricsNamespace, function)
 }
 
 // Pipedrive builds the API client, reading the token from Secrets Manager

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/stagemover/stagemover/shared/platform/config"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Calendly environment variables.
@@ -20,19 +20,14 @@ const (
 
 // IngestCalendly builds the handler for POST /webhooks/calendly. signingKey,
 // when set, replaces the Secrets Manager read (local mode).
-func IngestCalendly(d Deps, signingKey string) (*calendly.Handler, error) {
+func IngestCalendly(d Deps, signingKey string) (*ingest.Handler, error) {
 	d.defaults()
-	secret, err := webhookKey(d, signingKey, "Calendly signing key", VarCalendlySigningKey, os.Getenv(VarCalendlySigningKey), calendly.SigningKeyFromSecret, oneKey)
+	key, err := d.key(routeKey{what: "Calendly signing key", local: signingKey, envVar: VarCalendlySigningKey, arn: os.Getenv(VarCalendlySigningKey),
+		field: calendly.SecretFieldSigningKey})
 	if err != nil {
 		return nil, err
 	}
-	return &calendly.Handler{
-		Store:   d.store(),
-		Secret:  secret,
-		Now:     d.Now,
-		Log:     d.Log.With("function", "ingest-calendly"),
-		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-calendly"),
-	}, nil
+	return d.route("ingest-calendly", calendly.Webhook{}, key), nil
 }
 
 // CalendlyKeeper builds the scheduled job that keeps the webhook
@@ -61,7 +56,7 @@ func CalendlyKeeper(d Deps) (*calendly.Keeper, error) {
 			Scope:        os.Getenv("CALENDLY_SCOPE"),
 			User:         os.Getenv("CALENDLY_USER"),
 		},
-		SigningKey: calendly.SigningKeyFromSecret(cache, env[VarCalendlySigningKey]),
+		SigningKey: ingest.KeyFromSecret(cache, env[VarCalendlySigningKey], calendly.SecretFieldSigningKey),
 		Log:        d.Log.With("function", "calendly-subscribe"),
 	}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/stagemover/stagemover/shared/platform/config"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/docusign"
@@ -29,25 +28,39 @@ func docTypeRules() (*doctype.Rules, error) {
 	return doctype.Default(), nil
 }
 
-// webhookKey is the key a source verifies deliveries with: the given local
-// key (local mode), else the Secrets Manager secret arn (configured by the
-// variable envVar), read through the cache by fromSecret. split is how the
-// source reads several keys from one value; ingest.CheckKeys decides if
-// they are usable. A local key that is not stops the build. A secret that
-// is not fails each read with a ingest.KeyError, which the handler answers
-// with 503 "not configured" without reading the body: the operator fixes a
-// secret without a redeploy, and the provider retries a 503 until then.
-func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secrets.Cache, arn string) ingest.SecretFunc, split func([]byte) [][]byte) (ingest.SecretFunc, error) {
-	if key != "" {
-		if err := ingest.CheckKeys("the local "+what, split([]byte(key))); err != nil {
+// routeKey says where a route's key comes from.
+type routeKey struct {
+	what   string // names the key in errors: "Calendly signing key"
+	local  string // the key itself (local mode); "" reads the secret
+	envVar string // the variable naming the secret
+	arn    string // the secret
+	field  string // its JSON field; "" for a plain-text secret
+	// split reads several keys from one value (a rotation); nil: one key.
+	split func([]byte) [][]byte
+}
+
+// key is the key a route verifies deliveries with: k.local, else the
+// secret k.arn read through the cache. ingest.CheckKeys decides whether the
+// key (every key of a split value) is usable. A local key that is not
+// stops the build. A secret that is not fails each read with an
+// ingest.KeyError, which the handler answers with 503 "not configured"
+// without reading the body: the operator fixes a secret without a
+// redeploy, and the provider retries a 503 until then.
+func (d Deps) key(k routeKey) (ingest.KeyFunc, error) {
+	split := k.split
+	if split == nil {
+		split = func(v []byte) [][]byte { return [][]byte{v} }
+	}
+	if k.local != "" {
+		if err := ingest.CheckKeys("the local "+k.what, split([]byte(k.local))); err != nil {
 			return nil, fmt.Errorf("%w: %w", config.ErrConfig, err)
 		}
-		return func(context.Context) ([]byte, error) { return []byte(key), nil }, nil
+		return func(context.Context) ([]byte, error) { return []byte(k.local), nil }, nil
 	}
-	if arn == "" || d.Secrets == nil {
-		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, envVar)
+	if k.arn == "" || d.Secrets == nil {
+		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, k.envVar)
 	}
-	read, name := fromSecret(d.secretCache(), arn), "the secret named by "+envVar
+	read, name := ingest.KeyFromSecret(d.secretCache(), k.arn, k.field), "the secret named by "+k.envVar
 	return func(ctx context.Context) ([]byte, error) {
 		v, err := read(ctx)
 		if errors.Is(err, secrets.ErrEmpty) {
@@ -63,38 +76,33 @@ func webhookKey(d Deps, key, what, envVar, arn string, fromSecret func(c *secret
 	}, nil
 }
 
-// oneKey is split for a source whose secret is one key.
-func oneKey(v []byte) [][]byte { return [][]byte{v} }
-
 // IngestPandaDoc builds POST /webhooks/pandadoc; a non-empty key is the
 // local mode's shared key.
-func IngestPandaDoc(d Deps, key string) (*pandadoc.Handler, error) {
+func IngestPandaDoc(d Deps, key string) (*ingest.Handler, error) {
 	d.defaults()
 	rules, err := docTypeRules()
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhookKey(d, key, "PandaDoc shared key", VarPandaDocKey, os.Getenv(VarPandaDocKey), pandadoc.SharedKeyFromSecret, pandadoc.Keys)
+	keys, err := d.key(routeKey{what: "PandaDoc shared key", local: key, envVar: VarPandaDocKey, arn: os.Getenv(VarPandaDocKey),
+		field: pandadoc.SecretFieldSharedKey, split: pandadoc.Keys})
 	if err != nil {
 		return nil, err
 	}
-	return &pandadoc.Handler{Store: d.store(), Secret: secret, Rules: rules, InternalDomains: d.Config.InternalDomains,
-		Now: d.Now, Log: d.Log.With("function", "ingest-pandadoc"),
-		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-pandadoc")}, nil
+	return d.route("ingest-pandadoc", pandadoc.Webhook{Rules: rules, InternalDomains: d.Config.InternalDomains}, keys), nil
 }
 
 // IngestDocuSign builds POST /webhooks/docusign (Connect, JSON SIM).
-func IngestDocuSign(d Deps, key string) (*docusign.Handler, error) {
+func IngestDocuSign(d Deps, key string) (*ingest.Handler, error) {
 	d.defaults()
 	rules, err := docTypeRules()
 	if err != nil {
 		return nil, err
 	}
-	secret, err := webhookKey(d, key, "DocuSign HMAC key", VarDocuSignKeys, os.Getenv(VarDocuSignKeys), docusign.HMACKeysFromSecret, docusign.Keys)
+	keys, err := d.key(routeKey{what: "DocuSign HMAC key", local: key, envVar: VarDocuSignKeys, arn: os.Getenv(VarDocuSignKeys),
+		field: docusign.SecretFieldHMACKeys, split: docusign.Keys})
 	if err != nil {
 		return nil, err
 	}
-	return &docusign.Handler{Store: d.store(), Secret: secret, Rules: rules, InternalDomains: d.Config.InternalDomains,
-		Now: d.Now, Log: d.Log.With("function", "ingest-docusign"),
-		Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-docusign")}, nil
+	return d.route("ingest-docusign", docusign.Webhook{Rules: rules, InternalDomains: d.Config.InternalDomains}, keys), nil
 }

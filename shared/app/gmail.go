@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/gmail"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // GmailConfig is the Gmail source's configuration: gmail.Config, which the
@@ -72,23 +72,21 @@ func (c GmailConfig) client(d Deps) *gmail.Client {
 
 // Ingest builds the handler for POST /gmail/push: it verifies the Pub/Sub
 // push token and stores one fetch item per notification.
-func (c GmailConfig) Ingest(d Deps) (*gmail.Handler, error) {
+func (c GmailConfig) Ingest(d Deps) (*ingest.Handler, error) {
 	if err := c.require(gmail.EnvPushAudience, gmail.EnvPushServiceAccount); err != nil {
 		return nil, err
 	}
 	return c.ingest(d), nil
 }
 
-func (c GmailConfig) ingest(d Deps) *gmail.Handler {
+// ingest is POST /gmail/push: no key of its own (the push token is checked
+// against Google's published keys).
+func (c GmailConfig) ingest(d Deps) *ingest.Handler {
 	d.defaults()
-	return &gmail.Handler{
-		Store:     d.store(),
+	return d.route("ingest-gmail", gmail.Webhook{
 		Verifier:  &gmail.Verifier{Keys: &gmail.KeySet{URL: c.certsURL()}, Audience: c.PushAudience, Email: c.PushServiceAccount},
 		Mailboxes: c.Mailboxes,
-		Now:       d.Now,
-		Log:       d.Log.With("function", "ingest-gmail"),
-		Metrics:   metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-gmail"),
-	}
+	}, nil)
 }
 
 // Fetcher builds the fetcher's Gmail source, or nil when Gmail has no
@@ -133,7 +131,7 @@ func (c GmailConfig) renewer(d Deps) *gmail.Renewer {
 }
 
 // IngestGmail builds the ingest-gmail Lambda's handler from the environment.
-func IngestGmail(d Deps) (*gmail.Handler, error) {
+func IngestGmail(d Deps) (*ingest.Handler, error) {
 	c, err := GmailConfigFromEnv(os.Getenv, gmail.EnvPushAudience, gmail.EnvPushServiceAccount)
 	if err != nil {
 		return nil, err

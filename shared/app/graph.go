@@ -8,6 +8,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Microsoft Graph environment variables.
@@ -50,6 +51,9 @@ func GraphConfigFromEnv(lookup func(string) string) GraphConfig {
 	}
 }
 
+// secretFieldClientState is the field of GraphClientStateSecret: {"client_state":"..."}.
+const secretFieldClientState = "client_state"
+
 func (c GraphConfig) hasClientState() bool {
 	return c.ClientState != "" || c.ClientStateSecretARN != ""
 }
@@ -62,7 +66,7 @@ func (c GraphConfig) clientState(d Deps) func(context.Context) (string, error) {
 		return func(context.Context) (string, error) { return v, nil }
 	}
 	cache, arn := d.secretCache(), c.ClientStateSecretARN
-	return func(ctx context.Context) (string, error) { return cache.Field(ctx, arn, "client_state") }
+	return func(ctx context.Context) (string, error) { return cache.Field(ctx, arn, secretFieldClientState) }
 }
 
 func (c GraphConfig) client(d Deps) *graph.Client {
@@ -87,10 +91,12 @@ func (c GraphConfig) mailboxes() ([]string, error) {
 // Ingest builds the handler for POST /webhooks/graph: the validation
 // handshake, change and lifecycle notifications, stored for the fetcher
 // when they are about a mailbox in GRAPH_MAILBOXES.
-func (c GraphConfig) Ingest(d Deps) (*graph.Handler, error) {
+func (c GraphConfig) Ingest(d Deps) (*ingest.Handler, error) {
 	d.defaults()
-	if c.ClientState == "" && (c.ClientStateSecretARN == "" || d.Secrets == nil) {
-		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphClientState)
+	key, err := d.key(routeKey{what: "Graph clientState", local: c.ClientState, envVar: VarGraphClientState, arn: c.ClientStateSecretARN,
+		field: secretFieldClientState})
+	if err != nil {
+		return nil, err
 	}
 	if c.Mailboxes == "" {
 		return nil, fmt.Errorf("%w: %s is required", config.ErrConfig, VarGraphMailboxes)
@@ -99,8 +105,7 @@ func (c GraphConfig) Ingest(d Deps) (*graph.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &graph.Handler{Store: d.store(), Mailboxes: mailboxes, ClientState: c.clientState(d), Now: d.Now,
-		Log: d.Log.With("function", "ingest-graph"), Metrics: metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-graph")}, nil
+	return d.route("ingest-graph", graph.Webhook{Mailboxes: mailboxes}, key), nil
 }
 
 // Renewer builds the scheduled job that creates and renews the mailboxes'
@@ -151,7 +156,7 @@ func (c GraphConfig) Fetcher(d Deps) (*graph.Fetcher, error) {
 }
 
 // IngestGraph builds the ingest-graph Lambda's handler from the environment.
-func IngestGraph(d Deps) (*graph.Handler, error) { return GraphConfigFromEnv(os.Getenv).Ingest(d) }
+func IngestGraph(d Deps) (*ingest.Handler, error) { return GraphConfigFromEnv(os.Getenv).Ingest(d) }
 
 // GraphRenewer builds the graph-subscriptions Lambda's job from the environment.
 func GraphRenewer(d Deps) (*graph.Renewer, error) { return GraphConfigFromEnv(os.Getenv).Renewer(d) }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/core/stagemap"
 	"github.com/stagemover/stagemover/shared/platform/config"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 )
 
@@ -30,7 +30,7 @@ func pdTable(d Deps) (pdhooks.Table, error) {
 // IngestPipedrive builds the handler for POST /pipedrive (webhooks v2): the
 // deal mirror, loop prevention, and reverts and misses against our moves.
 // creds, when set, replaces the Secrets Manager read (local mode).
-func IngestPipedrive(d Deps, creds *pdhooks.Credentials) (*pdhooks.Handler, error) {
+func IngestPipedrive(d Deps, creds *pdhooks.Credentials) (*ingest.Handler, error) {
 	d.defaults()
 	if d.Config.IntegrationUserID <= 0 {
 		// Without it our own API changes would be judged as a person's.
@@ -59,19 +59,20 @@ func IngestPipedrive(d Deps, creds *pdhooks.Credentials) (*pdhooks.Handler, erro
 		}
 	}
 	st := d.store()
-	return &pdhooks.Handler{
+	h := d.route("ingest-pipedrive", nil, pdhooks.Key(auth))
+	h.Source = &pdhooks.Webhook{
 		Table:             table,
 		Mirror:            st,
 		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, st, d.Config.StageMapTTL, d.Now),
-		Auth:              auth,
 		IntegrationUserID: d.Config.IntegrationUserID,
 		Window:            time.Duration(days) * 24 * time.Hour,
 		Now:               d.Now,
-		Log:               d.Log.With("function", "ingest-pipedrive"),
-		Metrics:           metrics.New(d.Metrics, d.Config.MetricsNamespace, "ingest-pipedrive"),
+		Log:               h.Log,
+		Metrics:           h.Metrics,
 		EMF:               d.Metrics,
 		Namespace:         d.Config.MetricsNamespace,
-	}, nil
+	}
+	return h, nil
 }
 
 // RevertReport builds the hourly job that publishes revert and miss rates

@@ -24,6 +24,7 @@ import (
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/platform/apigw"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
@@ -452,14 +453,19 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &pdhooks.Handler{
+	log := f.logs.LoggerAt(slog.LevelInfo)
+	hook := &pdhooks.Webhook{
 		Table: pdhooks.Table{DB: f.tbl.DB, Name: f.tbl.Name}, Mirror: f.store,
-		Stages: stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
-		Auth: func(context.Context) (pdhooks.Credentials, error) {
-			return pdhooks.Credentials{User: user, Password: pass}, nil
-		},
+		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
 		IntegrationUserID: f.sb.IntegrationUserID(),
-		Log:               f.logs.LoggerAt(slog.LevelInfo),
+		Log:               log,
+	}
+	h := &ingest.Handler{
+		Source: hook,
+		Key: pdhooks.Key(func(context.Context) (pdhooks.Credentials, error) {
+			return pdhooks.Credentials{User: user, Password: pass}, nil
+		}),
+		Log: log,
 	}
 	srv := httptest.NewServer(apigw.Handler("POST /pipedrive", h.Handle))
 	defer srv.Close()
@@ -491,7 +497,7 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 			t.Fatalf("delivery %s failed: %d %s", dl.EventID, dl.Status, dl.Err)
 		}
 	}
-	rep, err := h.Table.Report(ctx)
+	rep, err := hook.Table.Report(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

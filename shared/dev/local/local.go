@@ -44,6 +44,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -266,7 +267,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ingest, err := app.Ingest(deps)
+	signals, err := app.Ingest(deps)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +284,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 		return nil, err
 	}
 	hookCreds := pdhooks.Credentials{User: DevPipedriveWebhookUser, Password: opts.PipedriveWebhookPassword}
-	var pipedriveHook *pdhooks.Handler
+	var pipedriveHook *ingest.Handler
 	if cfg.IntegrationUserID > 0 {
 		if pipedriveHook, err = app.IngestPipedrive(deps, &hookCreds); err != nil {
 			return nil, err
@@ -334,7 +335,7 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	s.poller = streams.NewPoller(s.ddb.Streams(), streamARN, opts.Log, subs...)
 
 	mux := http.NewServeMux()
-	mux.Handle("POST /signals", apigw.Handler("POST /signals", ingest.Handle))
+	mux.Handle("POST /signals", apigw.Handler("POST /signals", signals.Handle))
 	mux.Handle("POST /webhooks/calendly", apigw.Handler("POST /webhooks/calendly", calendlyHook.Handle))
 	mux.Handle("POST /webhooks/graph", apigw.Handler("POST /webhooks/graph", graphHook.Handle))
 	mux.Handle("POST /gmail/push", apigw.Handler("POST /gmail/push", gmailHook.Handle))

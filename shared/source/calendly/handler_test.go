@@ -31,7 +31,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 type fixture struct {
-	h       *calendly.Handler
+	h       *ingest.Handler
 	srv     *httptest.Server
 	tbl     *ddblocal.TestTable
 	metrics *metrics.Recorder
@@ -62,9 +62,10 @@ func newFixture(t *testing.T, key string, now func() time.Time) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
 	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-calendly"), logs: &syncBuffer{}, key: key}
-	f.h = &calendly.Handler{
+	f.h = &ingest.Handler{
+		Source:  calendly.Webhook{},
+		Key:     func(context.Context) ([]byte, error) { return []byte(key), nil },
 		Store:   store.New(tbl.DB, tbl.Name),
-		Secret:  func(context.Context) ([]byte, error) { return []byte(key), nil },
 		Now:     now,
 		Log:     slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Metrics: f.metrics,
@@ -169,11 +170,11 @@ func TestSampleEvents(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("replay 10 minutes later: %d, want 401", resp.StatusCode)
 	}
-	if got := f.metrics.Total(metrics.SignalStored); got != 2 {
-		t.Errorf("SignalStored = %v, want 2", got)
+	if got := f.metrics.Total(ingest.MetricStored); got != 2 {
+		t.Errorf("IngestStored = %v, want 2", got)
 	}
-	if got := f.metrics.Total(metrics.SignalDuplicate); got != 2 {
-		t.Errorf("SignalDuplicate = %v, want 2", got)
+	if got := f.metrics.Total(ingest.MetricDuplicate); got != 2 {
+		t.Errorf("IngestDuplicate = %v, want 2", got)
 	}
 }
 
@@ -203,7 +204,7 @@ func TestFiftyConcurrentRedeliveriesStoreOneSignal(t *testing.T) {
 	if n := len(f.records(t)); n != 1 {
 		t.Fatalf("items = %d, want exactly 1", n)
 	}
-	if got := f.metrics.Total(metrics.SignalDuplicate); got != 49 {
+	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
 		t.Fatalf("duplicates counted = %v, want 49", got)
 	}
 }
@@ -276,8 +277,8 @@ func TestRejectionsStoreNothing(t *testing.T) {
 	if n := len(f.records(t)); n != 0 {
 		t.Fatalf("%d items stored by rejected deliveries", n)
 	}
-	if got := f.metrics.Total(metrics.SignalRejected); got != float64(len(tests)) {
-		t.Errorf("SignalRejected = %v, want %d", got, len(tests))
+	if got := f.metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
+		t.Errorf("IngestRejected = %v, want %d", got, len(tests))
 	}
 }
 
@@ -296,7 +297,7 @@ func TestIgnoredEventStoresNothing(t *testing.T) {
 	if n := len(f.records(t)); n != 0 {
 		t.Fatalf("%d items stored for an ignored event", n)
 	}
-	if f.metrics.Total(calendly.MetricIgnored) != 1 {
+	if f.metrics.Total(ingest.MetricIgnored) != 1 {
 		t.Errorf("ignored not counted")
 	}
 }
@@ -325,11 +326,11 @@ func TestBase64Body(t *testing.T) {
 func TestUnavailableKeyOrTable(t *testing.T) {
 	f := newFixture(t, testKey, time.Now)
 	body := readTestdata(t, "invitee-created")
-	f.h.Secret = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
+	f.h.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
 	if code, _ := f.post(t, body, calendly.Sign([]byte(testKey), time.Now(), body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("key unavailable: %d, want 503", code)
 	}
-	f.h.Secret = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
+	f.h.Key = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
 	f.h.Store = store.New(f.tbl.DB, "no-such-table")
 	if code, _ := f.post(t, body, calendly.Sign([]byte(testKey), time.Now(), body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("table unavailable: %d, want 503", code)

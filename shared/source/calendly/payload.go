@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/core/signal"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Webhook events (Webhook Payload "event" allowed values).
@@ -44,11 +46,11 @@ var ignoredEvents = map[string]bool{
 }
 
 // ErrIgnored marks a documented event this source does not turn into a
-// signal; the handler answers 200 and stores nothing.
+// signal; Webhook skips it (ingest.Unused): 200, nothing stored.
 var ErrIgnored = errors.New("event ignored")
 
-// ErrInvalid marks a body that is not a usable Calendly delivery; the
-// handler answers 400 with the reason.
+// ErrInvalid marks a body that is not a usable Calendly delivery; Parse
+// refuses it with an ingest.RejectError (400) wrapping ErrInvalid.
 var ErrInvalid = errors.New("invalid calendly delivery")
 
 // Delivery is the Webhook Payload envelope.
@@ -142,7 +144,7 @@ var segment = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,80}$`)
 func Parse(body []byte) (Meeting, error) {
 	var m Meeting
 	var d Delivery
-	if err := decodeOne(body, &d); err != nil {
+	if err := ingest.DecodeJSON(body, &d); err != nil {
 		return m, invalid("body is not a Calendly webhook payload: %s", err)
 	}
 	m.Event = d.Event
@@ -160,7 +162,7 @@ func Parse(body []byte) (Meeting, error) {
 	}
 	var inv Invitee
 	if err := json.Unmarshal(d.Payload, &inv); err != nil {
-		return m, invalid("payload is not an invitee: %s", describe(err))
+		return m, invalid("payload is not an invitee: %s", ingest.DescribeJSON(err))
 	}
 	id, err := inviteeID(inv.URI)
 	if err != nil {
@@ -281,39 +283,8 @@ func first(ts ...time.Time) time.Time {
 	return time.Time{}
 }
 
-func decodeOne(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return errors.New(describe(err))
-	}
-	if dec.More() {
-		return errors.New("body must hold exactly one JSON object")
-	}
-	return nil
-}
-
-// describe keeps decoder errors short and free of Go type names.
-func describe(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return "it must be a JSON object"
-		}
-		return fmt.Sprintf("field %q has the wrong type", typeErr.Field)
-	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
-	}
-	var timeErr *time.ParseError
-	if errors.As(err, &timeErr) {
-		return "times must be RFC 3339, e.g. 2020-11-23T17:51:18.327602Z"
-	}
-	return "invalid value"
-}
-
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return ingest.Reject(http.StatusBadRequest, ErrInvalid, format, args...)
 }
 
 func clip(s string, n int) string {

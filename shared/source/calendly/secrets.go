@@ -4,26 +4,15 @@ import (
 	"context"
 
 	"github.com/stagemover/stagemover/shared/platform/secrets"
-	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Secret fields. Each secret may also hold the bare value as plain text.
+// The signing key is read with ingest.KeyFromSecret(cache, id,
+// SecretFieldSigningKey).
 const (
 	SecretFieldSigningKey = "signing_key" // CalendlySigningKeySecret: {"signing_key":"..."}
 	SecretFieldAPIToken   = "api_token"   // CalendlyApiTokenSecret: {"api_token":"..."} (personal access token)
 )
-
-// SigningKeyFromSecret reads the webhook signing key through the cache
-// (one Secrets Manager call per TTL in a warm function).
-func SigningKeyFromSecret(c *secrets.Cache, secretID string) ingest.SecretFunc {
-	return func(ctx context.Context) ([]byte, error) {
-		v, err := c.Field(ctx, secretID, SecretFieldSigningKey)
-		if err != nil {
-			return nil, err
-		}
-		return []byte(v), nil
-	}
-}
 
 // TokenFromSecret reads the Calendly API token through the cache, for
 // Client.Token.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
@@ -25,14 +26,14 @@ func TestSecretsFromSecretsManager(t *testing.T) {
 	ctx := context.Background()
 
 	for _, id := range []string{keyJSON, keyPlain} {
-		k, err := calendly.SigningKeyFromSecret(cache, id)(ctx)
+		k, err := ingest.KeyFromSecret(cache, id, calendly.SecretFieldSigningKey)(ctx)
 		if err != nil || string(k) != testKey {
 			t.Fatalf("signing key from %s: %q %v", id, k, err)
 		}
 	}
 	s, _ := newStandIn(t)
 	c := &calendly.Client{BaseURL: s.URL, Token: calendly.TokenFromSecret(cache, tokenJSON)}
-	k := &calendly.Keeper{Client: c, Spec: spec(s, "https://api.example/webhooks/calendly"), SigningKey: calendly.SigningKeyFromSecret(cache, keyJSON),
+	k := &calendly.Keeper{Client: c, Spec: spec(s, "https://api.example/webhooks/calendly"), SigningKey: ingest.KeyFromSecret(cache, keyJSON, calendly.SecretFieldSigningKey),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := k.Run(ctx); err != nil {
 		t.Fatal(err)

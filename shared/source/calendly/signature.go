@@ -18,7 +18,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -58,10 +57,10 @@ type SignatureHeader struct {
 func ParseSignatureHeader(h string) (SignatureHeader, error) {
 	var out SignatureHeader
 	if strings.TrimSpace(h) == "" {
-		return out, fmt.Errorf("%w: %s header is required", ErrSignature, HeaderSignature)
+		return out, ingest.Unauthorized("%s header is required", HeaderSignature)
 	}
 	if len(h) > maxHeaderLen {
-		return out, fmt.Errorf("%w: %s header is too long", ErrSignature, HeaderSignature)
+		return out, ingest.Unauthorized("%s header is too long", HeaderSignature)
 	}
 	seenT := false
 	for _, part := range strings.Split(h, ",") {
@@ -109,7 +108,7 @@ func ParseSignatureHeader(h string) (SignatureHeader, error) {
 }
 
 func malformed(why string) error {
-	return fmt.Errorf("%w: malformed %s header: %s", ErrSignature, HeaderSignature, why)
+	return ingest.Unauthorized("malformed %s header: %s", HeaderSignature, why)
 }
 
 // Sign returns the header value Calendly would send for body at ts; the
@@ -130,8 +129,9 @@ func mac(key []byte, t string, body []byte) []byte {
 // Verify checks header against body and key: a v1 must match
 // HMAC-SHA256(key, t + "." + body) (compared in constant time, every v1
 // tried), and t must be within tolerance of now, so a captured delivery
-// cannot be replayed later. Errors wrap ErrSignature and never contain the
-// key or the expected MAC.
+// cannot be replayed later. Refusals are ingest.Unauthorized (wrapping
+// ErrSignature) and never contain the key or the expected MAC; an empty key
+// is not a refusal but our failure.
 func Verify(key []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
 	if len(key) == 0 {
 		return errors.New("calendly: empty signing key")
@@ -144,7 +144,7 @@ func Verify(key []byte, header string, body []byte, now time.Time, tolerance tim
 		return err
 	}
 	if skew := now.Sub(time.Unix(h.Timestamp, 0)); skew > tolerance || skew < -tolerance {
-		return fmt.Errorf("%w: timestamp outside the %s tolerance (replay or clock skew)", ErrSignature, tolerance)
+		return ingest.Unauthorized("timestamp outside the %s tolerance (replay or clock skew)", tolerance)
 	}
 	want := mac(key, h.rawT, body)
 	match := 0
@@ -154,7 +154,7 @@ func Verify(key []byte, header string, body []byte, now time.Time, tolerance tim
 		}
 	}
 	if match == 0 {
-		return fmt.Errorf("%w: signature does not match", ErrSignature)
+		return ingest.Unauthorized("signature does not match")
 	}
 	return nil
 }

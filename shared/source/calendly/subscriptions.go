@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/platform/logx"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
@@ -355,8 +356,8 @@ func scrub(err error, token string) error {
 // failing; the next run deletes and recreates it).
 type Keeper struct {
 	Client     *Client
-	Spec       SubscriptionSpec  // SigningKey is filled from SigningKey below
-	SigningKey ingest.SecretFunc // the same key the Handler verifies with
+	Spec       SubscriptionSpec // SigningKey is filled from SigningKey below
+	SigningKey ingest.KeyFunc   // the same key the webhook is verified with
 	Log        *slog.Logger
 }
 
@@ -375,11 +376,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log := k.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	log.InfoContext(ctx, "calendly webhook subscription ensured", "subscription", res.Subscription.URI,
+	logx.Or(k.Log).InfoContext(ctx, "calendly webhook subscription ensured", "subscription", res.Subscription.URI,
 		"created", res.Created, "deleted", len(res.Deleted), "state", res.Subscription.State, "events", res.Subscription.Events)
 	return nil
 }

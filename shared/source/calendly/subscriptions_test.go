@@ -209,7 +209,7 @@ func TestAPIErrorsKeepTheTokenOut(t *testing.T) {
 }
 
 // TestEndToEnd: the Keeper creates the subscription with the signing key
-// the Handler verifies with; the stand-in delivers real signed POSTs to the
+// the webhook is verified with; the stand-in delivers real signed POSTs to the
 // handler over HTTP; a subscription Calendly disabled is recreated and
 // deliveries resume.
 func TestEndToEnd(t *testing.T) {
@@ -217,7 +217,7 @@ func TestEndToEnd(t *testing.T) {
 	s, c := newStandIn(t)
 	callback := f.srv.URL + "/webhooks/calendly"
 	k := &calendly.Keeper{Client: c, Spec: calendly.SubscriptionSpec{URL: callback, Organization: s.Organization},
-		SigningKey: f.h.Secret, Log: slog.New(slog.NewTextHandler(f.logs, nil))}
+		SigningKey: f.h.Key, Log: slog.New(slog.NewTextHandler(f.logs, nil))}
 	ctx := context.Background()
 	if err := k.Run(ctx); err != nil {
 		t.Fatal(err)

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
+	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/source/doctype"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Source names this source in signal keys ("SIG#docusign#<event id>").
@@ -39,8 +38,8 @@ var ignoredEvent = regexp.MustCompile(`^(envelope|recipient|template|click)-[a-z
 var envelopeID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 var recipientID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
-// ErrInvalid marks a body that is not a usable Connect message; the
-// handler answers 400 with the reason and stores nothing.
+// ErrInvalid marks a body that is not a usable Connect message; Parse
+// refuses it with an ingest.RejectError (400) wrapping ErrInvalid.
 var ErrInvalid = errors.New("invalid docusign connect message")
 
 // Message is a JSON SIM Connect message.
@@ -190,12 +189,8 @@ func Parse(body []byte, cfg Config) (Item, error) {
 	if isXML(body) {
 		return it, invalid("DocuSign Connect must send JSON (SIM); XML is not supported: set the Connect configuration's data format to JSON (deliveryMode SIM, eventData.version restv2.1)")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&m); err != nil {
-		return it, invalid("body is not a Connect JSON SIM message: %s", describe(err))
-	}
-	if dec.More() {
-		return it, invalid("body must hold exactly one JSON object")
+	if err := ingest.DecodeJSON(body, &m); err != nil {
+		return it, invalid("body is not a Connect JSON SIM message: %s", err)
 	}
 	it.Event = m.Event
 	action, used := eventActions[m.Event]
@@ -373,29 +368,6 @@ func isXML(body []byte) bool {
 	return len(b) > 0 && b[0] == '<'
 }
 
-// describe keeps decoder errors short and free of Go type names.
-func describe(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return "it must be a JSON object"
-		}
-		return fmt.Sprintf("field %q has the wrong type", typeErr.Field)
-	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
-	}
-	if errors.Is(err, io.EOF) {
-		return "body is empty"
-	}
-	var numErr *strconv.NumError
-	if errors.As(err, &numErr) {
-		return "an id is not a number or string"
-	}
-	return "invalid value"
-}
-
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return ingest.Reject(http.StatusBadRequest, ErrInvalid, format, args...)
 }

@@ -27,7 +27,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,14 +91,15 @@ func Signatures(req events.APIGatewayV2HTTPRequest) []string {
 // Verify accepts the body when any signature header equals the HMAC of the
 // body under any configured key (compared in constant time). DocuSign
 // signs no timestamp: a replayed message is harmless because each signal
-// is stored once per event id. Errors wrap ErrSignature and never contain a
-// key or an expected MAC.
+// is stored once per event id. Refusals are ingest.Unauthorized (wrapping
+// ErrSignature) and never contain a key or an expected MAC; no key at all
+// is not a refusal but our failure.
 func Verify(keys [][]byte, sigs []string, body []byte) error {
 	if len(keys) == 0 {
 		return errors.New("docusign: no HMAC key")
 	}
 	if len(sigs) == 0 {
-		return fmt.Errorf("%w: an %s1 header is required (enable HMAC in the Connect configuration)", ErrSignature, HeaderSignaturePrefix)
+		return ingest.Unauthorized("an %s1 header is required (enable HMAC in the Connect configuration)", HeaderSignaturePrefix)
 	}
 	var got [][]byte
 	for _, s := range sigs {
@@ -109,7 +109,7 @@ func Verify(keys [][]byte, sigs []string, body []byte) error {
 		}
 	}
 	if len(got) == 0 {
-		return fmt.Errorf("%w: %sN headers must be base64 HMAC-SHA256 values", ErrSignature, HeaderSignaturePrefix)
+		return ingest.Unauthorized("%sN headers must be base64 HMAC-SHA256 values", HeaderSignaturePrefix)
 	}
 	ok := false
 	for _, k := range keys {
@@ -123,7 +123,7 @@ func Verify(keys [][]byte, sigs []string, body []byte) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("%w: no signature matches a configured key", ErrSignature)
+		return ingest.Unauthorized("no signature matches a configured key")
 	}
 	return nil
 }

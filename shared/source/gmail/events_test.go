@@ -35,6 +35,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -158,22 +159,22 @@ func generateIngest(t *testing.T, ks *gmailtest.KeySet) []byte {
 
 // generateFetcher runs the handler on the ingest sample into DynamoDB Local
 // and returns the fetch item's stream record as Lambda delivers it.
-func generateFetcher(t *testing.T, ks *gmailtest.KeySet, ingest []byte) []byte {
+func generateFetcher(t *testing.T, ks *gmailtest.KeySet, sample []byte) []byte {
 	tbl := ddblocal.ForTest(t)
 	ctx := ctxT(t)
 	now := func() time.Time { return sampleReceived }
 	st := store.New(tbl.DB, tbl.Name, store.WithClock(now))
 	srv := gmailtest.NewServerWithKeys(ks)
 	defer srv.Close()
-	h := &gmail.Handler{
-		Store:    st,
-		Verifier: &gmail.Verifier{Keys: &gmail.KeySet{URL: srv.CertsURL(), Now: now}, Audience: sampleAudience, Email: samplePushSA, Now: now},
-		Now:      now,
-		Log:      discardLogger(),
-		Metrics:  metrics.New(nil, "StageMover", "ingest-gmail"),
+	h := &ingest.Handler{
+		Source:  gmail.Webhook{Verifier: &gmail.Verifier{Keys: &gmail.KeySet{URL: srv.CertsURL(), Now: now}, Audience: sampleAudience, Email: samplePushSA, Now: now}},
+		Store:   st,
+		Now:     now,
+		Log:     discardLogger(),
+		Metrics: metrics.New(nil, "StageMover", "ingest-gmail"),
 	}
 	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(ingest, &req); err != nil {
+	if err := json.Unmarshal(sample, &req); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := h.Handle(ctx, req)
@@ -282,10 +283,10 @@ func repoRoot(t testing.TB) string {
 // TestSampleEvents checks (or, with -update, rewrites) the two samples.
 func TestSampleEvents(t *testing.T) {
 	ks := sampleKeys(t)
-	ingest := generateIngest(t, ks)
+	pushSample := generateIngest(t, ks)
 	want := map[string][]byte{
-		"ingest-gmail.json":  ingest,
-		"fetcher-gmail.json": generateFetcher(t, ks, ingest),
+		"ingest-gmail.json":  pushSample,
+		"fetcher-gmail.json": generateFetcher(t, ks, pushSample),
 	}
 	for name, b := range want {
 		path := filepath.Join(repoRoot(t), "events", name)

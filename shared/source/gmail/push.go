@@ -14,58 +14,20 @@
 package gmail
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/ingest"
-	"github.com/stagemover/stagemover/shared/store"
 )
 
 // Source names Gmail in fetch and signal keys.
 const Source = "gmail"
-
-// Metrics the push handler counts (CloudWatch EMF, namespace StageMover).
-const (
-	MetricNotificationStored    = "NotificationStored"
-	MetricNotificationDuplicate = "NotificationDuplicate"
-	MetricNotificationRejected  = "NotificationRejected"
-)
-
-// FetchWriter stores a notification once per source and notification id.
-type FetchWriter interface {
-	PutFetch(ctx context.Context, r store.FetchRecord) (created bool, err error)
-}
-
-// PushVerifier checks the push request's Authorization header (Verifier).
-type PushVerifier interface {
-	Verify(ctx context.Context, authorization string) (PushIdentity, error)
-}
-
-// Handler answers Pub/Sub push requests carrying Gmail notifications
-// (POST, API Gateway HTTP API payload v2).
-type Handler struct {
-	Store    FetchWriter
-	Verifier PushVerifier
-	// Mailboxes, when set, is the list of watched mailboxes: a notification
-	// for any other mailbox is acknowledged and dropped (nothing could fetch
-	// it, and a refusal would make Pub/Sub redeliver it for days).
-	Mailboxes []string
-	Now       func() time.Time
-	Log       *slog.Logger
-	Metrics   *metrics.Recorder
-}
 
 // Notification is a Gmail push notification with its Pub/Sub envelope.
 type Notification struct {
@@ -74,80 +36,6 @@ type Notification struct {
 	MessageID    string    `json:"messageId"`    // Pub/Sub message id: redeliveries reuse it
 	PublishTime  time.Time `json:"publishTime,omitzero"`
 	Subscription string    `json:"subscription,omitempty"`
-}
-
-// Handle is the Lambda handler.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	body, err := ingest.RequestBody(req)
-	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, "body is not valid base64", "")
-	}
-	if len(body) > ingest.MaxBody {
-		return h.reject(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", ingest.MaxBody), "")
-	}
-	if _, err := h.Verifier.Verify(ctx, ingest.Header(req, "Authorization")); err != nil {
-		if errors.Is(err, ErrKeysUnavailable) {
-			h.Log.ErrorContext(ctx, "push token not checkable", "error", err)
-			return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"}), nil
-		}
-		// The detailed reason is logged; the sender only learns missing vs refused.
-		h.Metrics.Inc(MetricNotificationRejected)
-		h.Log.WarnContext(ctx, "push rejected", "status", http.StatusUnauthorized, "reason", err.Error())
-		reason := ErrTokenInvalid.Error()
-		if errors.Is(err, ErrNoToken) {
-			reason = ErrNoToken.Error()
-		}
-		return ingest.JSON(http.StatusUnauthorized, map[string]string{"error": reason}), nil
-	}
-	n, err := DecodePush(body)
-	if err != nil {
-		return h.reject(ctx, http.StatusBadRequest, err.Error(), n.MessageID)
-	}
-	log := h.Log.With("notification_id", n.MessageID, "mailbox", n.EmailAddress, "history_id", n.HistoryID)
-	if !h.watched(n.EmailAddress) {
-		log.WarnContext(ctx, "notification for a mailbox that is not watched; acknowledged and dropped")
-		return ingest.JSON(http.StatusOK, map[string]string{"status": "ignored"}), nil
-	}
-	payload, _ := json.Marshal(n)
-	rec := store.FetchRecord{
-		Source:         Source,
-		NotificationID: n.MessageID,
-		Mailbox:        n.EmailAddress,
-		Resource:       strconv.FormatUint(n.HistoryID, 10),
-		Payload:        string(payload),
-		ReceivedAt:     h.Now(),
-	}
-	created, err := h.Store.PutFetch(ctx, rec)
-	if err != nil {
-		log.ErrorContext(ctx, "store notification failed", "error", err)
-		return ingest.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the notification; retry"}), nil
-	}
-	if !created {
-		h.Metrics.Inc(MetricNotificationDuplicate)
-		log.InfoContext(ctx, "notification duplicate", "fetch_key", rec.Key())
-		return ingest.JSON(http.StatusOK, map[string]string{"status": "duplicate", "fetch_key": rec.Key()}), nil
-	}
-	h.Metrics.Inc(MetricNotificationStored)
-	log.InfoContext(ctx, "notification stored", "fetch_key", rec.Key())
-	return ingest.JSON(http.StatusAccepted, map[string]string{"status": "stored", "fetch_key": rec.Key()}), nil
-}
-
-func (h *Handler) watched(mailbox string) bool {
-	if len(h.Mailboxes) == 0 {
-		return true
-	}
-	for _, m := range h.Mailboxes {
-		if strings.EqualFold(strings.TrimSpace(m), mailbox) {
-			return true
-		}
-	}
-	return false
-}
-
-func (h *Handler) reject(ctx context.Context, code int, reason, id string) (events.APIGatewayV2HTTPResponse, error) {
-	h.Metrics.Inc(MetricNotificationRejected)
-	h.Log.WarnContext(ctx, "push rejected", "status", code, "reason", reason, "notification_id", id)
-	return ingest.JSON(code, map[string]string{"error": reason}), nil
 }
 
 // pushBody is a Pub/Sub push request body. Pub/Sub writes the message id and
@@ -179,6 +67,15 @@ var (
 	mailboxPattern   = regexp.MustCompile(`^[^\s@<>()",;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$`)
 )
 
+// ErrInvalid marks a body that is not a Pub/Sub push of a Gmail
+// notification: DecodePush refuses it with an ingest.RejectError (400)
+// wrapping ErrInvalid.
+var ErrInvalid = errors.New("invalid push")
+
+func invalid(reason string) error {
+	return ingest.Reject(http.StatusBadRequest, ErrInvalid, "%s", reason)
+}
+
 // DecodePush reads a push body into a notification, or says what is wrong.
 // The returned notification carries the message id whenever one was read,
 // for the log.
@@ -186,10 +83,10 @@ func DecodePush(body []byte) (Notification, error) {
 	var n Notification
 	var pb pushBody
 	if err := json.Unmarshal(body, &pb); err != nil {
-		return n, errors.New("body is not a Pub/Sub push message (invalid JSON)")
+		return n, invalid("body is not a Pub/Sub push message (invalid JSON)")
 	}
 	if pb.Message == nil {
-		return n, errors.New("message is required")
+		return n, invalid("message is required")
 	}
 	m := pb.Message
 	id := m.MessageID
@@ -197,7 +94,7 @@ func DecodePush(body []byte) (Notification, error) {
 		id = m.MessageIDOld
 	}
 	if !messageIDPattern.MatchString(id) {
-		return n, errors.New("message.messageId is required (1-128 letters, digits and ._:-)")
+		return n, invalid("message.messageId is required (1-128 letters, digits and ._:-)")
 	}
 	n.MessageID = id
 	n.Subscription = pb.Subscription
@@ -208,28 +105,28 @@ func DecodePush(body []byte) (Notification, error) {
 	if pt != "" {
 		t, err := time.Parse(time.RFC3339Nano, pt)
 		if err != nil {
-			return n, errors.New("message.publishTime must be an RFC 3339 time")
+			return n, invalid("message.publishTime must be an RFC 3339 time")
 		}
 		n.PublishTime = t.UTC()
 	}
 	if m.Data == nil || *m.Data == "" {
-		return n, errors.New("message.data is required")
+		return n, invalid("message.data is required")
 	}
 	raw, err := decodeBase64(*m.Data)
 	if err != nil {
-		return n, errors.New("message.data is not base64")
+		return n, invalid("message.data is not base64")
 	}
 	var p gmailPayload
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return n, errors.New("message.data is not a Gmail notification (invalid JSON)")
+		return n, invalid("message.data is not a Gmail notification (invalid JSON)")
 	}
 	if p.EmailAddress == nil || !mailboxPattern.MatchString(*p.EmailAddress) {
-		return n, errors.New("message.data emailAddress must be an email address")
+		return n, invalid("message.data emailAddress must be an email address")
 	}
 	n.EmailAddress = strings.ToLower(*p.EmailAddress)
 	hid, err := parseHistoryID(p.HistoryID)
 	if err != nil {
-		return n, errors.New("message.data historyId must be a positive integer")
+		return n, invalid("message.data historyId must be a positive integer")
 	}
 	n.HistoryID = hid
 	return n, nil

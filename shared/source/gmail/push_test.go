@@ -34,13 +34,15 @@ func newPushFixture(t *testing.T, mailboxes ...string) *pushFixture {
 	f := &pushFixture{g: google(t), tbl: newTable(t), metrics: metrics.New(nil, "StageMover", "ingest-gmail"), clock: newClock(time.Now())}
 	log, lb := newLogger()
 	f.logs = lb
-	h := &gmail.Handler{
-		Store:     f.tbl.st,
-		Verifier:  &gmail.Verifier{Keys: &gmail.KeySet{URL: f.g.CertsURL()}, Audience: testAudience, Email: gmailtest.PushServiceAccount},
-		Mailboxes: mailboxes,
-		Now:       f.clock.Now,
-		Log:       log,
-		Metrics:   f.metrics,
+	h := &ingest.Handler{
+		Source: gmail.Webhook{
+			Verifier:  &gmail.Verifier{Keys: &gmail.KeySet{URL: f.g.CertsURL()}, Audience: testAudience, Email: gmailtest.PushServiceAccount},
+			Mailboxes: mailboxes,
+		},
+		Store:   f.tbl.st,
+		Now:     f.clock.Now,
+		Log:     log,
+		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler("POST /gmail/push", h.Handle))
 	t.Cleanup(f.srv.Close)
@@ -109,7 +111,7 @@ func TestPushStoresOneFetchAndRedeliveryNothing(t *testing.T) {
 	if n := f.tbl.count(t); n != 1 {
 		t.Fatalf("items = %d, want 1", n)
 	}
-	if got := f.metrics.Total(gmail.MetricNotificationDuplicate); got != 10 {
+	if got := f.metrics.Total(ingest.MetricDuplicate); got != 10 {
 		t.Fatalf("duplicates counted %v, want 10", got)
 	}
 	// The stored item is what the fetcher needs.
@@ -186,7 +188,7 @@ func TestPushRejectionsStoreNothing(t *testing.T) {
 	if n := f.tbl.count(t); n != 0 {
 		t.Fatalf("items after rejections = %d, want 0", n)
 	}
-	if got := f.metrics.Total(gmail.MetricNotificationRejected); got != float64(len(tests)) {
+	if got := f.metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
 		t.Fatalf("rejections counted %v, want %d", got, len(tests))
 	}
 	if logs := f.logs.String(); strings.Contains(logs, tok[:24]) || strings.Contains(logs, strings.Split(tok, ".")[2][:24]) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/platform/logx"
 )
 
 // WatchAPI is the part of the Gmail API the renewer calls (Client).
@@ -64,10 +66,7 @@ func (r *Renewer) Renew(ctx context.Context) ([]RenewResult, error) {
 	if r.Now != nil {
 		now = r.Now
 	}
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logx.Or(r.Log)
 	var results []RenewResult
 	var errs []error
 	for _, mb := range r.Mailboxes {

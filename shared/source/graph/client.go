@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Default endpoints (auth-v2-service.md).
@@ -349,7 +351,7 @@ func (c *Client) call(ctx context.Context, op, method, rawURL string, in, out an
 		}
 		if out != nil && len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
-				return &APIError{Op: op, Status: resp.StatusCode, Message: "response is not the expected JSON: " + describeJSONError(err)}
+				return &APIError{Op: op, Status: resp.StatusCode, Message: "response is not the expected JSON: " + ingest.DescribeJSON(err)}
 			}
 		}
 		return nil

@@ -30,6 +30,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -199,7 +200,8 @@ func TestSampleEvents(t *testing.T) {
 
 	tbl := ddblocal.ForTest(t)
 	st := store.New(tbl.DB, tbl.Name, store.WithClock(func() time.Time { return sampleReceived }))
-	h := &graph.Handler{Store: st, Mailboxes: []string{sampleMailbox}, ClientState: func(context.Context) (string, error) { return SampleClientState, nil },
+	h := &ingest.Handler{Source: graph.Webhook{Mailboxes: []string{sampleMailbox}}, Store: st,
+		Key: func(context.Context) ([]byte, error) { return []byte(SampleClientState), nil },
 		Now: func() time.Time { return sampleReceived }, Log: discardLog(), Metrics: metrics.New(nil, "StageMover", "ingest-graph")}
 
 	var vreq events.APIGatewayV2HTTPRequest

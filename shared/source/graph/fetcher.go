@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stagemover/stagemover/shared/core/signal"
+	"github.com/stagemover/stagemover/shared/platform/logx"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -509,12 +510,7 @@ func (f *Fetcher) now() time.Time {
 	return time.Now()
 }
 
-func (f *Fetcher) log() *slog.Logger {
-	if f.Log != nil {
-		return f.Log
-	}
-	return slog.Default()
-}
+func (f *Fetcher) log() *slog.Logger { return logx.Or(f.Log) }
 
 // truncateUTF8 cuts s to at most n bytes at a character boundary.
 func truncateUTF8(s string, n int) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/fetcher"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -330,8 +331,8 @@ func TestNotificationFromADroppedMailboxReadsNothing(t *testing.T) {
 	if n := len(e.items(t)); n != 0 {
 		t.Fatalf("%d items stored for a mailbox that is not watched", n)
 	}
-	if got := e.metrics.Total(graph.MetricMailboxNotWatched); got != 1 {
-		t.Fatalf("%s = %v", graph.MetricMailboxNotWatched, got)
+	if got := e.ignored(ingest.Unwatched); got != 1 {
+		t.Fatalf("%s (unwatched) = %v", ingest.MetricIgnored, got)
 	}
 	if reqs := s.Requests()[before:]; countMethod(reqs, "GET", "/users/") != 0 {
 		t.Fatalf("Graph was read: %v", reqs)

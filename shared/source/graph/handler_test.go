@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 41, 20, 0, time.UTC)
@@ -133,7 +133,7 @@ func TestNotificationStoredAsFetchItem(t *testing.T) {
 	if p.Kind != graph.KindMessages || p.ChangeType != "created" || p.ResourceData == nil || p.ResourceData.ID == "" {
 		t.Fatalf("payload %+v", p)
 	}
-	if got := e.metrics.Total(graph.MetricNotificationStored); got != 1 {
+	if got := e.metrics.Total(ingest.MetricStored); got != 1 {
 		t.Fatalf("stored metric %v", got)
 	}
 }
@@ -170,7 +170,7 @@ func TestRedeliveryStoresNothingNew(t *testing.T) {
 	if len(after) != len(before) || len(after) != 1 {
 		t.Fatalf("items before %d, after %d", len(before), len(after))
 	}
-	if e.metrics.Total(graph.MetricNotificationDuplicate) != 1 {
+	if e.metrics.Total(ingest.MetricDuplicate) != 1 {
 		t.Fatal("duplicate not counted")
 	}
 }
@@ -216,8 +216,8 @@ func TestClientState(t *testing.T) {
 		if n := len(e.items(t)); n != 0 {
 			t.Fatalf("stored %d items on 401", n)
 		}
-		if e.metrics.Total(metrics.SignalRejected) != 6 || e.metrics.Total(graph.MetricClientStateMismatch) != 11 {
-			t.Fatalf("rejected %v, mismatches %v", e.metrics.Total(metrics.SignalRejected), e.metrics.Total(graph.MetricClientStateMismatch))
+		if e.metrics.Total(ingest.MetricRejected) != 6 || e.ignored(ingest.NotAuthentic) != 11 {
+			t.Fatalf("rejected %v, mismatches %v", e.metrics.Total(ingest.MetricRejected), e.ignored(ingest.NotAuthentic))
 		}
 	})
 	t.Run("mixed stores the good ones", func(t *testing.T) {
@@ -332,12 +332,12 @@ func TestMalformedAndOversizedBodies(t *testing.T) {
 func TestSecretUnavailableIs503(t *testing.T) {
 	e := newEnv(t, newClock(t0))
 	body := readTestdata(t, "notification-message-created.json")
-	e.handler.ClientState = func(context.Context) (string, error) { return "", errors.New("secrets manager: throttled") }
+	e.handler.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
 	if r := post(t, e.url(""), "application/json", body); r.status != 503 {
 		t.Fatalf("status %d, want 503", r.status)
 	}
 	// an empty secret must never accept notifications without a clientState
-	e.handler.ClientState = func(context.Context) (string, error) { return "", nil }
+	e.handler.Key = func(context.Context) ([]byte, error) { return nil, nil }
 	empty := []byte(`{"value":[{"subscriptionId":"s","changeType":"created","resource":"Users/u/Messages/m"}]}`)
 	if r := post(t, e.url(""), "application/json", empty); r.status != 503 {
 		t.Fatalf("empty secret: status %d, want 503", r.status)
@@ -404,8 +404,8 @@ func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
 			if n := len(e.items(t)); n != 0 {
 				t.Fatalf("%d items stored for an unwatched mailbox", n)
 			}
-			if got := e.metrics.Total(graph.MetricMailboxNotWatched); got != 1 {
-				t.Fatalf("%s = %v, want 1", graph.MetricMailboxNotWatched, got)
+			if got := e.ignored(ingest.Unwatched); got != 1 {
+				t.Fatalf("%s (unwatched) = %v, want 1", ingest.MetricIgnored, got)
 			}
 			logs := e.logs.String()
 			mustContain(t, "logs", logs, "mailbox is not watched")
@@ -445,7 +445,7 @@ func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
 	}
 	// no mailboxes configured: none is watched
 	e = newEnv(t, newClock(t0))
-	e.handler.Mailboxes = nil
+	e.handler.Source = graph.Webhook{}
 	if a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(change(byID)))); a.Stored != 0 || a.Unwatched != 1 {
 		t.Fatalf("no mailboxes configured: %+v, want the notification refused", a)
 	}

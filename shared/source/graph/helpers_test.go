@@ -23,6 +23,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -76,7 +77,7 @@ func (s *syncBuffer) String() string {
 type env struct {
 	tbl     *ddblocal.TestTable
 	st      *store.Store
-	handler *graph.Handler
+	handler *ingest.Handler
 	srv     *httptest.Server
 	metrics *metrics.Recorder
 	logs    *syncBuffer
@@ -88,13 +89,13 @@ func newEnv(t *testing.T, now *clock) *env {
 	tbl := ddblocal.ForTest(t)
 	e := &env{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-graph"), logs: &syncBuffer{}, clock: now}
 	e.st = store.New(tbl.DB, tbl.Name, store.WithClock(now.Now))
-	e.handler = &graph.Handler{
-		Store:       e.st,
-		Mailboxes:   []string{mailbox},
-		ClientState: func(context.Context) (string, error) { return clientState, nil },
-		Now:         now.Now,
-		Log:         slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics:     e.metrics,
+	e.handler = &ingest.Handler{
+		Source:  graph.Webhook{Mailboxes: []string{mailbox}},
+		Key:     func(context.Context) ([]byte, error) { return []byte(clientState), nil },
+		Store:   e.st,
+		Now:     now.Now,
+		Log:     slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: e.metrics,
 	}
 	e.srv = httptest.NewServer(apigw.Handler(route, e.handler.Handle))
 	t.Cleanup(e.srv.Close)
@@ -206,4 +207,9 @@ func mustContain(t *testing.T, what, s, sub string) {
 	if !strings.Contains(s, sub) {
 		t.Fatalf("%s %q does not contain %q", what, s, sub)
 	}
+}
+
+// ignored is what the notification URL counted as ignored for reason.
+func (e *env) ignored(reason ingest.Skip) float64 {
+	return e.metrics.TotalWith(ingest.MetricIgnored, metrics.Dim{Name: "Source", Value: graph.Source}, metrics.Dim{Name: "Reason", Value: string(reason)})
 }

@@ -45,6 +45,9 @@ func watched(mailboxes []string, mailbox string) bool {
 	return false
 }
 
+// mailboxPattern is a mailbox address GRAPH_MAILBOXES may hold.
+var mailboxPattern = regexp.MustCompile(`^[^\s@<>"',;]{1,128}@[A-Za-z0-9.-]{1,190}$`)
+
 var guidAtGUID = regexp.MustCompile(`^([0-9a-fA-F-]{36})@[0-9a-fA-F-]{36}$`)
 
 // isAddress: a user segment that names a mailbox by address, not by object

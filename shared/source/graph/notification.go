@@ -2,9 +2,9 @@
 // change notifications (webhooks) for messages and events, fetched later with
 // app-only credentials, plus the subscriptions that keep them flowing.
 //
-//   - Handler answers the notification URL: the validation handshake, the
-//     clientState check and one fetch item per notification, stored before
-//     the 202 (the content is fetched after, by the fetcher function).
+//   - Webhook is the notification URL's ingest.Source: the validation
+//     handshake, the clientState check and one fetch item per notification,
+//     stored before the 202 (the content is fetched after, by the fetcher).
 //   - Client calls Graph with a client-credentials token it caches.
 //   - Fetcher turns a stored notification into email and meeting signals,
 //     and acts on lifecycle notifications (reauthorize, recreate, resync).
@@ -31,16 +31,17 @@
 package graph
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Source names this provider in fetch and signal keys.
@@ -120,8 +121,14 @@ const (
 	maxClientState   = 255 // changenotification.md: clientState is at most 255 characters
 )
 
-// ErrMalformed marks a body that is not a change notification collection.
+// ErrMalformed marks a body that is not a change notification collection:
+// ParseNotifications refuses it with an ingest.RejectError (400) wrapping
+// ErrMalformed.
 var ErrMalformed = errors.New("malformed notification")
+
+func malformed(format string, args ...any) error {
+	return ingest.Reject(http.StatusBadRequest, ErrMalformed, format, args...)
+}
 
 // ParseNotifications decodes a changeNotificationCollection
 // ({"value":[...], "validationTokens":[...]}). Unknown fields are ignored
@@ -132,26 +139,22 @@ func ParseNotifications(body []byte) ([]Notification, error) {
 	var coll struct {
 		Value *[]Notification `json:"value"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&coll); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: body must hold exactly one JSON object", ErrMalformed)
+	if err := ingest.DecodeJSON(body, &coll); err != nil {
+		return nil, malformed("%s", err)
 	}
 	if coll.Value == nil {
-		return nil, fmt.Errorf("%w: value (the notifications array) is required", ErrMalformed)
+		return nil, malformed("value (the notifications array) is required")
 	}
 	ns := *coll.Value
 	switch {
 	case len(ns) == 0:
-		return nil, fmt.Errorf("%w: value holds no notifications", ErrMalformed)
+		return nil, malformed("value holds no notifications")
 	case len(ns) > maxNotifications:
-		return nil, fmt.Errorf("%w: more than %d notifications in one request", ErrMalformed, maxNotifications)
+		return nil, malformed("more than %d notifications in one request", maxNotifications)
 	}
 	for i := range ns {
 		if err := ns[i].check(); err != nil {
-			return nil, fmt.Errorf("%w: value[%d]: %s", ErrMalformed, i, err)
+			return nil, malformed("value[%d]: %s", i, err)
 		}
 	}
 	return ns, nil
@@ -280,7 +283,7 @@ func EncodePayload(n Notification, kind string) string {
 func DecodePayload(s string) (Payload, error) {
 	var p Payload
 	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		return p, fmt.Errorf("%w: fetch payload: %s", ErrMalformed, describeJSONError(err))
+		return p, fmt.Errorf("%w: fetch payload: %s", ErrMalformed, ingest.DescribeJSON(err))
 	}
 	if err := p.check(); err != nil {
 		return p, fmt.Errorf("%w: fetch payload: %s", ErrMalformed, err)
@@ -346,23 +349,4 @@ func odataKey(seg string) (name, key string, ok bool) {
 		return "", "", false
 	}
 	return seg[:i], seg[i+2 : len(seg)-2], true
-}
-
-// describeJSONError keeps decoder errors short and free of Go type names.
-func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field != "" {
-			return fmt.Sprintf("field %q has the wrong type", typeErr.Field)
-		}
-		return "body must be a JSON object"
-	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return "body is empty or truncated"
-	}
-	return "invalid JSON"
 }

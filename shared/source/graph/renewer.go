@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/platform/logx"
 )
 
 // MaxSubscriptionLifetime is the longest Graph allows for Outlook message
@@ -233,12 +235,7 @@ func (r *Renewer) now() time.Time {
 	return time.Now()
 }
 
-func (r *Renewer) log() *slog.Logger {
-	if r.Log != nil {
-		return r.Log
-	}
-	return slog.Default()
-}
+func (r *Renewer) log() *slog.Logger { return logx.Or(r.Log) }
 
 // HandleScheduled is the Lambda handler for the schedule (any event).
 func (r *Renewer) HandleScheduled(ctx context.Context, _ json.RawMessage) error { return r.Run(ctx) }

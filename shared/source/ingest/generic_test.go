@@ -39,13 +39,13 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
 	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-generic"), logs: &bytes.Buffer{}}
-	h := &ingest.Generic{
-		Store:     store.New(tbl.DB, tbl.Name),
-		Secret:    func(context.Context) ([]byte, error) { return []byte(secret), nil },
-		Tolerance: 5 * time.Minute,
-		Now:       time.Now,
-		Log:       slog.New(slog.NewJSONHandler(&syncWriter{w: f.logs}, nil)),
-		Metrics:   f.metrics,
+	h := &ingest.Handler{
+		Source:  ingest.Generic{Tolerance: 5 * time.Minute},
+		Key:     func(context.Context) ([]byte, error) { return []byte(secret), nil },
+		Store:   store.New(tbl.DB, tbl.Name),
+		Now:     time.Now,
+		Log:     slog.New(slog.NewJSONHandler(&syncWriter{w: f.logs}, nil)),
+		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler("POST /signals", h.Handle))
 	t.Cleanup(f.srv.Close)
@@ -127,7 +127,7 @@ func TestFiftyConcurrentDeliveriesStoreOneSignal(t *testing.T) {
 	if n := f.items(t); n != 1 {
 		t.Fatalf("items = %d, want exactly 1", n)
 	}
-	if got := f.metrics.Total(metrics.SignalDuplicate); got != 49 {
+	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
 		t.Fatalf("duplicates counted = %v, want 49", got)
 	}
 }
@@ -185,7 +185,7 @@ func TestRejectionsStoreNothing(t *testing.T) {
 	if n := f.items(t); n != 0 {
 		t.Fatalf("items = %d after rejected requests, want 0", n)
 	}
-	if got := f.metrics.Total(metrics.SignalRejected); int(got) != len(tests) {
+	if got := f.metrics.Total(ingest.MetricRejected); int(got) != len(tests) {
 		t.Fatalf("rejections counted = %v, want %d", got, len(tests))
 	}
 }

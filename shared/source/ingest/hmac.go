@@ -1,6 +1,3 @@
-// Package ingest verifies and normalises inbound webhooks into stored
-// signals. Every source answers the same way: 2xx once stored (or already
-// stored), 4xx with a JSON reason otherwise, and nothing stored on a 4xx.
 package ingest
 
 import (
@@ -8,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +17,14 @@ const (
 	HeaderSignature = "X-Stagemover-Signature" // "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body))
 )
 
-// ErrSignature means the request is not authentic (or is a replay).
+// ErrSignature means the request is not authentic (or is a replay). Every
+// source's signature check refuses with Unauthorized, which wraps it.
 var ErrSignature = errors.New("signature")
+
+// Unauthorized is a 401 RejectError wrapping ErrSignature.
+func Unauthorized(format string, args ...any) error {
+	return Reject(http.StatusUnauthorized, ErrSignature, format, args...)
+}
 
 // Sign returns the signature header value for body at ts; senders and tests
 // use it, so the scheme is defined once.
@@ -42,22 +45,22 @@ func mac(secret []byte, timestamp string, body []byte) []byte {
 // within tolerance of now, so a captured request cannot be replayed later.
 func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time, tolerance time.Duration) error {
 	if timestamp == "" || signature == "" {
-		return fmt.Errorf("%w: %s and %s headers are required", ErrSignature, HeaderTimestamp, HeaderSignature)
+		return Unauthorized("%s and %s headers are required", HeaderTimestamp, HeaderSignature)
 	}
 	sec, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: %s must be unix seconds", ErrSignature, HeaderTimestamp)
+		return Unauthorized("%s must be unix seconds", HeaderTimestamp)
 	}
 	if skew := now.Sub(time.Unix(sec, 0)); skew > tolerance || skew < -tolerance {
-		return fmt.Errorf("%w: timestamp outside the %s tolerance (replay or clock skew)", ErrSignature, tolerance)
+		return Unauthorized("timestamp outside the %s tolerance (replay or clock skew)", tolerance)
 	}
 	hexSig, ok := strings.CutPrefix(signature, "sha256=")
 	if !ok {
-		return fmt.Errorf("%w: signature must start with sha256=", ErrSignature)
+		return Unauthorized("signature must start with sha256=")
 	}
 	got, err := hex.DecodeString(hexSig)
 	if err != nil || !hmac.Equal(got, mac(secret, timestamp, body)) {
-		return fmt.Errorf("%w: signature does not match", ErrSignature)
+		return Unauthorized("signature does not match")
 	}
 	return nil
 }

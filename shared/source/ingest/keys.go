@@ -2,12 +2,12 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/stagemover/stagemover/shared/platform/secrets"
 )
 
 // MinKeyLen is the shortest key a route verifies signatures with. Every
@@ -30,13 +30,6 @@ func (e *KeyError) Error() string {
 }
 
 func (e *KeyError) Unwrap() error { return ErrKeyUnusable }
-
-// NotConfigured is every route's answer while its key is not usable
-// (ErrKeyUnusable), given before the body is read: 503, so the provider
-// retries once the operator has set the key.
-func NotConfigured() events.APIGatewayV2HTTPResponse {
-	return JSON(http.StatusServiceUnavailable, map[string]string{"error": "not configured"})
-}
 
 // Words that mark a value someone meant to replace ("REPLACE_ME",
 // "changeme", "<your-key-here>"), compared without case or punctuation.
@@ -97,4 +90,25 @@ func isPlaceholder(key []byte) bool {
 		}
 	}
 	return len(key) > 1
+}
+
+// KeyFromSecret reads a route's key from the Secrets Manager secret id
+// through the cache (one call per TTL in a warm function): its JSON field,
+// which the secret may also hold bare, or, when field is "", the whole
+// plain-text value, trimmed.
+func KeyFromSecret(c *secrets.Cache, id, field string) KeyFunc {
+	return func(ctx context.Context) ([]byte, error) {
+		var v string
+		var err error
+		if field == "" {
+			v, err = c.String(ctx, id)
+			v = strings.TrimSpace(v)
+		} else {
+			v, err = c.Field(ctx, id, field)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []byte(v), nil
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 )
 
@@ -148,7 +149,7 @@ func TestSampleEventIsGenerated(t *testing.T) {
 	if req.RouteKey != Route || req.RequestContext.HTTP.Method != "POST" {
 		t.Fatalf("route %q", req.RouteKey)
 	}
-	if err := pandadoc.Verify([][]byte{[]byte(SampleSharedKey)}, pandadoc.SignatureParam(req), []byte(req.Body)); err != nil {
+	if err := pandadoc.Verify([][]byte{[]byte(SampleSharedKey)}, (&ingest.Request{HTTP: req}).Query(pandadoc.QueryParamSignature), []byte(req.Body)); err != nil {
 		t.Fatalf("sample signature: %v", err)
 	}
 }

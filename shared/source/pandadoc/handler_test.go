@@ -20,7 +20,6 @@ import (
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/platform/apigw"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
-	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 	"github.com/stagemover/stagemover/shared/store"
@@ -29,7 +28,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 type fixture struct {
-	h       *pandadoc.Handler
+	h       *ingest.Handler
 	srv     *httptest.Server
 	tbl     *ddblocal.TestTable
 	metrics *metrics.Recorder
@@ -58,12 +57,12 @@ func newFixture(t *testing.T, key string) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
 	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-pandadoc"), logs: &syncBuffer{}, key: key}
-	f.h = &pandadoc.Handler{
-		Store:           store.New(tbl.DB, tbl.Name),
-		Secret:          func(context.Context) ([]byte, error) { return []byte(key), nil },
-		InternalDomains: internal,
-		Log:             slog.New(slog.NewJSONHandler(f.logs, nil)),
-		Metrics:         f.metrics,
+	f.h = &ingest.Handler{
+		Source:  pandadoc.Webhook{InternalDomains: internal},
+		Key:     func(context.Context) ([]byte, error) { return []byte(key), nil },
+		Store:   store.New(tbl.DB, tbl.Name),
+		Log:     slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler(Route, f.h.Handle))
 	t.Cleanup(f.srv.Close)
@@ -147,7 +146,7 @@ func TestFiftyConcurrentRedeliveriesStoreOneSignal(t *testing.T) {
 	if recs := f.records(t); len(recs) != 1 || recs[0].Source != pandadoc.Source || recs[0].Signal.Action != "viewed" {
 		t.Fatalf("items = %+v, want exactly one viewed signal", recs)
 	}
-	if got := f.metrics.Total(metrics.SignalDuplicate); got != 49 {
+	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
 		t.Fatalf("duplicates counted = %v, want 49", got)
 	}
 }
@@ -217,8 +216,8 @@ func TestRejectionsStoreNothing(t *testing.T) {
 	if n := len(f.records(t)); n != 0 {
 		t.Fatalf("%d items stored by rejected deliveries", n)
 	}
-	if got := f.metrics.Total(metrics.SignalRejected); got != float64(len(tests)) {
-		t.Errorf("SignalRejected = %v, want %d", got, len(tests))
+	if got := f.metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
+		t.Errorf("IngestRejected = %v, want %d", got, len(tests))
 	}
 }
 
@@ -238,7 +237,7 @@ func TestIgnoredStoresNothing(t *testing.T) {
 	if n := len(f.records(t)); n != 0 {
 		t.Fatalf("%d items stored for ignored events", n)
 	}
-	if f.metrics.Total(doctype.MetricIgnored) != 2 {
+	if f.metrics.Total(ingest.MetricIgnored) != 2 {
 		t.Errorf("ignored not counted")
 	}
 }
@@ -246,15 +245,15 @@ func TestIgnoredStoresNothing(t *testing.T) {
 func TestUnavailableKeyOrTable(t *testing.T) {
 	f := newFixture(t, testKey)
 	body := readTestdata(t, "state-sent")
-	f.h.Secret = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
+	f.h.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
 	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("key unavailable: %d, want 503", code)
 	}
-	f.h.Secret = func(context.Context) ([]byte, error) { return []byte(" ,\n"), nil }
+	f.h.Key = func(context.Context) ([]byte, error) { return []byte(" ,\n"), nil }
 	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("empty key: %d, want 503", code)
 	}
-	f.h.Secret = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
+	f.h.Key = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
 	f.h.Store = store.New(f.tbl.DB, "no-such-table")
 	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("table unavailable: %d, want 503", code)

@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/source/doctype"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Webhook events this source reads.
@@ -41,8 +41,8 @@ var ignoredEvent = regexp.MustCompile(`^(document|recipient|template|content_lib
 var docStatus = regexp.MustCompile(`^document\.[a-z_]{1,60}$`)
 var docID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// ErrInvalid marks a body that is not a usable PandaDoc delivery; the
-// handler answers 400 with the reason and stores nothing.
+// ErrInvalid marks a body that is not a usable PandaDoc delivery; Parse
+// refuses it with an ingest.RejectError (400) wrapping ErrInvalid.
 var ErrInvalid = errors.New("invalid pandadoc delivery")
 
 // Notification is one element of the delivered array.
@@ -155,12 +155,12 @@ func Parse(body []byte, cfg Config) ([]Item, error) {
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		var n Notification
-		if err := decodeOne(trimmed, &n); err != nil {
+		if err := ingest.DecodeJSON(trimmed, &n); err != nil {
 			return nil, invalid("body is not a PandaDoc webhook payload: %s", err)
 		}
 		list = []Notification{n}
 	default:
-		if err := decodeOne(trimmed, &list); err != nil {
+		if err := ingest.DecodeJSON(trimmed, &list); err != nil {
 			return nil, invalid("body is not a PandaDoc webhook payload (a JSON array of notifications): %s", err)
 		}
 	}
@@ -178,8 +178,9 @@ func Parse(body []byte, cfg Config) ([]Item, error) {
 	for i, n := range list {
 		it, err := normalise(n, rules, cfg.InternalDomains)
 		if err != nil {
-			if len(list) > 1 {
-				return nil, fmt.Errorf("%w: notification %d: %s", ErrInvalid, i, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			var re *ingest.RejectError
+			if len(list) > 1 && errors.As(err, &re) {
+				return nil, invalid("notification %d: %s", i, re.Reason)
 			}
 			return nil, err
 		}
@@ -206,7 +207,7 @@ func normalise(n Notification, rules *doctype.Rules, internal []string) (Item, e
 	}
 	var d Document
 	if err := json.Unmarshal(n.Data, &d); err != nil {
-		return it, invalid("data is not a document: %s", describe(err))
+		return it, invalid("data is not a document: %s", ingest.DescribeJSON(err))
 	}
 	if !docID.MatchString(d.ID) {
 		return it, invalid("data.id (the document id) is required")
@@ -347,40 +348,6 @@ func isSigner(r Recipient) bool {
 	return strings.EqualFold(r.RecipientType, "signer") || (r.RecipientType == "" && r.SigningOrder != nil)
 }
 
-func decodeOne(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return errors.New(describe(err))
-	}
-	if dec.More() {
-		return errors.New("body must hold exactly one JSON value")
-	}
-	return nil
-}
-
-// describe keeps decoder errors short and free of Go type names.
-func describe(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return "it has the wrong JSON type"
-		}
-		return fmt.Sprintf("field %q has the wrong type", typeErr.Field)
-	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return fmt.Sprintf("invalid JSON at byte %d", syntaxErr.Offset)
-	}
-	var timeErr *time.ParseError
-	if errors.As(err, &timeErr) {
-		return "times must be RFC 3339, e.g. 2026-03-04T09:12:03.518342Z"
-	}
-	if errors.Is(err, io.EOF) {
-		return "body is empty"
-	}
-	return "invalid value"
-}
-
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return ingest.Reject(http.StatusBadRequest, ErrInvalid, format, args...)
 }

@@ -24,11 +24,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"net/url"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/source/doctype"
 	"github.com/stagemover/stagemover/shared/source/ingest"
@@ -55,19 +51,20 @@ func Sign(key, body []byte) string {
 // Verify checks sig (the query parameter's value) against body with every
 // key; one match is enough. PandaDoc signs no timestamp, so a captured
 // delivery could be replayed: replays are harmless because every signal is
-// stored once per event id. Errors wrap ErrSignature and never contain a
-// key or the expected MAC.
+// stored once per event id. Refusals are ingest.Unauthorized (wrapping
+// ErrSignature) and never contain a key or the expected MAC; no key at all
+// is not a refusal but our failure.
 func Verify(keys [][]byte, sig string, body []byte) error {
 	if len(keys) == 0 {
 		return errors.New("pandadoc: no shared key")
 	}
 	sig = strings.TrimSpace(sig)
 	if sig == "" {
-		return fmt.Errorf("%w: the %q query parameter is required", ErrSignature, QueryParamSignature)
+		return ingest.Unauthorized("the %q query parameter is required", QueryParamSignature)
 	}
 	got, err := hex.DecodeString(sig)
 	if err != nil || len(got) != sha256.Size {
-		return fmt.Errorf("%w: the %q query parameter must be a hex HMAC-SHA256", ErrSignature, QueryParamSignature)
+		return ingest.Unauthorized("the %q query parameter must be a hex HMAC-SHA256", QueryParamSignature)
 	}
 	ok := false
 	for _, k := range keys {
@@ -78,21 +75,9 @@ func Verify(keys [][]byte, sig string, body []byte) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("%w: signature does not match", ErrSignature)
+		return ingest.Unauthorized("signature does not match")
 	}
 	return nil
-}
-
-// SignatureParam reads the signature query parameter of an API Gateway
-// request (the parsed parameters, or the raw query string).
-func SignatureParam(req events.APIGatewayV2HTTPRequest) string {
-	if v, ok := req.QueryStringParameters[QueryParamSignature]; ok {
-		return v
-	}
-	if q, err := url.ParseQuery(req.RawQueryString); err == nil {
-		return q.Get(QueryParamSignature)
-	}
-	return ""
 }
 
 // Keys splits the secret into shared keys (comma or newline separated).

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 )
 
@@ -60,14 +58,5 @@ func TestVerify(t *testing.T) {
 	}
 	if err := pandadoc.Verify(nil, good, body); err == nil || errors.Is(err, pandadoc.ErrSignature) {
 		t.Errorf("no keys: %v, want a configuration error (not a 401)", err)
-	}
-}
-
-func TestSignatureParam(t *testing.T) {
-	if got := pandadoc.SignatureParam(events.APIGatewayV2HTTPRequest{QueryStringParameters: map[string]string{"signature": "ab"}}); got != "ab" {
-		t.Errorf("parsed parameters: %q", got)
-	}
-	if got := pandadoc.SignatureParam(events.APIGatewayV2HTTPRequest{RawQueryString: "ws=1&signature=cd"}); got != "cd" {
-		t.Errorf("raw query: %q", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -128,11 +129,11 @@ func TestSampleEventIsGenerated(t *testing.T) {
 	}
 	tt := ddblocal.ForTest(t)
 	st := store.New(tt.DB, tt.Name)
-	h := &pdhooks.Handler{
-		Table: pdhooks.Table{DB: tt.DB, Name: tt.Name}, Mirror: st, IntegrationUserID: 1000,
-		Auth: func(context.Context) (pdhooks.Credentials, error) {
+	h := &ingest.Handler{
+		Source: &pdhooks.Webhook{Table: pdhooks.Table{DB: tt.DB, Name: tt.Name}, Mirror: st, IntegrationUserID: 1000},
+		Key: pdhooks.Key(func(context.Context) (pdhooks.Credentials, error) {
 			return pdhooks.Credentials{User: SampleUser, Password: SamplePassword}, nil
-		},
+		}),
 	}
 	resp, err := h.Handle(context.Background(), req)
 	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, "processed") {

@@ -31,6 +31,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/apigw"
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -61,7 +62,8 @@ type env struct {
 	tbl    pdhooks.Table
 	sb     *pipedrivetest.Server
 	client *pipedrive.Client
-	h      *pdhooks.Handler
+	h      *ingest.Handler  // POST /pipedrive
+	w      *pdhooks.Webhook // its source
 	url    string
 	logs   *syncBuf
 	emf    *syncBuf
@@ -83,21 +85,28 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	logs, emf := &syncBuf{}, &syncBuf{}
-	h := &pdhooks.Handler{
-		Table:  pdhooks.Table{DB: tt.DB, Name: tt.Name},
-		Mirror: st,
-		Stages: stagemap.New(stagemap.FromPipedrive{API: client}, st, 15*time.Minute, nil),
-		Auth: func(context.Context) (pdhooks.Credentials, error) {
-			return pdhooks.Credentials{User: hookUser, Password: hookPass}, nil
-		},
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := metrics.New(nil, "StageMover", "ingest-pipedrive")
+	w := &pdhooks.Webhook{
+		Table:             pdhooks.Table{DB: tt.DB, Name: tt.Name},
+		Mirror:            st,
+		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, st, 15*time.Minute, nil),
 		IntegrationUserID: sb.IntegrationUserID(),
-		Log:               slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics:           metrics.New(nil, "StageMover", "ingest-pipedrive"),
+		Log:               log,
+		Metrics:           m,
 		EMF:               emf,
+	}
+	h := &ingest.Handler{
+		Source: w,
+		Key: pdhooks.Key(func(context.Context) (pdhooks.Credentials, error) {
+			return pdhooks.Credentials{User: hookUser, Password: hookPass}, nil
+		}),
+		Log:     log,
+		Metrics: m,
 	}
 	srv := httptest.NewServer(apigw.Handler("POST /pipedrive", h.Handle))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, ctx: ctx, tt: tt, st: st, tbl: h.Table, sb: sb, client: client, h: h, url: srv.URL + "/pipedrive", logs: logs, emf: emf}
+	e := &env{t: t, ctx: ctx, tt: tt, st: st, tbl: w.Table, sb: sb, client: client, h: h, w: w, url: srv.URL + "/pipedrive", logs: logs, emf: emf}
 	t.Cleanup(func() {
 		if v := sb.ValidationErrors(); len(v) > 0 {
 			t.Errorf("sandbox validation errors: %v", v)
@@ -369,7 +378,7 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 // A revert outside the window is not counted.
 func TestRevertOutsideWindowNotCounted(t *testing.T) {
 	e := setup(t)
-	e.h.Window = time.Millisecond
+	e.w.Window = time.Millisecond
 	e.subscribe()
 	id := e.sb.AddDeal(pipedrivetest.Deal{StageID: stQualified})
 	e.decide(id, store.ActionMove, "Demo Scheduled", "demo-booked", time.Now(), true, false)
@@ -572,7 +581,7 @@ func TestDeletedDealIsMirroredAndNeverEvaluatedOrMoved(t *testing.T) {
 	}
 
 	// the move decided before the deletion: skipped with a reason, no PATCH, no retry
-	m := &mover.Mover{Store: e.st, Pipedrive: e.client, Stages: e.h.Stages, Live: true, Lease: 10 * time.Second,
+	m := &mover.Mover{Store: e.st, Pipedrive: e.client, Stages: e.w.Stages, Live: true, Lease: 10 * time.Second,
 		Poll: 20 * time.Millisecond, Now: time.Now, Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Metrics: metrics.New(nil, "StageMover", "mover")}
 	patches := e.sb.Count(http.MethodPatch, "/api/v2/deals")
 	for i := 0; i < 2; i++ {
@@ -629,7 +638,7 @@ func TestV1PayloadRejectedWithReason(t *testing.T) {
 // Stage and pipeline changes mark the cached stage map stale and refresh it.
 func TestStageChangeRefreshesStageMap(t *testing.T) {
 	e := setup(t)
-	if _, err := e.h.Stages.Get(e.ctx); err != nil {
+	if _, err := e.w.Stages.Get(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.sb.RenameStage(stDemo, "Demo Booked")
@@ -654,7 +663,7 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 		t.Fatalf("cached map not refreshed: %+v", p)
 	}
 	// without a source the cached map is only marked stale
-	e.h.Stages = nil
+	e.w.Stages = nil
 	if code, _ := e.post(stageEvent("stage-2"), hookUser, hookPass); code != http.StatusOK {
 		t.Fatal(code)
 	}
@@ -711,9 +720,9 @@ func TestRegisterTwiceNoDuplicates(t *testing.T) {
 		t.Fatalf("after rotation: %+v %+v", subs, third)
 	}
 	// the registered webhook delivers to the handler (with the rotated pair the handler must know)
-	e.h.Auth = func(context.Context) (pdhooks.Credentials, error) {
+	e.h.Key = pdhooks.Key(func(context.Context) (pdhooks.Credentials, error) {
 		return pdhooks.Credentials{User: hookUser, Password: hookPass + "-rotated"}, nil
-	}
+	})
 	id := e.sb.AddDeal(pipedrivetest.Deal{StageID: stQualified})
 	if err := e.sb.MoveDealAsUser(id, stContact, human); err != nil {
 		t.Fatal(err)

@@ -29,18 +29,18 @@ func position(snap *stagemap.Snapshot, stageID int64) (stagemap.Pipeline, int, b
 //     engine did not move to (a stay, or a skipped/failed move);
 //   - a confirmed shadow move: a forward move to (or past) a shadow move's
 //     target: people made by hand the move shadow mode recorded.
-func (h *Handler) judge(ctx context.Context, log *slog.Logger, ev Event, snap *stagemap.Snapshot) (string, error) {
+func (w *Webhook) judge(ctx context.Context, log *slog.Logger, ev Event, snap *stagemap.Snapshot) (string, error) {
 	stageChanged := ev.StageChanged()
 	lost := ev.StatusChanged() && ev.Deal.Status == "lost" && ev.PrevStatus != "lost"
 	if !stageChanged && !lost {
 		return "mirrored", nil
 	}
-	decs, err := h.Table.Decisions(ctx, ev.Deal.ID)
+	decs, err := w.Table.Decisions(ctx, ev.Deal.ID)
 	if err != nil {
 		return "", err
 	}
-	at, win := ev.Meta.Timestamp, h.window()
-	now := h.now()
+	at, win := ev.Meta.Timestamp, w.window()
+	now := w.now()
 
 	// Reverts: our latest done, live move (decisions are newest update first).
 	for _, d := range decs {
@@ -60,13 +60,13 @@ func (h *Handler) judge(ctx context.Context, log *slog.Logger, ev Event, snap *s
 		if kind == "" {
 			break
 		}
-		m := h.measure(TypeRevert, ev, d, snap, kind)
-		created, err := h.Table.PutMeasure(ctx, m, now)
+		m := w.measure(TypeRevert, ev, d, snap, kind)
+		created, err := w.Table.PutMeasure(ctx, m, now)
 		if err != nil {
 			return "", err
 		}
 		if created {
-			h.emit(m)
+			w.emit(m)
 		}
 		log.InfoContext(ctx, "revert of our move recorded", "deal_id", m.DealID, "rule", m.Rule, "decision", m.DecisionKey, "kind", kind, "created", created)
 		return "revert", nil
@@ -96,22 +96,22 @@ func (h *Handler) judge(ctx context.Context, log *slog.Logger, ev Event, snap *s
 		var m Measure
 		switch {
 		case d.Action == store.ActionMove && d.State == store.StateDone && d.Shadow:
-			m = h.measure(TypeConfirmed, ev, d, snap, "shadow")
+			m = w.measure(TypeConfirmed, ev, d, snap, "shadow")
 		case missed:
 			continue // one miss per event: the newest evidence
 		case d.Action == store.ActionStay:
-			m = h.measure(TypeMiss, ev, d, snap, "stay")
+			m = w.measure(TypeMiss, ev, d, snap, "stay")
 		case d.Action == store.ActionMove && (d.State == store.StateSkipped || d.State == store.StateFailed):
-			m = h.measure(TypeMiss, ev, d, snap, d.State)
+			m = w.measure(TypeMiss, ev, d, snap, d.State)
 		default:
 			continue // pending, in flight, or our live move: not a miss
 		}
-		created, err := h.Table.PutMeasure(ctx, m, now)
+		created, err := w.Table.PutMeasure(ctx, m, now)
 		if err != nil {
 			return "", err
 		}
 		if created {
-			h.emit(m)
+			w.emit(m)
 		}
 		if m.Type == TypeMiss {
 			missed = true
@@ -141,7 +141,7 @@ func backward(snap *stagemap.Snapshot, d store.Decision, newStage int64) bool {
 	return ok && np.ID == tp.ID && nIdx < tIdx
 }
 
-func (h *Handler) measure(typ string, ev Event, d store.Decision, snap *stagemap.Snapshot, kind string) Measure {
+func (w *Webhook) measure(typ string, ev Event, d store.Decision, snap *stagemap.Snapshot, kind string) Measure {
 	m := Measure{
 		Type: typ, DealID: ev.Deal.ID, EventID: ev.Meta.ID, DecisionKey: d.SortKey(), Rule: d.Rule,
 		Pipeline: d.TargetPipeline, Kind: kind, FromStageID: ev.PrevStageID, ToStageID: ev.Deal.StageID,

@@ -19,12 +19,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
-// ErrInvalid marks a body that is not a usable webhooks v2 delivery (400).
+// ErrInvalid marks a body that is not a usable webhooks v2 delivery: Parse
+// refuses it with an ingest.RejectError (400) wrapping ErrInvalid.
 var ErrInvalid = errors.New("invalid webhook")
 
 // Meta is the "meta" block of a webhooks v2 payload.
@@ -142,7 +146,7 @@ type rawBody struct {
 var actions = map[string]bool{"create": true, "change": true, "delete": true}
 
 func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	return ingest.Reject(http.StatusBadRequest, ErrInvalid, format, a...)
 }
 
 // Parse decodes and validates a webhooks v2 body. Errors wrap ErrInvalid and
@@ -183,7 +187,7 @@ func isV1(body []byte) bool {
 func parse(body []byte) (Event, error) {
 	var raw rawBody
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return Event{}, invalid("body is not a JSON object: %s", shortJSONError(err))
+		return Event{}, invalid("body is not a JSON object: %s", ingest.DescribeJSON(err))
 	}
 	if raw.Meta == nil {
 		return Event{}, invalid("meta is missing (not a webhooks v2 payload)")
@@ -283,7 +287,7 @@ func parse(body []byte) (Event, error) {
 func parseDeal(block []byte, name string, entityID int64) (*DealData, error) {
 	var d rawDeal
 	if err := json.Unmarshal(block, &d); err != nil {
-		return nil, invalid("%s is not a deal: %s", name, shortJSONError(err))
+		return nil, invalid("%s is not a deal: %s", name, ingest.DescribeJSON(err))
 	}
 	dd := &DealData{Status: d.Status}
 	var err error
@@ -306,18 +310,6 @@ func parseDeal(block []byte, name string, entityID int64) (*DealData, error) {
 		return nil, invalid("%s.status %q is not open, won or lost", name, truncate(dd.Status, 20))
 	}
 	return dd, nil
-}
-
-func shortJSONError(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("%s has the wrong type", te.Field)
-	}
-	return truncate(err.Error(), 80)
 }
 
 func truncate(s string, n int) string {

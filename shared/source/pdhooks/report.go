@@ -284,8 +284,8 @@ func (r Report) EmitMetrics(w io.Writer, namespace string, at time.Time) {
 }
 
 // emit counts one new measure as it is recorded.
-func (h *Handler) emit(m Measure) {
+func (w *Webhook) emit(m Measure) {
 	name := map[string]string{TypeRevert: MetricReverts, TypeMiss: MetricMisses, TypeConfirmed: MetricConfirmed}[m.Type]
-	h.Metrics.Inc(name)
-	emfLine(h.EMF, h.Namespace, m.Pipeline, m.Rule, h.now(), map[string]float64{name: 1}, nil)
+	w.Metrics.Inc(name)
+	emfLine(w.EMF, w.Namespace, m.Pipeline, m.Rule, w.now(), map[string]float64{name: 1}, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
@@ -181,6 +183,11 @@ func (f *ingestFetches) PutFetch(_ context.Context, r store.FetchRecord) (bool, 
 	return true, nil
 }
 
+// PutSignal completes ingest.Writer: the Graph route stores fetch items only.
+func (f *ingestFetches) PutSignal(context.Context, store.SignalRecord) (bool, error) {
+	return false, errors.New("the Graph route stored a signal")
+}
+
 func (f *ingestFetches) all() []store.FetchRecord {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -200,13 +207,13 @@ func graphSubscribes(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte
 	// Graph validates every new subscription's notification URL: POST
 	// /webhooks/graph is the ingest-graph handler with the same
 	// clientState, served as API Gateway calls it.
-	ingest := &ingestFetches{recs: map[string]store.FetchRecord{}}
-	h := &graph.Handler{
-		Store:       ingest,
-		Mailboxes:   []string{mailbox},
-		ClientState: func(context.Context) (string, error) { return clientState, nil },
-		Now:         time.Now,
-		Log:         testkit.DiscardLogger(),
+	fetches := &ingestFetches{recs: map[string]store.FetchRecord{}}
+	h := &ingest.Handler{
+		Source: graph.Webhook{Mailboxes: []string{mailbox}},
+		Key:    func(context.Context) ([]byte, error) { return []byte(clientState), nil },
+		Store:  fetches,
+		Now:    time.Now,
+		Log:    testkit.DiscardLogger(),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/graph", apigw.Handler("POST /webhooks/graph", h.Handle))
@@ -272,7 +279,7 @@ func graphSubscribes(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte
 			if err != nil || len(codes) != 1 || codes[0] != http.StatusAccepted {
 				t.Errorf("notification through the new subscription: %v %v, want one 202", codes, err)
 			}
-			if got := ingest.all(); len(got) != 1 || got[0].Mailbox != mailbox || got[0].Source != graph.Source {
+			if got := fetches.all(); len(got) != 1 || got[0].Mailbox != mailbox || got[0].Source != graph.Source {
 				t.Errorf("fetch items stored by the ingest handler: %+v, want one for %s", got, mailbox)
 			}
 			// The next scheduled run finds both current: nothing created.
