@@ -10,8 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/stagemover/stagemover/shared/core/intent"
 )
 
 // Decision actions: only "move" decisions reach the mover (template.yaml filter).
@@ -44,7 +42,7 @@ type Decision struct {
 	Status         string // open|won|lost: "won" patches the status
 	Flag           string // follow_up|review
 	Rule           string
-	Reasons        []intent.Reason
+	Reasons        []Reason
 	CreatedAt      time.Time
 
 	State       string
@@ -57,6 +55,20 @@ type Decision struct {
 	Shadow      bool
 	UpdatedAt   time.Time
 	PatchSentAt time.Time // set once a write to Pipedrive was sent for this decision
+}
+
+// Reason is one piece of evidence behind a decision, as the intent engine
+// explained it (shared/core/intent's Reason converts to it field for
+// field). It is stored as JSON in the decision's "reasons" attribute.
+type Reason struct {
+	Signal  int    `json:"signal"`            // index into the evaluated signals
+	Kind    string `json:"kind"`              // signal kind
+	At      string `json:"at,omitempty"`      // signal time, RFC 3339
+	Cue     string `json:"cue"`               // e.g. pricing_question, meeting_booked, auto_reply
+	Excerpt string `json:"excerpt,omitempty"` // the words that triggered it, short
+	Rule    string `json:"rule,omitempty"`    // rule id from the rules file
+	Counted bool   `json:"counted"`           // false when the evidence was discounted
+	Note    string `json:"note,omitempty"`    // why it was discounted, or what it shows
 }
 
 // SortKey identifies the decision within its deal. It derives only from the

@@ -178,7 +178,7 @@ func NewDecision(s Subject, dec intent.Decision) store.Decision {
 		Status:         dec.Status,
 		Flag:           dec.Flag,
 		Rule:           dec.Rule,
-		Reasons:        dec.Reasons,
+		Reasons:        storeReasons(dec.Reasons),
 	}
 	status := s.Status
 	if status == "" {
@@ -190,6 +190,19 @@ func NewDecision(s Subject, dec intent.Decision) store.Decision {
 		d.TargetStage = dec.Evidence
 	}
 	return d
+}
+
+// storeReasons converts the engine's reasons to the store's type (the same
+// fields: a field added to one and not the other stops the build here).
+func storeReasons(rs []intent.Reason) []store.Reason {
+	if rs == nil {
+		return nil
+	}
+	out := make([]store.Reason, len(rs))
+	for i, r := range rs {
+		out[i] = store.Reason(r)
+	}
+	return out
 }
 
 // resolve files a person's signal under their single open deal. Zero or
