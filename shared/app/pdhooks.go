@@ -11,6 +11,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
+	"github.com/stagemover/stagemover/shared/store"
 )
 
 // Pipedrive webhook environment variables.
@@ -20,11 +21,10 @@ const (
 )
 
 func pdTable(d Deps) (pdhooks.Table, error) {
-	db, ok := d.DB.(pdhooks.DynamoDB)
-	if !ok {
-		return pdhooks.Table{}, fmt.Errorf("the DynamoDB client cannot scan")
+	if _, ok := d.DB.(store.Scanner); !ok {
+		return pdhooks.Table{}, store.ErrCannotScan
 	}
-	return pdhooks.Table{DB: db, Name: d.Config.TableName}, nil
+	return pdhooks.Table{Store: d.store()}, nil
 }
 
 // IngestPipedrive builds the handler for POST /pipedrive (webhooks v2): the

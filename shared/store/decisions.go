@@ -110,18 +110,7 @@ func (s *Store) PutDecision(ctx context.Context, d Decision) (created bool, err 
 		item["gsi1pk"] = str(openDecisionsPK)
 		item["gsi1sk"] = str(s.now().UTC().Format(sortTime) + "#" + dealPK(d.DealID) + "#" + d.SortKey())
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("put decision deal %d %s: %w", d.DealID, d.SortKey(), err)
-	}
-	return true, nil
+	return s.putNew(ctx, item, fmt.Sprintf("put decision deal %d %s", d.DealID, d.SortKey()))
 }
 
 // DecisionFromItem decodes a decision item (GetItem or a stream image).
@@ -258,7 +247,7 @@ func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string,
 			":reason":   str(o.Reason),
 			":from":     num(o.FromStageID),
 			":to":       num(o.ToStageID),
-			":shadow":   &types.AttributeValueMemberBOOL{Value: o.Shadow},
+			":shadow":   boolean(o.Shadow),
 			":ts":       str(s.now().UTC().Format(time.RFC3339Nano)),
 			":zero":     num(0),
 		},
@@ -271,25 +260,16 @@ func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string,
 
 // DecisionsForDeal lists a deal's decisions, oldest signal key first.
 func (s *Store) DecisionsForDeal(ctx context.Context, dealID int64) ([]Decision, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &s.table,
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :dec)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":  str(dealPK(dealID)),
-			":dec": str("DEC#"),
-		},
-		ConsistentRead: aws.Bool(true),
+	ds := []Decision{}
+	err := s.queryDeal(ctx, dealID, "DEC#", func(item map[string]types.AttributeValue) error {
+		d, err := DecisionFromItem(item)
+		if err == nil {
+			ds = append(ds, d)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decisions for deal %d: %w", dealID, err)
-	}
-	ds := make([]Decision, 0, len(out.Items))
-	for _, item := range out.Items {
-		d, err := DecisionFromItem(item)
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
 	}
 	return ds, nil
 }

@@ -466,7 +466,7 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &pdhooks.Handler{
-		Table: pdhooks.Table{DB: f.tbl.DB, Name: f.tbl.Name}, Mirror: f.store,
+		Table: pdhooks.Table{Store: f.store}, Mirror: f.store,
 		Stages: stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
 		Auth: func(context.Context) (pdhooks.Credentials, error) {
 			return pdhooks.Credentials{User: user, Password: pass}, nil

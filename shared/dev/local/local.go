@@ -533,7 +533,7 @@ func (s *System) failed(ctx context.Context, recs []events.DynamoDBEventRecord, 
 // Report measures the local table: moves, reverts, misses and revert rate
 // per pipeline and rule (what `stagemover report` prints).
 func (s *System) Report(ctx context.Context) (pdhooks.Report, error) {
-	return pdhooks.Table{DB: s.db, Name: s.Table}.Report(ctx)
+	return pdhooks.Table{Store: s.Store}.Report(ctx)
 }
 
 // WaitWebhooks waits until the sandbox has delivered every webhook queued

@@ -129,7 +129,7 @@ func TestSampleEventIsGenerated(t *testing.T) {
 	tt := ddblocal.ForTest(t)
 	st := store.New(tt.DB, tt.Name)
 	h := &pdhooks.Handler{
-		Table: pdhooks.Table{DB: tt.DB, Name: tt.Name}, Mirror: st, IntegrationUserID: 1000,
+		Table: pdhooks.Table{Store: st}, Mirror: st, IntegrationUserID: 1000,
 		Auth: func(context.Context) (pdhooks.Credentials, error) {
 			return pdhooks.Credentials{User: SampleUser, Password: SamplePassword}, nil
 		},

@@ -84,7 +84,7 @@ func setup(t *testing.T) *env {
 	}
 	logs, emf := &syncBuf{}, &syncBuf{}
 	h := &pdhooks.Handler{
-		Table:  pdhooks.Table{DB: tt.DB, Name: tt.Name},
+		Table:  pdhooks.Table{Store: st},
 		Mirror: st,
 		Stages: stagemap.New(stagemap.FromPipedrive{API: client}, st, 15*time.Minute, nil),
 		Auth: func(context.Context) (pdhooks.Credentials, error) {
@@ -163,9 +163,9 @@ func (e *env) decide(dealID int64, action, target, rule string, evidenceAt time.
 	return d
 }
 
-func (e *env) measures(dealID int64) []pdhooks.Measure {
+func (e *env) measures(dealID int64) []store.Measure {
 	e.t.Helper()
-	ms, err := e.tbl.Measures(e.ctx, dealID)
+	ms, err := e.st.MeasuresForDeal(e.ctx, dealID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -260,10 +260,10 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 	if got := len(e.sb.Deliveries()); got != deals {
 		t.Fatalf("deliveries = %d, want %d (one echo per PATCH)", got, deals)
 	}
-	if n := e.countType(pdhooks.TypeRevert) + e.countType(pdhooks.TypeMiss) + e.countType(pdhooks.TypeConfirmed); n != 0 {
+	if n := e.countType(store.TypeRevert) + e.countType(store.TypeMiss) + e.countType(store.TypeConfirmed); n != 0 {
 		t.Fatalf("our own changes produced %d measures", n)
 	}
-	if n := e.countType(pdhooks.TypeWebhook); n != deals {
+	if n := e.countType(store.TypeWebhook); n != deals {
 		t.Fatalf("webhook records = %d, want %d", n, deals)
 	}
 	if n := e.countOutcome("own"); n != deals {
@@ -288,7 +288,7 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 	}
 	e.wait()
 	ms := e.measures(ids[0])
-	if len(ms) != 1 || ms[0].Type != pdhooks.TypeRevert || ms[0].Rule != "demo-booked" || ms[0].Kind != "backward" || ms[0].Pipeline != "Sales" {
+	if len(ms) != 1 || ms[0].Type != store.TypeRevert || ms[0].Rule != "demo-booked" || ms[0].Kind != "backward" || ms[0].Pipeline != "Sales" {
 		t.Fatalf("measures = %+v, want one backward revert of demo-booked in Sales", ms)
 	}
 	if ms[0].FromStageID != stDemo || ms[0].ToStageID != stQualified || ms[0].UserID != human {
@@ -297,7 +297,7 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 	if ds, _ := e.st.GetDealState(e.ctx, ids[0]); ds.StageID != stQualified {
 		t.Fatalf("mirror not updated by the human move: %+v", ds)
 	}
-	if n := e.countType(pdhooks.TypeRevert); n != 1 {
+	if n := e.countType(store.TypeRevert); n != 1 {
 		t.Fatalf("reverts = %d, want 1", n)
 	}
 
@@ -325,12 +325,12 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 			revert = d
 		}
 	}
-	before := e.countType(pdhooks.TypeWebhook)
+	before := e.countType(store.TypeWebhook)
 	code, body := e.post(revert.Payload, hookUser, hookPass)
 	if code != http.StatusOK || !strings.Contains(body, "duplicate") {
 		t.Fatalf("redelivery: %d %s", code, body)
 	}
-	if e.countType(pdhooks.TypeWebhook) != before || e.countType(pdhooks.TypeRevert) != 2 {
+	if e.countType(store.TypeWebhook) != before || e.countType(store.TypeRevert) != 2 {
 		t.Fatal("a redelivery stored something")
 	}
 
@@ -401,10 +401,10 @@ func TestMissAndConfirmedShadowMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wait()
-	if ms := e.measures(missDeal); len(ms) != 1 || ms[0].Type != pdhooks.TypeMiss || ms[0].Rule != "proposal-asked" || ms[0].Kind != "stay" {
+	if ms := e.measures(missDeal); len(ms) != 1 || ms[0].Type != store.TypeMiss || ms[0].Rule != "proposal-asked" || ms[0].Kind != "stay" {
 		t.Fatalf("miss: %+v", ms)
 	}
-	if ms := e.measures(shadowDeal); len(ms) != 1 || ms[0].Type != pdhooks.TypeConfirmed || ms[0].Rule != "demo-booked" {
+	if ms := e.measures(shadowDeal); len(ms) != 1 || ms[0].Type != store.TypeConfirmed || ms[0].Rule != "demo-booked" {
 		t.Fatalf("confirmed: %+v", ms)
 	}
 	rep := e.report()
@@ -476,7 +476,7 @@ func TestBadAuthStoresNothing(t *testing.T) {
 			t.Fatalf("%q/%q: %d %s", c.user, c.pass, code, resp)
 		}
 	}
-	if n := e.countType(pdhooks.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
+	if n := e.countType(store.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
 		t.Fatalf("a rejected delivery stored %d items", n)
 	}
 	if code, resp := e.post([]byte(`{"meta":{}}`), hookUser, hookPass); code != http.StatusBadRequest {
@@ -621,7 +621,7 @@ func TestV1PayloadRejectedWithReason(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(out["error"], "this is a Pipedrive webhooks v1 payload; register the webhook with version 2.0") {
 		t.Fatalf("v1 body: %d %s", code, resp)
 	}
-	if n := e.countType(pdhooks.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
+	if n := e.countType(store.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
 		t.Fatalf("a v1 body stored %d items", n)
 	}
 }
@@ -646,7 +646,7 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	var snap stagemap.Snapshot
-	if _, err := e.st.GetJSON(e.ctx, pdhooks.StageMapDoc, &snap); err != nil {
+	if _, err := e.st.GetStageMap(e.ctx, &snap); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := snap.Pipeline(1)
@@ -658,7 +658,7 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 	if code, _ := e.post(stageEvent("stage-2"), hookUser, hookPass); code != http.StatusOK {
 		t.Fatal(code)
 	}
-	if _, err := e.st.GetJSON(e.ctx, pdhooks.StageMapDoc, &snap); err != nil {
+	if _, err := e.st.GetStageMap(e.ctx, &snap); err != nil {
 		t.Fatal(err)
 	}
 	if !snap.FetchedAt.IsZero() || len(snap.Pipelines) == 0 {

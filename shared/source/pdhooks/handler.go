@@ -2,7 +2,6 @@ package pdhooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,15 +29,11 @@ const (
 // "lost") counts against it, and how old evidence may be to count a miss.
 const DefaultWindow = 14 * 24 * time.Hour
 
-// StageMapDoc is the store document the stage map is cached under
-// (shared/core/stagemap's cache name).
-const StageMapDoc = "stagemap"
-
-// Mirror is what the handler needs of shared/store (a *store.Store).
+// Mirror is what the handler needs of shared/store (a *store.Store): the
+// deal mirror and the stage-map cache it marks stale.
 type Mirror interface {
 	PutDealState(ctx context.Context, d store.DealState) error
-	GetJSON(ctx context.Context, name string, v any) (time.Time, error)
-	PutJSON(ctx context.Context, name string, v any, ttl time.Duration) error
+	stagemap.Cache
 }
 
 // StageMap is a *stagemap.Map: stage order for judging, refreshed on stage
@@ -184,17 +179,8 @@ func (h *Handler) mirror(ctx context.Context, ev Event, snap *stagemap.Snapshot)
 // stagemap.Map refetches on its next Get) and refreshes it when a source is
 // wired. A failed refresh leaves the stale mark: the next reader refetches.
 func (h *Handler) invalidateStageMap(ctx context.Context, log *slog.Logger) error {
-	var snap stagemap.Snapshot
-	_, err := h.Mirror.GetJSON(ctx, StageMapDoc, &snap)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("read stage map: %w", err)
-	default:
-		snap.FetchedAt = time.Time{}
-		if err := h.Mirror.PutJSON(ctx, StageMapDoc, snap, 24*time.Hour); err != nil {
-			return fmt.Errorf("mark stage map stale: %w", err)
-		}
+	if err := stagemap.Invalidate(ctx, h.Mirror); err != nil {
+		return err
 	}
 	h.Metrics.Inc(MetricStageMapStale)
 	if h.Stages != nil {
