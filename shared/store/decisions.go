@@ -300,8 +300,8 @@ func (s *Store) MarkPatchSent(ctx context.Context, dealID int64, sortKey, owner 
 const openDecisionsPK = "OPEN#DECISION"
 
 // OpenDecisions returns unfinished move decisions created before olderThan,
-// oldest first, as raw items (the shape a stream image carries).
-func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit int) ([]map[string]types.AttributeValue, error) {
+// oldest first, and how many of the listed items did not decode.
+func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit int) (ds []Decision, unreadable int, err error) {
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.table,
 		IndexName:              aws.String(Index),
@@ -313,7 +313,15 @@ func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit in
 		Limit: aws.Int32(int32(limit)),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open decisions: %w", err)
+		return nil, 0, fmt.Errorf("open decisions: %w", err)
 	}
-	return out.Items, nil
+	for _, item := range out.Items {
+		d, err := DecisionFromItem(item)
+		if err != nil {
+			unreadable++
+			continue
+		}
+		ds = append(ds, d)
+	}
+	return ds, unreadable, nil
 }

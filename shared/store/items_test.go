@@ -227,3 +227,69 @@ func TestStageMapDocument(t *testing.T) {
 		t.Fatalf("stage map item: %v", item)
 	}
 }
+
+func TestResolutionReplacedAndExpiresRoundedUp(t *testing.T) {
+	c := newClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	s, tbl := newStore(t, c)
+	ctx := context.Background()
+	if _, found, err := s.GetResolution(ctx, "jane@acme.example"); found || err != nil {
+		t.Fatalf("nothing stored: found=%v err=%v", found, err)
+	}
+	r := store.Resolution{Email: "jane@acme.example", Via: "person", Payload: []byte(`{"via":"person"}`),
+		StoredAt: c.Now(), ExpiresAt: c.Now().Add(24*time.Hour + 300*time.Millisecond)}
+	if err := s.PutResolution(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r.Via, r.Payload = "organization", []byte(`{"via":"organization"}`)
+	if err := s.PutResolution(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := s.GetResolution(ctx, "jane@acme.example")
+	if err != nil || !found || got.Via != "organization" || string(got.Payload) != `{"via":"organization"}` || !got.StoredAt.Equal(c.Now()) {
+		t.Fatalf("read back %+v found=%v err=%v", got, found, err)
+	}
+	// never expires before the entry: 24 h 0.3 s becomes 24 h 1 s
+	if want := c.Now().Add(24*time.Hour + time.Second); !got.ExpiresAt.Equal(want) {
+		t.Fatalf("expires %v, want %v", got.ExpiresAt, want)
+	}
+	if item := rawItem(t, tbl.DB, tbl.Name, "RESOLVE#jane@acme.example", "CURRENT"); item["type"].(*types.AttributeValueMemberS).Value != store.TypeResolve {
+		t.Fatalf("item %v", item)
+	}
+	if n := countItems(t, tbl); n != 1 {
+		t.Fatalf("items = %d, want 1 (replaced)", n)
+	}
+}
+
+func TestOpenDecisionsAreTypedAndCountUnreadable(t *testing.T) {
+	c := newClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	s, tbl := newStore(t, c)
+	ctx := context.Background()
+	for i, action := range []string{store.ActionMove, store.ActionStay, store.ActionMove} {
+		d := moveDecision()
+		d.SignalKey, d.Action = "SIG#generic#o"+strconv.Itoa(i), action
+		if _, err := s.PutDecision(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+	}
+	if _, err := s.Claim(ctx, 5, "DEC#SIG#generic#o2", "a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, 5, "DEC#SIG#generic#o2", "a", store.Outcome{State: store.StateDone}); err != nil {
+		t.Fatal(err)
+	}
+	// an item in the index that is not a decision
+	if _, err := tbl.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tbl.Name), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "DEAL#5"}, "sk": &types.AttributeValueMemberS{Value: "DEC#broken"},
+		"gsi1pk": &types.AttributeValueMemberS{Value: "OPEN#DECISION"}, "gsi1sk": &types.AttributeValueMemberS{Value: "2026-03-01T08:00:00.000000000Z#x"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, unreadable, err := s.OpenDecisions(ctx, c.Now(), 10)
+	if err != nil || unreadable != 1 || len(ds) != 1 || ds[0].SignalKey != "SIG#generic#o0" || ds[0].State != store.StatePending {
+		t.Fatalf("open = %+v, unreadable %d, %v; want the one unfinished move and one unreadable item", ds, unreadable, err)
+	}
+	if ds, _, _ := s.OpenDecisions(ctx, c.Now().Add(-time.Hour), 10); len(ds) != 0 {
+		t.Fatalf("decisions newer than olderThan listed: %+v", ds)
+	}
+}
