@@ -374,8 +374,11 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	// deal change (ours included: loop prevention runs locally) and every
 	// stage and pipeline change to POST /pipedrive.
 	if s.Sandbox != nil && pipedriveHook != nil {
-		r := &pdhooks.Registrar{BaseURL: s.Sandbox.URL(), Token: pipedrive.StaticToken(token),
-			URL: loopbackURL(ln.Addr()) + "/pipedrive", Auth: hookCreds, UserID: cfg.IntegrationUserID, Log: opts.Log}
+		hooks, err := app.Pipedrive(deps)
+		if err != nil {
+			return nil, err
+		}
+		r := &pdhooks.Registrar{API: hooks, URL: loopbackURL(ln.Addr()) + "/pipedrive", Auth: hookCreds, UserID: cfg.IntegrationUserID, Log: opts.Log}
 		if s.PipedriveWebhooks, err = r.Ensure(ctx, nil); err != nil {
 			return nil, fmt.Errorf("Pipedrive sandbox webhooks: %w", err)
 		}

@@ -496,8 +496,7 @@ func TestBadAuthStoresNothing(t *testing.T) {
 // before the deletion is skipped with a reason by the mover, once.
 func TestDeletedDealIsMirroredAndNeverEvaluatedOrMoved(t *testing.T) {
 	e := setup(t)
-	r := &pdhooks.Registrar{BaseURL: e.sb.URL(), Token: func(context.Context) (string, error) { return e.sb.Token(), nil },
-		URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}, Log: slog.New(slog.DiscardHandler)}
+	r := &pdhooks.Registrar{API: e.client, URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}, Log: slog.New(slog.DiscardHandler)}
 	if _, err := r.Ensure(e.ctx, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -677,8 +676,11 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 
 func TestRegisterTwiceNoDuplicates(t *testing.T) {
 	e := setup(t)
-	r := &pdhooks.Registrar{BaseURL: e.sb.URL() + "/api/v2", Token: func(context.Context) (string, error) { return e.sb.Token(), nil },
-		URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}}
+	client, err := pipedrive.New(pipedrive.Config{BaseURL: e.sb.URL() + "/api/v2", Token: pipedrive.StaticToken(e.sb.Token())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pdhooks.Registrar{API: client, URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}}
 	first, err := r.Ensure(e.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -723,7 +725,11 @@ func TestRegisterTwiceNoDuplicates(t *testing.T) {
 		t.Fatalf("mirror via registered webhook: %+v %v", ds, err)
 	}
 	// errors never carry the token or the password
-	bad := &pdhooks.Registrar{BaseURL: e.sb.URL(), Token: func(context.Context) (string, error) { return "wrong-token-123", nil }, URL: e.url, Auth: r.Auth}
+	wrong, err := pipedrive.New(pipedrive.Config{BaseURL: e.sb.URL(), Token: pipedrive.StaticToken("wrong-token-123")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &pdhooks.Registrar{API: wrong, URL: e.url, Auth: r.Auth}
 	if _, err := bad.Ensure(e.ctx, nil); err == nil || strings.Contains(err.Error(), "wrong-token-123") {
 		t.Fatalf("bad token: %v", err)
 	}
