@@ -386,15 +386,15 @@ func (c *Client) do(ctx context.Context, cl call) (*envelope, error) {
 
 		apiErr := decodeError(op, cl.id, resp, now, secrets...)
 		c.countOutcome(op, refusedStatus(apiErr.Status, apiErr.NonJSON))
-		retryable := (resp.StatusCode == http.StatusTooManyRequests && !apiErr.BudgetExhausted) ||
+		retryNow := (resp.StatusCode == http.StatusTooManyRequests && !apiErr.BudgetExhausted) ||
 			(retryServer && resp.StatusCode >= 500 && resp.StatusCode <= 599)
 		level := slog.LevelWarn
-		if !retryable {
+		if !retryNow {
 			level = slog.LevelInfo
 		}
 		c.logAttempt(ctx, level, cl, path, attempt, resp.StatusCode, start, "pipedrive error response",
 			slog.String("error", apiErr.Message), slog.Duration("retry_after", apiErr.RetryAfter))
-		if !retryable {
+		if !retryNow {
 			return nil, apiErr
 		}
 		if attempt >= c.maxRetries {
