@@ -15,9 +15,9 @@ import (
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/pipedrive"
-	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/platform/retry"
+	"github.com/stagemover/stagemover/shared/platform/stream"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -50,18 +50,10 @@ type Evaluator struct {
 
 // Handle processes a stream batch and reports the records to retry.
 func (e *Evaluator) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
-	for i, r := range ev.Records {
-		if err := e.record(ctx, r); err != nil {
-			e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry from this record", "sequence", r.Change.SequenceNumber, "error", err)
-			// The stream resumes from the first failed record; the rest come again.
-			for _, rest := range ev.Records[i:] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rest.Change.SequenceNumber})
-			}
-			return resp, nil
-		}
-	}
-	return resp, nil
+	return stream.Batch[store.SignalRecord]{
+		Decode: store.SignalFromItem, Process: e.record,
+		Unusable: "signal not evaluated", Log: e.Log, Metrics: e.Metrics,
+	}.Handle(ctx, ev)
 }
 
 // errRejected marks records that can never be evaluated; retrying them would
@@ -70,18 +62,15 @@ func (e *Evaluator) Handle(ctx context.Context, ev events.DynamoDBEvent) (events
 // retry.Later, are retried; decoding problems are not.
 var errRejected = errors.New("rejected")
 
-func (e *Evaluator) record(ctx context.Context, r events.DynamoDBEventRecord) error {
-	item, err := ddbevent.ToAttributeValueMap(r.Change.NewImage)
-	if err == nil {
-		var rec store.SignalRecord
-		if rec, err = store.SignalFromItem(item); err == nil {
-			err = e.evaluate(ctx, rec)
-		}
-	}
+func (e *Evaluator) record(ctx context.Context, _ int, r events.DynamoDBEventRecord, rec store.SignalRecord) error {
+	err := e.evaluate(ctx, rec)
 	if errors.Is(err, errRejected) || (err != nil && !retry.IsLater(err)) {
 		e.Metrics.Inc(metrics.SignalRejected)
 		e.Log.WarnContext(ctx, "signal not evaluated", "sequence", r.Change.SequenceNumber, "reason", err.Error())
 		return nil
+	}
+	if err != nil {
+		e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry from this record", "sequence", r.Change.SequenceNumber, "error", err)
 	}
 	return err
 }

@@ -22,9 +22,9 @@ import (
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/stagemap"
 	"github.com/stagemover/stagemover/shared/pipedrive"
-	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/platform/retry"
+	"github.com/stagemover/stagemover/shared/platform/stream"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -78,44 +78,19 @@ var errUncertain = retry.Later(errors.New("patch outcome unknown"))
 
 // Handle processes a batch of decision records.
 func (m *Mover) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
 	// Owners must differ between concurrent invocations; outside Lambda
 	// there is no request id, so a random one stands in.
 	owner := randomID()
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
 		owner = lc.AwsRequestID
 	}
-	for i, r := range ev.Records {
-		if err := m.record(ctx, r, fmt.Sprintf("%s/%d", owner, i)); err != nil {
-			// The stream resumes from the first failed record, so the rest
-			// would be delivered again anyway: stop spending the rate limit.
-			return failFrom(ev.Records[i:]), nil
-		}
-	}
-	return resp, nil
-}
-
-// failFrom reports records as batch item failures.
-func failFrom(recs []events.DynamoDBEventRecord) events.DynamoDBEventResponse {
-	var resp events.DynamoDBEventResponse
-	for _, r := range recs {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
-	}
-	return resp
-}
-
-func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner string) error {
-	item, err := ddbevent.ToAttributeValueMap(r.Change.NewImage)
-	var d store.Decision
-	if err == nil {
-		d, err = store.DecisionFromItem(item)
-	}
-	if err != nil {
-		m.Metrics.Inc(metrics.SignalRejected)
-		m.Log.WarnContext(ctx, "decision record not usable", "sequence", r.Change.SequenceNumber, "reason", err.Error())
-		return nil // retrying cannot fix a malformed record
-	}
-	return m.process(ctx, d, owner)
+	return stream.Batch[store.Decision]{
+		Decode: store.DecisionFromItem,
+		Process: func(ctx context.Context, i int, _ events.DynamoDBEventRecord, d store.Decision) error {
+			return m.process(ctx, d, fmt.Sprintf("%s/%d", owner, i))
+		},
+		Unusable: "decision record not usable", Log: m.Log, Metrics: m.Metrics,
+	}.Handle(ctx, ev)
 }
 
 // Process runs one decision through the claim, the checks and the patch,
