@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -291,5 +292,32 @@ func TestOpenDecisionsAreTypedAndCountUnreadable(t *testing.T) {
 	}
 	if ds, _, _ := s.OpenDecisions(ctx, c.Now().Add(-time.Hour), 10); len(ds) != 0 {
 		t.Fatalf("decisions newer than olderThan listed: %+v", ds)
+	}
+}
+
+func TestDecidedDeals(t *testing.T) {
+	c := newClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	s, tbl := newStore(t, c)
+	ctx := context.Background()
+	for i, deal := range []int64{9, 3, 3} {
+		d := moveDecision()
+		d.DealID, d.SignalKey = deal, "SIG#generic#d"+strconv.Itoa(i)
+		if _, err := s.PutDecision(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a deal with only a mirror and a measure has no decision
+	if err := s.PutDealState(ctx, store.DealState{DealID: 7, Status: "open", SeenAt: c.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutMeasure(ctx, store.Measure{Type: store.TypeMiss, DealID: 7, EventID: "e"}, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.DecidedDeals(ctx)
+	if err != nil || fmt.Sprint(ids) != "[3 9]" {
+		t.Fatalf("decided deals %v, %v; want [3 9]", ids, err)
+	}
+	if _, err := store.New(noScan{tbl.DB}, tbl.Name).DecidedDeals(ctx); !errors.Is(err, store.ErrCannotScan) {
+		t.Fatalf("without Scan: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -127,69 +126,6 @@ func (s *Store) queryDeal(ctx context.Context, dealID int64, prefix string, fn f
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return nil
-		}
-		start = out.LastEvaluatedKey
-	}
-}
-
-// Scanner is the DynamoDB client's Scan, which only ReportItems needs
-// (*dynamodb.Client has it).
-type Scanner interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
-}
-
-// ErrCannotScan means the store's DynamoDB client has no Scan.
-var ErrCannotScan = errors.New("the DynamoDB client cannot scan")
-
-// ReportItems is what the revert report reads from the whole table.
-type ReportItems struct {
-	Decisions    []Decision           // every decision that decodes
-	SignalAt     map[string]time.Time // a signal's time, by its key (Decision.SignalKey)
-	DealPipeline map[int64]string     // the deal mirror's pipeline name, by deal id
-	Measures     []Measure
-}
-
-// ReportItems scans the table (paginated; fine for the CLI and an hourly
-// job on a small table) for decisions, signals, deal mirrors and measures.
-func (s *Store) ReportItems(ctx context.Context) (ReportItems, error) {
-	sc, ok := s.db.(Scanner)
-	if !ok {
-		return ReportItems{}, fmt.Errorf("scan %s: %w", s.table, ErrCannotScan)
-	}
-	r := ReportItems{SignalAt: map[string]time.Time{}, DealPipeline: map[int64]string{}}
-	var start map[string]types.AttributeValue
-	for {
-		out, err := sc.Scan(ctx, &dynamodb.ScanInput{
-			TableName:                &s.table,
-			FilterExpression:         aws.String("#t IN (:dec, :sig, :deal, :rev, :miss, :conf)"),
-			ExpressionAttributeNames: map[string]string{"#t": "type"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":dec": str(TypeDecision), ":sig": str(TypeSignal), ":deal": str(TypeDeal),
-				":rev": str(TypeRevert), ":miss": str(TypeMiss), ":conf": str(TypeConfirmed),
-			},
-			ExclusiveStartKey: start,
-		})
-		if err != nil {
-			return ReportItems{}, fmt.Errorf("scan %s: %w", s.table, err)
-		}
-		for _, item := range out.Items {
-			switch getS(item, "type") {
-			case TypeDecision:
-				if d, err := DecisionFromItem(item); err == nil {
-					r.Decisions = append(r.Decisions, d)
-				}
-			case TypeSignal:
-				if at, err := time.Parse(time.RFC3339Nano, getS(item, "at")); err == nil {
-					r.SignalAt[getS(item, "pk")] = at
-				}
-			case TypeDeal:
-				r.DealPipeline[getN(item, "deal_id")] = getS(item, "pipeline")
-			default:
-				r.Measures = append(r.Measures, measureFromItem(item))
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return r, nil
 		}
 		start = out.LastEvaluatedKey
 	}

@@ -27,9 +27,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/stagemover/stagemover"
 	"github.com/stagemover/stagemover/shared/app"
@@ -494,36 +492,7 @@ func (s *System) PushGmail(ctx context.Context, mailbox string) (int, error) {
 // whether the signal named the deal or the evaluator resolved it from a
 // person's email address.
 func (s *System) DecidedDeals(ctx context.Context) ([]int64, error) {
-	seen := map[int64]bool{}
-	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
-		TableName:                &s.Table,
-		FilterExpression:         aws.String("#t = :d"),
-		ProjectionExpression:     aws.String("deal_id"),
-		ExpressionAttributeNames: map[string]string{"#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":d": &types.AttributeValueMemberS{Value: store.TypeDecision},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list decided deals: %w", err)
-		}
-		for _, item := range page.Items {
-			if n, ok := item["deal_id"].(*types.AttributeValueMemberN); ok {
-				if id, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-					seen[id] = true
-				}
-			}
-		}
-	}
-	ids := make([]int64, 0, len(seen))
-	for id := range seen {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids, nil
+	return s.Store.DecidedDeals(ctx)
 }
 
 func (s *System) failed(ctx context.Context, recs []events.DynamoDBEventRecord, err error) {
