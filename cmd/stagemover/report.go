@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
+	"github.com/stagemover/stagemover/shared/store"
 )
 
 func init() {
@@ -56,7 +57,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			o.BaseEndpoint = aws.String(*endpoint)
 		}
 	})
-	rep, err := pdhooks.Table{DB: db, Name: *table}.Report(ctx)
+	rep, err := pdhooks.Table{Store: store.New(db, *table)}.Report(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "stagemover report:", err)
 		return 1

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
-	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -28,7 +27,7 @@ func TestReportCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := (pdhooks.Table{DB: tbl.DB, Name: tbl.Name}).PutMeasure(ctx, pdhooks.Measure{Type: pdhooks.TypeRevert, DealID: 11, EventID: "e1", Rule: "proposal-asked", Pipeline: "Sales", Kind: "backward"}, time.Now()); err != nil {
+	if _, err := st.PutMeasure(ctx, store.Measure{Type: store.TypeRevert, DealID: 11, EventID: "e1", Rule: "proposal-asked", Pipeline: "Sales", Kind: "backward"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer

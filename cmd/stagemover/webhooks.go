@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 )
 
@@ -59,13 +60,20 @@ func runPDWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "stagemover pipedrive-webhooks: missing", strings.Join(missing, ", "))
 		return 2
 	}
-	r := &pdhooks.Registrar{
+	client, err := pipedrive.New(pipedrive.Config{
 		BaseURL: os.Getenv("PIPEDRIVE_BASE_URL"), // "" = https://api.pipedrive.com
-		Token:   func(context.Context) (string, error) { return token, nil },
-		URL:     *hookURL,
-		Auth:    pdhooks.Credentials{User: *user, Password: password},
-		UserID:  *userID,
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Token:   pipedrive.StaticToken(token),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "stagemover pipedrive-webhooks:", err)
+		return 2
+	}
+	r := &pdhooks.Registrar{
+		API:    client,
+		URL:    *hookURL,
+		Auth:   pdhooks.Credentials{User: *user, Password: password},
+		UserID: *userID,
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	res, err := r.Ensure(ctx, nil)
 	for _, x := range res {

@@ -47,7 +47,6 @@ const (
 type fixture struct {
 	tbl       *ddblocal.TestTable
 	store     *store.Store
-	table     pdhooks.Table
 	pd        *pipedrivetest.Server
 	env       map[string]string
 	bootstrap string
@@ -74,7 +73,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatalf("pipedrive sandbox: %v", err)
 	}
 	t.Cleanup(pd.Close)
-	f := &fixture{tbl: tbl, store: store.New(tbl.DB, tbl.Name), table: pdhooks.Table{DB: tbl.DB, Name: tbl.Name}, pd: pd,
+	f := &fixture{tbl: tbl, store: store.New(tbl.DB, tbl.Name), pd: pd,
 		bootstrap: bootstrap, token: token, user: "stagemover", password: random(t, "pw-")}
 	f.env = map[string]string{
 		// Globals.Function.Environment and the function's own variables.
@@ -137,9 +136,9 @@ func invoke(t *testing.T, rie *lambdatest.RIE, event []byte) events.APIGatewayV2
 // stored counts the items the handler writes: webhook records, the deal
 // mirror and reverts.
 func (f *fixture) stored(t *testing.T) (hooks, mirrors, reverts int) {
-	return len(lambdatest.Items(t, f.tbl.DB, f.tbl.Name, pdhooks.TypeWebhook)),
+	return len(lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeWebhook)),
 		len(lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeDeal)),
-		len(lambdatest.Items(t, f.tbl.DB, f.tbl.Name, pdhooks.TypeRevert))
+		len(lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeRevert))
 }
 
 func TestIngestPipedriveSample(t *testing.T) {
@@ -196,11 +195,11 @@ func TestIngestPipedriveSample(t *testing.T) {
 	if mirror.StageID != stageDemoScheduled || mirror.PipelineID != 1 || mirror.Status != "open" || mirror.Stage != "Demo Scheduled" || mirror.Pipeline != "Sales" {
 		t.Errorf("mirror after the delivery: %+v, want Sales / Demo Scheduled (3), open", mirror)
 	}
-	ms, err := f.table.Measures(context.Background(), sampleDealID)
+	ms, err := f.store.MeasuresForDeal(context.Background(), sampleDealID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 1 || ms[0].Type != pdhooks.TypeRevert || ms[0].Rule != move.Rule || ms[0].DecisionKey != move.SortKey() {
+	if len(ms) != 1 || ms[0].Type != store.TypeRevert || ms[0].Rule != move.Rule || ms[0].DecisionKey != move.SortKey() {
 		t.Errorf("measures after a person moved our move back: %+v, want one revert against rule %s", ms, move.Rule)
 	}
 	h1, m1, r1 := f.stored(t)

@@ -157,7 +157,7 @@ func Evaluator(d Deps) (*evaluator.Evaluator, error) {
 		// resolutions in the table, so a busy mailbox spends no search budget.
 		e.Resolver = &resolve.Resolver{
 			API:      client,
-			Cache:    resolve.DynamoCache{DB: d.DB, Table: d.Config.TableName},
+			Cache:    resolve.StoreCache{Store: d.store()},
 			FreeMail: resolve.DefaultFreeMail().With(d.Config.InternalDomains...),
 			Now:      d.Now,
 			Log:      d.Log.With("component", "resolve"),

@@ -11,6 +11,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/config"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
+	"github.com/stagemover/stagemover/shared/store"
 )
 
 // Pipedrive webhook environment variables.
@@ -20,11 +21,10 @@ const (
 )
 
 func pdTable(d Deps) (pdhooks.Table, error) {
-	db, ok := d.DB.(pdhooks.DynamoDB)
-	if !ok {
-		return pdhooks.Table{}, fmt.Errorf("the DynamoDB client cannot scan")
+	if _, ok := d.DB.(store.Scanner); !ok {
+		return pdhooks.Table{}, store.ErrCannotScan
 	}
-	return pdhooks.Table{DB: db, Name: d.Config.TableName}, nil
+	return pdhooks.Table{Store: d.store()}, nil
 }
 
 // IngestPipedrive builds the handler for POST /pipedrive (webhooks v2): the
@@ -101,19 +101,17 @@ func PipedriveWebhooks(d Deps) (func(ctx context.Context) error, error) {
 	if url == "" || arn == "" || d.Secrets == nil {
 		return nil, fmt.Errorf("%w: %s and %s are required", config.ErrConfig, VarPipedriveWebhookURL, VarPipedriveWebhookSecret)
 	}
-	cache := d.secretCache()
-	creds := pdhooks.CredentialsFromSecret(cache, arn)
+	client, err := Pipedrive(d)
+	if err != nil {
+		return nil, err
+	}
+	creds := pdhooks.CredentialsFromSecret(d.secretCache(), arn)
 	return func(ctx context.Context) error {
 		c, err := creds(ctx)
 		if err != nil {
 			return err
 		}
-		r := &pdhooks.Registrar{
-			BaseURL: d.Config.PipedriveBaseURL, URL: url, Auth: c, UserID: d.Config.IntegrationUserID, HTTPClient: d.HTTP, Log: d.Log,
-			Token: func(ctx context.Context) (string, error) {
-				return cache.Field(ctx, d.Config.PipedriveTokenSecretARN, "api_token")
-			},
-		}
+		r := &pdhooks.Registrar{API: client, URL: url, Auth: c, UserID: d.Config.IntegrationUserID, Log: d.Log}
 		_, err = r.Ensure(ctx, nil)
 		return err
 	}, nil

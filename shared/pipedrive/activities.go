@@ -9,12 +9,6 @@ import (
 	"time"
 )
 
-// opAddActivity is POST /api/v2/activities (openapi-v2.yaml, operationId
-// addActivity, x-token-cost 5). The current v1 spec no longer has POST
-// /v1/activities (deprecated in favour of v2 and removed from
-// openapi-v1.yaml); the v2 body names the assignee owner_id, not user_id.
-var opAddActivity = operation{ID: "addActivity", Method: "POST", Path: "/activities", Cost: 5, bucket: bucketAPI}
-
 // NewActivity is the body of POST /api/v2/activities.
 type NewActivity struct {
 	Subject string `json:"subject"`

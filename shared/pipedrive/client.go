@@ -265,6 +265,9 @@ type call struct {
 	query url.Values // may be nil
 	body  []byte     // JSON body, nil if none
 	attrs []slog.Attr
+	// secrets are redacted from errors like the token (e.g. the webhook
+	// password a POST /v1/webhooks sends).
+	secrets []string
 }
 
 // envelope is Pipedrive's response wrapper.
@@ -294,7 +297,7 @@ const (
 // envelope of the successful response.
 func (c *Client) do(ctx context.Context, cl call) (*envelope, error) {
 	op := cl.op
-	path := apiPrefix + op.Path
+	path := op.prefix() + op.Path
 	if cl.id != 0 {
 		path = strings.Replace(path, "{id}", strconv.FormatInt(cl.id, 10), 1)
 	}
@@ -319,13 +322,14 @@ func (c *Client) do(ctx context.Context, cl call) (*envelope, error) {
 		if token == "" || strings.ContainsAny(token, "\r\n\t ") {
 			return nil, fmt.Errorf("pipedrive %s: token source returned an empty or malformed token", op.ID)
 		}
+		secrets := append([]string{token}, cl.secrets...)
 		var body io.Reader
 		if cl.body != nil {
 			body = bytes.NewReader(cl.body)
 		}
 		req, err := http.NewRequestWithContext(ctx, op.Method, target, body)
 		if err != nil {
-			return nil, fmt.Errorf("pipedrive %s: building request: %s", op.ID, redact(err.Error(), token))
+			return nil, fmt.Errorf("pipedrive %s: building request: %s", op.ID, redact(err.Error(), secrets...))
 		}
 		req.Header.Set("x-api-token", token)
 		req.Header.Set("Accept", "application/json")
@@ -348,7 +352,7 @@ func (c *Client) do(ctx context.Context, cl call) (*envelope, error) {
 			if errors.As(err, &ue) {
 				msg = ue.Err.Error()
 			}
-			nerr := &networkError{op: op.ID, id: cl.id, msg: redact(msg, token), err: err}
+			nerr := &networkError{op: op.ID, id: cl.id, msg: redact(msg, secrets...), err: err}
 			c.logAttempt(ctx, slog.LevelWarn, cl, path, attempt, 0, start, "pipedrive request failed", slog.String("error", nerr.msg))
 			if !retryServer || attempt >= c.maxRetries {
 				return nil, nerr
@@ -366,31 +370,31 @@ func (c *Client) do(ctx context.Context, cl call) (*envelope, error) {
 			c.countOutcome(op, false)
 			env, derr := decodeSuccess(resp)
 			if derr == nil && env.Success != nil && !*env.Success {
-				derr = &APIError{Op: op.ID, ID: cl.id, Status: resp.StatusCode, Message: redact(env.Error, token), Info: redact(env.ErrorInfo, token)}
+				derr = &APIError{Op: op.ID, ID: cl.id, Status: resp.StatusCode, Message: redact(env.Error, secrets...), Info: redact(env.ErrorInfo, secrets...)}
 			}
 			if derr != nil {
-				c.logAttempt(ctx, slog.LevelWarn, cl, path, attempt, resp.StatusCode, start, "pipedrive response unusable", slog.String("error", redact(derr.Error(), token)))
+				c.logAttempt(ctx, slog.LevelWarn, cl, path, attempt, resp.StatusCode, start, "pipedrive response unusable", slog.String("error", redact(derr.Error(), secrets...)))
 				var ae *APIError
 				if errors.As(derr, &ae) {
 					return nil, ae
 				}
-				return nil, fmt.Errorf("pipedrive %s: decoding response: %s", op.ID, redact(derr.Error(), token))
+				return nil, fmt.Errorf("pipedrive %s: decoding response: %s", op.ID, redact(derr.Error(), secrets...))
 			}
 			c.logAttempt(ctx, slog.LevelDebug, cl, path, attempt, resp.StatusCode, start, "pipedrive request")
 			return env, nil
 		}
 
-		apiErr := decodeError(op, cl.id, resp, now, token)
+		apiErr := decodeError(op, cl.id, resp, now, secrets...)
 		c.countOutcome(op, refusedStatus(apiErr.Status, apiErr.NonJSON))
-		retryable := (resp.StatusCode == http.StatusTooManyRequests && !apiErr.BudgetExhausted) ||
+		retryNow := (resp.StatusCode == http.StatusTooManyRequests && !apiErr.BudgetExhausted) ||
 			(retryServer && resp.StatusCode >= 500 && resp.StatusCode <= 599)
 		level := slog.LevelWarn
-		if !retryable {
+		if !retryNow {
 			level = slog.LevelInfo
 		}
 		c.logAttempt(ctx, level, cl, path, attempt, resp.StatusCode, start, "pipedrive error response",
 			slog.String("error", apiErr.Message), slog.Duration("retry_after", apiErr.RetryAfter))
-		if !retryable {
+		if !retryNow {
 			return nil, apiErr
 		}
 		if attempt >= c.maxRetries {
@@ -526,7 +530,7 @@ func decodeSuccess(resp *http.Response) (*envelope, error) {
 
 // decodeError builds an *APIError from an error response. Non-JSON bodies
 // (Pipedrive's HTML 403 page, proxies' 502 pages) are tolerated.
-func decodeError(op operation, id int64, resp *http.Response, now time.Time, token string) *APIError {
+func decodeError(op operation, id int64, resp *http.Response, now time.Time, secrets ...string) *APIError {
 	defer drainClose(resp.Body)
 	ae := &APIError{Op: op.ID, ID: id, Status: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
@@ -534,12 +538,16 @@ func decodeError(op operation, id int64, resp *http.Response, now time.Time, tok
 		Error     json.RawMessage `json:"error"`
 		ErrorInfo json.RawMessage `json:"error_info"`
 		Message   string          `json:"message"`
+		Errors    json.RawMessage `json:"errors"` // v1 validation errors: {"field":["what is wrong"]}
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(data), &env); err == nil {
 		ae.Message = jsonText(env.Error)
 		ae.Info = jsonText(env.ErrorInfo)
 		if ae.Message == "" {
 			ae.Message = env.Message
+		}
+		if ae.Message == "" {
+			ae.Message = jsonText(env.Errors)
 		}
 	} else {
 		ae.NonJSON = true
@@ -552,8 +560,8 @@ func decodeError(op operation, id int64, resp *http.Response, now time.Time, tok
 	if ae.Message == "" {
 		ae.Message = http.StatusText(resp.StatusCode)
 	}
-	ae.Message = redact(truncate(ae.Message, 500), token)
-	ae.Info = redact(truncate(ae.Info, 500), token)
+	ae.Message = truncate(redact(ae.Message, secrets...), 500)
+	ae.Info = truncate(redact(ae.Info, secrets...), 500)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		if d, ok := headerSeconds(resp.Header, "x-ratelimit-reset"); ok && d > 0 {
 			ae.RetryAfter = d
@@ -592,11 +600,14 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-func redact(s, token string) string {
-	if token == "" || s == "" {
-		return s
+// redact replaces every secret (the token, a webhook password) in s.
+func redact(s string, secrets ...string) string {
+	for _, x := range secrets {
+		if x != "" && s != "" {
+			s = strings.ReplaceAll(s, x, "[REDACTED]")
+		}
 	}
-	return strings.ReplaceAll(s, token, "[REDACTED]")
+	return s
 }
 
 func drainClose(rc io.ReadCloser) {

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/platform/retry"
 )
 
 const testToken = "tok-SECRET-0123456789abcdef"
@@ -313,7 +315,7 @@ func TestErrorMappingNeverRetried(t *testing.T) {
 				if h.hits.Load()-before != 1 {
 					t.Errorf("%d requests, want 1 (no retry)", h.hits.Load()-before)
 				}
-				if IsRetryable(err) {
+				if retry.IsLater(err) {
 					t.Errorf("%v reported retryable", err)
 				}
 				if got := IsRateLimitLockout(err); got != (tc.name == "403html") {
@@ -353,7 +355,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	// Transport error: a closed server.
 	h.srv.Close()
 	_, err = h.c.GetDeal(context.Background(), 1)
-	if !errors.Is(err, ErrNetwork) || !IsRetryable(err) {
+	if !errors.Is(err, ErrNetwork) || !retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	h.assertNoTokenLeak(err)
@@ -453,7 +455,7 @@ func TestGivesUpBeforeDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := h.c.GetDeal(ctx, 42)
-	if !errors.Is(err, ErrRateLimited) || !IsRetryable(err) {
+	if !errors.Is(err, ErrRateLimited) || !retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	if !strings.Contains(err.Error(), "deadline") {
@@ -530,7 +532,7 @@ func TestServerErrorsRetriedForGetNotPatch(t *testing.T) {
 	}
 	before := h.hits.Load()
 	_, err := h.c.UpdateDeal(context.Background(), 42, DealPatch{StageID: Ptr[int64](3)})
-	if !errors.Is(err, ErrServer) || !IsRetryable(err) {
+	if !errors.Is(err, ErrServer) || !retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	var ae *APIError

@@ -6,19 +6,22 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/platform/retry"
 )
 
 // Sentinel errors. An *APIError matches the sentinel of its HTTP status with
 // errors.Is; errors returned after giving up on retries wrap the last
 // *APIError, so they match too.
 var (
-	ErrBadRequest   = errors.New("pipedrive: bad request")           // 400
-	ErrUnauthorized = errors.New("pipedrive: unauthorized")          // 401
-	ErrForbidden    = errors.New("pipedrive: forbidden")             // 403 (also the HTML page served to clients ignoring 429s)
-	ErrNotFound     = errors.New("pipedrive: not found")             // 404
-	ErrRateLimited  = errors.New("pipedrive: rate limited")          // 429, or the local burst gate giving up before the deadline
-	ErrServer       = errors.New("pipedrive: server error")          // 5xx
-	ErrNetwork      = errors.New("pipedrive: no response (network)") // transport error or timeout: for PATCH the outcome is unknown
+	ErrBadRequest   = errors.New("pipedrive: bad request")  // 400
+	ErrUnauthorized = errors.New("pipedrive: unauthorized") // 401
+	ErrForbidden    = errors.New("pipedrive: forbidden")    // 403 (also the HTML page served to clients ignoring 429s)
+	ErrNotFound     = errors.New("pipedrive: not found")    // 404
+	// The transient ones are retry.Later: retry.IsLater matches them.
+	ErrRateLimited = retry.Later(errors.New("pipedrive: rate limited"))          // 429, or the local burst gate giving up before the deadline
+	ErrServer      = retry.Later(errors.New("pipedrive: server error"))          // 5xx
+	ErrNetwork     = retry.Later(errors.New("pipedrive: no response (network)")) // transport error or timeout: for PATCH the outcome is unknown
 )
 
 // APIError is a non-2xx (or success:false) response from Pipedrive.
@@ -61,9 +64,12 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is maps the HTTP status onto the package sentinels.
+// Is maps the HTTP status onto the package sentinels, and 429 and 5xx onto
+// retry.ErrLater.
 func (e *APIError) Is(target error) bool {
 	switch target {
+	case retry.ErrLater:
+		return e.Is(ErrRateLimited) || e.Is(ErrServer)
 	case ErrBadRequest:
 		return e.Status == http.StatusBadRequest
 	case ErrUnauthorized:
@@ -105,14 +111,6 @@ func IsUnknownStage(err error) bool {
 		}
 	}
 	return false
-}
-
-// IsRetryable reports whether err is transient (rate limit, 5xx, network):
-// the caller may try again later (e.g. return an SQS batch item failure).
-// For UpdateDeal a 5xx or network error means the outcome is unknown: re-read
-// the deal before retrying.
-func IsRetryable(err error) bool {
-	return errors.Is(err, ErrRateLimited) || errors.Is(err, ErrServer) || errors.Is(err, ErrNetwork)
 }
 
 // IsRateLimitLockout reports whether err is the non-JSON 403 page Pipedrive

@@ -6,32 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
-	"github.com/stagemover/stagemover/shared/pipedrive/spec"
 )
 
 // TestWriteCostsMatchSpecs checks the note (v1) and activity (v2)
 // operations against the specs' x-token-cost.
 func TestWriteCostsMatchSpecs(t *testing.T) {
-	var v1 struct {
-		Servers []struct {
-			URL string `yaml:"url"`
-		} `yaml:"servers"`
-		Paths map[string]map[string]specOperation `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(spec.V1, &v1); err != nil {
-		t.Fatal(err)
-	}
-	if len(v1.Servers) == 0 || !strings.HasSuffix(v1.Servers[0].URL, v1Prefix) {
-		t.Fatalf("v1 server %v does not end in %s", v1.Servers, v1Prefix)
-	}
+	v1 := loadV1SpecPaths(t)
 	v2 := loadSpecPaths(t)
 	for _, tc := range []struct {
 		op    operation
 		paths map[string]map[string]specOperation
-	}{{opAddNote, v1.Paths}, {opAddActivity, v2}} {
+	}{{opAddNote, v1}, {opAddActivity, v2}, {opGetWebhooks, v1}, {opAddWebhook, v1}, {opDeleteWebhook, v1}} {
 		so, ok := tc.paths[tc.op.Path][strings.ToLower(tc.op.Method)]
 		if !ok || so.OperationID != tc.op.ID || so.TokenCost == nil || *so.TokenCost != tc.op.Cost {
 			t.Errorf("%s %s: spec has %+v, table says %s cost %d", tc.op.Method, tc.op.Path, so, tc.op.ID, tc.op.Cost)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/platform/retry"
 )
 
 const sandboxToken = "sbx-TOKEN-5f0e8c1d2b3a4958"
@@ -165,7 +166,7 @@ func TestSandboxUnknownStage(t *testing.T) {
 	id := e.srv.AddDeal(pipedrivetest.Deal{StageID: 2})
 
 	_, err := c.UpdateDeal(ctx, id, DealPatch{StageID: Ptr[int64](999)})
-	if !IsUnknownStage(err) || !errors.Is(err, ErrBadRequest) || IsRetryable(err) {
+	if !IsUnknownStage(err) || !errors.Is(err, ErrBadRequest) || retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	// A stage deleted in Pipedrive after the mover cached the stage map.
@@ -207,7 +208,7 @@ func TestSandboxUnauthorized(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &ae) || ae.Message != "unauthorized access" {
 		t.Fatalf("err %v", err)
 	}
-	if IsRetryable(err) || e.srv.Count("", "/api/v2/") != 1 {
+	if retry.IsLater(err) || e.srv.Count("", "/api/v2/") != 1 {
 		t.Errorf("retried: %d requests", e.srv.Count("", "/api/v2/"))
 	}
 	for _, s := range []string{err.Error(), e.logs.String()} {
@@ -297,7 +298,7 @@ func TestSandboxGivesUpBeforeDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := b.UpdateDeal(ctx, id, DealPatch{StageID: Ptr[int64](2)})
-	if !errors.Is(err, ErrRateLimited) || !IsRetryable(err) {
+	if !errors.Is(err, ErrRateLimited) || !retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
@@ -327,7 +328,7 @@ func TestSandboxForbiddenHTML(t *testing.T) {
 	e.faultCharges = 1 // the sandbox charges injected faults
 	_, err := c.GetDeal(context.Background(), id)
 	var ae *APIError
-	if !errors.Is(err, ErrForbidden) || !errors.As(err, &ae) || !ae.NonJSON || !IsRateLimitLockout(err) || IsRetryable(err) {
+	if !errors.Is(err, ErrForbidden) || !errors.As(err, &ae) || !ae.NonJSON || !IsRateLimitLockout(err) || retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	if e.srv.Count("GET", "/api/v2/deals/") != 1 {
@@ -384,7 +385,7 @@ func TestSandboxServerErrors(t *testing.T) {
 	// the caller learns the outcome is unknown and re-reads.
 	e.srv.InjectFault(pipedrivetest.Fault{Method: "PATCH", PathPrefix: "/api/v2/deals/", Status: 502, Times: 1, ApplyBeforeDelay: true})
 	_, err := c.UpdateDeal(ctx, id, DealPatch{StageID: Ptr[int64](2)})
-	if !errors.Is(err, ErrServer) || !IsRetryable(err) {
+	if !errors.Is(err, ErrServer) || !retry.IsLater(err) {
 		t.Fatalf("err %v", err)
 	}
 	if n := e.srv.Count("PATCH", "/api/v2/deals/"); n != 1 {

@@ -82,8 +82,22 @@ func (s *Store) GetDealState(ctx context.Context, dealID int64) (DealState, erro
 	return d, nil
 }
 
-// GetJSON and PutJSON keep small documents (the cached stage map) under a
-// fixed key, with the time they were stored.
+// stageMapDoc is the document the stage map (shared/core/stagemap) is cached under.
+const stageMapDoc = "stagemap"
+
+// GetStageMap reads the cached stage map into v (ErrNotFound when none is cached).
+func (s *Store) GetStageMap(ctx context.Context, v any) (storedAt time.Time, err error) {
+	return s.GetJSON(ctx, stageMapDoc, v)
+}
+
+// PutStageMap caches v as the stage map, expiring after ttl.
+func (s *Store) PutStageMap(ctx context.Context, v any, ttl time.Duration) error {
+	return s.PutJSON(ctx, stageMapDoc, v, ttl)
+}
+
+// GetJSON and PutJSON keep small documents (backfill progress, Gmail
+// cursors, the cached stage map) under a fixed key, with the time they
+// were stored.
 func (s *Store) GetJSON(ctx context.Context, name string, v any) (storedAt time.Time, err error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("DOC#"+name, "CURRENT")})
 	if err != nil {

@@ -10,8 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/stagemover/stagemover/shared/core/intent"
 )
 
 // Decision actions: only "move" decisions reach the mover (template.yaml filter).
@@ -44,7 +42,7 @@ type Decision struct {
 	Status         string // open|won|lost: "won" patches the status
 	Flag           string // follow_up|review
 	Rule           string
-	Reasons        []intent.Reason
+	Reasons        []Reason
 	CreatedAt      time.Time
 
 	State       string
@@ -57,6 +55,20 @@ type Decision struct {
 	Shadow      bool
 	UpdatedAt   time.Time
 	PatchSentAt time.Time // set once a write to Pipedrive was sent for this decision
+}
+
+// Reason is one piece of evidence behind a decision, as the intent engine
+// explained it (shared/core/intent's Reason converts to it field for
+// field). It is stored as JSON in the decision's "reasons" attribute.
+type Reason struct {
+	Signal  int    `json:"signal"`            // index into the evaluated signals
+	Kind    string `json:"kind"`              // signal kind
+	At      string `json:"at,omitempty"`      // signal time, RFC 3339
+	Cue     string `json:"cue"`               // e.g. pricing_question, meeting_booked, auto_reply
+	Excerpt string `json:"excerpt,omitempty"` // the words that triggered it, short
+	Rule    string `json:"rule,omitempty"`    // rule id from the rules file
+	Counted bool   `json:"counted"`           // false when the evidence was discounted
+	Note    string `json:"note,omitempty"`    // why it was discounted, or what it shows
 }
 
 // SortKey identifies the decision within its deal. It derives only from the
@@ -98,18 +110,7 @@ func (s *Store) PutDecision(ctx context.Context, d Decision) (created bool, err 
 		item["gsi1pk"] = str(openDecisionsPK)
 		item["gsi1sk"] = str(s.now().UTC().Format(sortTime) + "#" + dealPK(d.DealID) + "#" + d.SortKey())
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("put decision deal %d %s: %w", d.DealID, d.SortKey(), err)
-	}
-	return true, nil
+	return s.putNew(ctx, item, fmt.Sprintf("put decision deal %d %s", d.DealID, d.SortKey()))
 }
 
 // DecisionFromItem decodes a decision item (GetItem or a stream image).
@@ -246,7 +247,7 @@ func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string,
 			":reason":   str(o.Reason),
 			":from":     num(o.FromStageID),
 			":to":       num(o.ToStageID),
-			":shadow":   &types.AttributeValueMemberBOOL{Value: o.Shadow},
+			":shadow":   boolean(o.Shadow),
 			":ts":       str(s.now().UTC().Format(time.RFC3339Nano)),
 			":zero":     num(0),
 		},
@@ -259,25 +260,16 @@ func (s *Store) Finish(ctx context.Context, dealID int64, sortKey, owner string,
 
 // DecisionsForDeal lists a deal's decisions, oldest signal key first.
 func (s *Store) DecisionsForDeal(ctx context.Context, dealID int64) ([]Decision, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &s.table,
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :dec)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":  str(dealPK(dealID)),
-			":dec": str("DEC#"),
-		},
-		ConsistentRead: aws.Bool(true),
+	ds := []Decision{}
+	err := s.queryDeal(ctx, dealID, "DEC#", func(item map[string]types.AttributeValue) error {
+		d, err := DecisionFromItem(item)
+		if err == nil {
+			ds = append(ds, d)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decisions for deal %d: %w", dealID, err)
-	}
-	ds := make([]Decision, 0, len(out.Items))
-	for _, item := range out.Items {
-		d, err := DecisionFromItem(item)
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
 	}
 	return ds, nil
 }
@@ -308,8 +300,8 @@ func (s *Store) MarkPatchSent(ctx context.Context, dealID int64, sortKey, owner 
 const openDecisionsPK = "OPEN#DECISION"
 
 // OpenDecisions returns unfinished move decisions created before olderThan,
-// oldest first, as raw items (the shape a stream image carries).
-func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit int) ([]map[string]types.AttributeValue, error) {
+// oldest first, and how many of the listed items did not decode.
+func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit int) (ds []Decision, unreadable int, err error) {
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.table,
 		IndexName:              aws.String(Index),
@@ -321,7 +313,15 @@ func (s *Store) OpenDecisions(ctx context.Context, olderThan time.Time, limit in
 		Limit: aws.Int32(int32(limit)),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open decisions: %w", err)
+		return nil, 0, fmt.Errorf("open decisions: %w", err)
 	}
-	return out.Items, nil
+	for _, item := range out.Items {
+		d, err := DecisionFromItem(item)
+		if err != nil {
+			unreadable++
+			continue
+		}
+		ds = append(ds, d)
+	}
+	return ds, unreadable, nil
 }

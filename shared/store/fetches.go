@@ -43,18 +43,7 @@ func (s *Store) PutFetch(ctx context.Context, r FetchRecord) (created bool, err 
 	item["payload"] = str(r.Payload)
 	item["received_at"] = str(r.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	item["expires_at"] = num(s.now().Add(30 * 24 * time.Hour).Unix())
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("put fetch %s: %w", r.Key(), err)
-	}
-	return true, nil
+	return s.putNew(ctx, item, "put fetch "+r.Key())
 }
 
 // FetchFromItem decodes a fetch item (GetItem or a stream image).

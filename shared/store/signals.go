@@ -91,18 +91,7 @@ func (s *Store) PutSignal(ctx context.Context, rec SignalRecord) (created bool, 
 	if rec.PersonEmail != "" {
 		item["person_email"] = str(strings.ToLower(rec.PersonEmail))
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("put signal %s: %w", rec.Key(), err)
-	}
-	return true, nil
+	return s.putNew(ctx, item, "put signal "+rec.Key())
 }
 
 // SignalFromItem decodes a stored signal item (from GetItem, Query or a

@@ -1,7 +1,12 @@
-// Package store keeps stagemover's state in one DynamoDB table: signals
-// (keyed by source and the sender's event id, so a redelivery is a
-// conditional-write no-op), decisions with the mover's state machine, deal
-// mirrors and the cached stage map. See template.yaml for the table.
+// Package store keeps stagemover's state in one DynamoDB table and owns
+// every key and item layout in it: signals (keyed by source and the
+// sender's event id, so a redelivery is a conditional-write no-op), fetch
+// records, decisions with the mover's state machine and explanation
+// markers, deal mirrors, Pipedrive webhook events and the measures judged
+// from them (reverts, misses, confirmed shadow moves), cached resolutions,
+// and small JSON documents (the stage map, backfill progress, Gmail
+// cursors). Callers get typed items; a stream image is decoded by the
+// *FromItem functions. See template.yaml for the table.
 package store
 
 import (
@@ -80,6 +85,8 @@ func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Va
 func num(n int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
+
+func boolean(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
 
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}

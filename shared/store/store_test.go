@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/store"
@@ -131,7 +130,7 @@ func TestAssignPersonSignal(t *testing.T) {
 
 func moveDecision() store.Decision {
 	return store.Decision{DealID: 5, SignalKey: "SIG#generic#e1", EventID: "e1", Action: store.ActionMove, TargetStage: "Proposal Made",
-		Status: "open", Rule: "proposal_sent", Reasons: []intent.Reason{{Signal: 0, Kind: "document", Cue: "proposal_sent", Counted: true}}}
+		Status: "open", Rule: "proposal_sent", Reasons: []store.Reason{{Signal: 0, Kind: "document", Cue: "proposal_sent", Counted: true}}}
 }
 
 func TestDecisionStateMachine(t *testing.T) {

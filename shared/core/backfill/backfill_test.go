@@ -455,7 +455,7 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 	}
 	log := f.logs.LoggerAt(slog.LevelInfo)
 	hook := &pdhooks.Webhook{
-		Table: pdhooks.Table{DB: f.tbl.DB, Name: f.tbl.Name}, Mirror: f.store,
+		Table: pdhooks.Table{Store: f.store}, Mirror: f.store,
 		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
 		IntegrationUserID: f.sb.IntegrationUserID(),
 		Log:               log,

@@ -15,8 +15,9 @@ import (
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/pipedrive"
-	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/retry"
+	"github.com/stagemover/stagemover/shared/platform/stream"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -49,49 +50,29 @@ type Evaluator struct {
 
 // Handle processes a stream batch and reports the records to retry.
 func (e *Evaluator) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
-	for i, r := range ev.Records {
-		if err := e.record(ctx, r); err != nil {
-			e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry from this record", "sequence", r.Change.SequenceNumber, "error", err)
-			// The stream resumes from the first failed record; the rest come again.
-			for _, rest := range ev.Records[i:] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rest.Change.SequenceNumber})
-			}
-			return resp, nil
-		}
-	}
-	return resp, nil
+	return stream.Batch[store.SignalRecord]{
+		Decode: store.SignalFromItem, Process: e.record,
+		Unusable: "signal not evaluated", Log: e.Log, Metrics: e.Metrics,
+	}.Handle(ctx, ev)
 }
 
 // errRejected marks records that can never be evaluated; retrying them would
-// only block the shard, so they are logged and counted instead.
+// only block the shard, so they are logged and counted instead. Only
+// failures of our dependencies (DynamoDB, Pipedrive, the engine), marked
+// retry.Later, are retried; decoding problems are not.
 var errRejected = errors.New("rejected")
 
-func (e *Evaluator) record(ctx context.Context, r events.DynamoDBEventRecord) error {
-	item, err := ddbevent.ToAttributeValueMap(r.Change.NewImage)
-	if err == nil {
-		var rec store.SignalRecord
-		if rec, err = store.SignalFromItem(item); err == nil {
-			err = e.evaluate(ctx, rec)
-		}
-	}
-	if errors.Is(err, errRejected) || (err != nil && !isRetryable(err)) {
+func (e *Evaluator) record(ctx context.Context, _ int, r events.DynamoDBEventRecord, rec store.SignalRecord) error {
+	err := e.evaluate(ctx, rec)
+	if errors.Is(err, errRejected) || (err != nil && !retry.IsLater(err)) {
 		e.Metrics.Inc(metrics.SignalRejected)
 		e.Log.WarnContext(ctx, "signal not evaluated", "sequence", r.Change.SequenceNumber, "reason", err.Error())
 		return nil
 	}
+	if err != nil {
+		e.Log.ErrorContext(ctx, "evaluation failed; the stream will retry from this record", "sequence", r.Change.SequenceNumber, "error", err)
+	}
 	return err
-}
-
-// retryable errors come from our dependencies (DynamoDB, Pipedrive); decoding
-// problems are not.
-type retryable struct{ error }
-
-func (r retryable) Unwrap() error { return r.error }
-
-func isRetryable(err error) bool {
-	var r retryable
-	return errors.As(err, &r)
 }
 
 func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error {
@@ -114,11 +95,11 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 		}
 		in.Deal.Pipeline, in.Deal.Stage, in.Deal.Status = st.Pipeline, st.Stage, st.Status
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return retryable{err}
+		return retry.Later(err)
 	}
 	history, err := e.Store.SignalsForDeal(ctx, rec.DealID, e.Now().Add(-e.Window), e.maxSignals())
 	if err != nil {
-		return retryable{err}
+		return retry.Later(err)
 	}
 	history = withSignal(history, rec)
 	for _, h := range history {
@@ -132,7 +113,7 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 
 	dec, err := e.Engine.Decide(ctx, in)
 	if err != nil {
-		return retryable{fmt.Errorf("intent engine: %w", err)}
+		return retry.Later(fmt.Errorf("intent engine: %w", err))
 	}
 	pipeline := in.Deal.Pipeline
 	if rec.Signal.Kind == signal.KindStageRequest && rec.Signal.Pipeline != "" && dec.Stage != "" {
@@ -141,7 +122,7 @@ func (e *Evaluator) evaluate(ctx context.Context, rec store.SignalRecord) error 
 	d := NewDecision(Subject{DealID: rec.DealID, SignalKey: rec.Key(), EventID: rec.EventID, Pipeline: pipeline, Status: in.Deal.Status}, dec)
 	created, err := e.Store.PutDecision(ctx, d)
 	if err != nil {
-		return retryable{err}
+		return retry.Later(err)
 	}
 	if created {
 		e.Metrics.Inc(metrics.DecisionRecorded)
@@ -178,7 +159,7 @@ func NewDecision(s Subject, dec intent.Decision) store.Decision {
 		Status:         dec.Status,
 		Flag:           dec.Flag,
 		Rule:           dec.Rule,
-		Reasons:        dec.Reasons,
+		Reasons:        storeReasons(dec.Reasons),
 	}
 	status := s.Status
 	if status == "" {
@@ -190,6 +171,19 @@ func NewDecision(s Subject, dec intent.Decision) store.Decision {
 		d.TargetStage = dec.Evidence
 	}
 	return d
+}
+
+// storeReasons converts the engine's reasons to the store's type (the same
+// fields: a field added to one and not the other stops the build here).
+func storeReasons(rs []intent.Reason) []store.Reason {
+	if rs == nil {
+		return nil
+	}
+	out := make([]store.Reason, len(rs))
+	for i, r := range rs {
+		out[i] = store.Reason(r)
+	}
+	return out
 }
 
 // resolve files a person's signal under their single open deal. Zero or
@@ -204,12 +198,12 @@ func (e *Evaluator) resolve(ctx context.Context, log *slog.Logger, rec store.Sig
 		e.Metrics.Inc(metrics.DealUnresolved)
 		log.ErrorContext(ctx, "pipedrive refused the token while finding the deal", "error", err)
 		if merr := e.Store.MarkSignalUnresolved(ctx, rec, "pipedrive refused access: "+err.Error(), nil); merr != nil {
-			return 0, retryable{merr}
+			return 0, retry.Later(merr)
 		}
 		return 0, nil
 	}
 	if err != nil {
-		return 0, retryable{fmt.Errorf("resolve deal: %w", err)}
+		return 0, retry.Later(fmt.Errorf("resolve deal: %w", err))
 	}
 	if len(deals) != 1 {
 		reason := "no open deal for this person"
@@ -219,12 +213,12 @@ func (e *Evaluator) resolve(ctx context.Context, log *slog.Logger, rec store.Sig
 		e.Metrics.Inc(metrics.DealUnresolved)
 		log.InfoContext(ctx, "signal not matched to one deal", "reason", reason, "candidates", deals)
 		if err := e.Store.MarkSignalUnresolved(ctx, rec, reason, deals); err != nil {
-			return 0, retryable{err}
+			return 0, retry.Later(err)
 		}
 		return 0, nil
 	}
 	if err := e.Store.AssignSignal(ctx, rec, deals[0]); err != nil {
-		return 0, retryable{err}
+		return 0, retry.Later(err)
 	}
 	return deals[0], nil
 }

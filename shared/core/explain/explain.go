@@ -268,8 +268,8 @@ func (w *Writer) activity(d store.Decision, ownerID int64) pipedrive.NewActivity
 }
 
 // latestReason is the newest reason with a time, counted ones first.
-func latestReason(rs []intent.Reason) (intent.Reason, bool) {
-	var best intent.Reason
+func latestReason(rs []store.Reason) (store.Reason, bool) {
+	var best store.Reason
 	found := false
 	for _, r := range rs {
 		if r.At == "" {
@@ -326,12 +326,12 @@ func (w *Writer) NoteContent(ctx context.Context, d store.Decision, out store.Ou
 	return b.String()
 }
 
-func (w *Writer) writeReasons(b *strings.Builder, rs []intent.Reason, senders map[string]string) {
+func (w *Writer) writeReasons(b *strings.Builder, rs []store.Reason, senders map[string]string) {
 	limit := w.MaxReasons
 	if limit <= 0 {
 		limit = 3
 	}
-	var picked []intent.Reason
+	var picked []store.Reason
 	for _, r := range rs {
 		if r.Counted && len(picked) < limit {
 			picked = append(picked, r)

@@ -83,7 +83,7 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 	d := store.Decision{
 		DealID: dealID, SignalKey: sig.Key(), EventID: sig.EventID, Action: store.ActionMove,
 		TargetStage: "Proposal Made", Status: "open", Rule: "pricing_request",
-		Reasons: []intent.Reason{
+		Reasons: []store.Reason{
 			{Kind: "email", At: replyAt.Format(time.RFC3339), Cue: "pricing_question", Rule: "pricing_request", Counted: true,
 				Excerpt: "Could you send pricing for 20 seats? See https://docs.example/q?token=s3cr3t and cc bob@buyer.example"},
 			{Kind: "email", At: replyAt.Add(-time.Hour).Format(time.RFC3339), Cue: "auto_reply", Counted: false, Note: "out of office"},
@@ -217,7 +217,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	d := store.Decision{
 		DealID: dealID, SignalKey: "SIG#gmail#vague", EventID: "vague", Action: store.ActionStay, Status: "open",
 		Flag: intent.FlagFollowUp, Rule: "vague_reply",
-		Reasons: []intent.Reason{{Kind: "email", At: replyAt.Format(time.RFC3339), Cue: "vague_interest", Counted: false,
+		Reasons: []store.Reason{{Kind: "email", At: replyAt.Format(time.RFC3339), Cue: "vague_interest", Counted: false,
 			Excerpt: "Sounds interesting, let's talk at some point", Note: "no concrete next step"}},
 	}
 	ctx := context.Background()

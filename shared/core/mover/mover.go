@@ -22,8 +22,9 @@ import (
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/stagemap"
 	"github.com/stagemover/stagemover/shared/pipedrive"
-	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/retry"
+	"github.com/stagemover/stagemover/shared/platform/stream"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -69,54 +70,27 @@ type Mover struct {
 	Explain   Explainer // optional
 }
 
-var (
-	// errRetry asks the stream to deliver the record again later; nothing
-	// was written to Pipedrive.
-	errRetry = errors.New("retry later")
-	// errUncertain is a patch whose outcome is unknown (timeout, 5xx).
-	errUncertain = errors.New("patch outcome unknown")
-)
+// errUncertain is a patch whose outcome is unknown (timeout, 5xx): retried
+// later like any retry.ErrLater, but the decision keeps its lease. Any
+// other retry.ErrLater means nothing was written to Pipedrive, and the
+// decision is given back for the retry.
+var errUncertain = retry.Later(errors.New("patch outcome unknown"))
 
 // Handle processes a batch of decision records.
 func (m *Mover) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
 	// Owners must differ between concurrent invocations; outside Lambda
 	// there is no request id, so a random one stands in.
 	owner := randomID()
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
 		owner = lc.AwsRequestID
 	}
-	for i, r := range ev.Records {
-		if err := m.record(ctx, r, fmt.Sprintf("%s/%d", owner, i)); err != nil {
-			// The stream resumes from the first failed record, so the rest
-			// would be delivered again anyway: stop spending the rate limit.
-			return failFrom(ev.Records[i:]), nil
-		}
-	}
-	return resp, nil
-}
-
-// failFrom reports records as batch item failures.
-func failFrom(recs []events.DynamoDBEventRecord) events.DynamoDBEventResponse {
-	var resp events.DynamoDBEventResponse
-	for _, r := range recs {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
-	}
-	return resp
-}
-
-func (m *Mover) record(ctx context.Context, r events.DynamoDBEventRecord, owner string) error {
-	item, err := ddbevent.ToAttributeValueMap(r.Change.NewImage)
-	var d store.Decision
-	if err == nil {
-		d, err = store.DecisionFromItem(item)
-	}
-	if err != nil {
-		m.Metrics.Inc(metrics.SignalRejected)
-		m.Log.WarnContext(ctx, "decision record not usable", "sequence", r.Change.SequenceNumber, "reason", err.Error())
-		return nil // retrying cannot fix a malformed record
-	}
-	return m.process(ctx, d, owner)
+	return stream.Batch[store.Decision]{
+		Decode: store.DecisionFromItem,
+		Process: func(ctx context.Context, i int, _ events.DynamoDBEventRecord, d store.Decision) error {
+			return m.process(ctx, d, fmt.Sprintf("%s/%d", owner, i))
+		},
+		Unusable: "decision record not usable", Log: m.Log, Metrics: m.Metrics,
+	}.Handle(ctx, ev)
 }
 
 // Process runs one decision through the claim, the checks and the patch,
@@ -153,7 +127,7 @@ func (m *Mover) process(ctx context.Context, d store.Decision, owner string) err
 		m.Metrics.Inc(metrics.MoveRetried)
 		log.WarnContext(ctx, "patch outcome unknown; the decision stays leased until the stream retries", "reason", out.Reason)
 		return err
-	case errors.Is(err, errRetry):
+	case retry.IsLater(err):
 		m.Metrics.Inc(metrics.MoveRetried)
 		log.WarnContext(ctx, "move deferred; the stream will retry", "reason", out.Reason)
 		// Nothing was written to Pipedrive: give the decision back so the
@@ -170,7 +144,7 @@ func (m *Mover) process(ctx context.Context, d store.Decision, owner string) err
 			return nil
 		}
 		log.ErrorContext(ctx, "recording the outcome failed; the stream will retry", "state", out.State, "error", ferr)
-		return fmt.Errorf("%w: %v", errRetry, ferr)
+		return fmt.Errorf("%w: %v", retry.ErrLater, ferr)
 	}
 	m.count(out)
 	log.InfoContext(ctx, "decision "+out.State, "reason", out.Reason, "from_stage_id", out.FromStageID,
@@ -223,7 +197,7 @@ func (m *Mover) claim(ctx context.Context, log *slog.Logger, d store.Decision, o
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			log.ErrorContext(ctx, "claim failed", "error", err)
-			return nil, fmt.Errorf("%w: %v", errRetry, err)
+			return nil, fmt.Errorf("%w: %v", retry.ErrLater, err)
 		}
 		switch cur.State {
 		case store.StateDone, store.StateSkipped, store.StateFailed:
@@ -255,16 +229,16 @@ func (m *Mover) waitWhileHeld(ctx context.Context, d store.Decision, leaseUntil 
 	}
 	for {
 		if deadline, ok := ctx.Deadline(); ok && m.Now().Add(poll+time.Second).After(deadline) {
-			return errRetry
+			return retry.ErrLater
 		}
 		select {
 		case <-ctx.Done():
-			return errRetry
+			return retry.ErrLater
 		case <-time.After(poll):
 		}
 		cur, err := m.Store.GetDecision(ctx, d.DealID, d.SortKey())
 		if err != nil {
-			return fmt.Errorf("%w: %v", errRetry, err)
+			return fmt.Errorf("%w: %v", retry.ErrLater, err)
 		}
 		if cur.State != store.StateInFlight || m.Now().After(cur.LeaseUntil) {
 			return nil
@@ -273,8 +247,8 @@ func (m *Mover) waitWhileHeld(ctx context.Context, d store.Decision, leaseUntil 
 }
 
 // move decides and, in live mode, patches. The outcome's state is done,
-// skipped or failed; errRetry and errUncertain leave the decision for the
-// stream to retry.
+// skipped or failed; a retry.ErrLater (errUncertain among them) leaves the
+// decision for the stream to retry.
 func (m *Mover) move(ctx context.Context, log *slog.Logger, d store.Decision) (store.Outcome, error) {
 	// The mirror is as of the read: a deletion (or change) Pipedrive
 	// reports with a later timestamp is not overwritten by what we read.
@@ -424,7 +398,7 @@ func plan(d store.Decision, pos position) (pipedrive.DealPatch, []string) {
 // after sending, other than a refusal, leaves the outcome unknown.
 func (m *Mover) patch(ctx context.Context, d store.Decision, p pipedrive.DealPatch) (pipedrive.Deal, error) {
 	if err := m.Store.MarkPatchSent(ctx, d.DealID, d.SortKey(), d.LeaseOwner); err != nil {
-		return pipedrive.Deal{}, fmt.Errorf("%w: %v", errRetry, err)
+		return pipedrive.Deal{}, fmt.Errorf("%w: %v", retry.ErrLater, err)
 	}
 	deal, err := m.Pipedrive.UpdateDeal(ctx, d.DealID, p)
 	if err != nil && !errors.Is(err, pipedrive.ErrRateLimited) && (errors.Is(err, pipedrive.ErrServer) || errors.Is(err, pipedrive.ErrNetwork) ||
@@ -441,18 +415,18 @@ func (m *Mover) apiFailure(ctx context.Context, log *slog.Logger, what string, e
 	switch {
 	case errors.Is(err, errUncertain):
 		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, errUncertain
-	case errors.Is(err, errRetry):
-		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, errRetry
+	case retry.IsLater(err):
+		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, retry.ErrLater
 	case pipedrive.IsRateLimitLockout(err):
 		// Pipedrive's lockout page after ignored 429s: wait, never fail the decision.
-		return store.Outcome{Reason: fmt.Sprintf("%s: rate-limit lockout: %v", what, err)}, errRetry
+		return store.Outcome{Reason: fmt.Sprintf("%s: rate-limit lockout: %v", what, err)}, retry.ErrLater
 	case errors.Is(err, pipedrive.ErrUnauthorized) || errors.Is(err, pipedrive.ErrForbidden):
 		log.ErrorContext(ctx, what+": pipedrive rejected the token; check the secret and the integration user's permissions", "error", err)
 		return failed(fmt.Sprintf("%s: pipedrive refused access: %v", what, err)), nil
 	case errors.Is(err, pipedrive.ErrNotFound):
 		return skipped(fmt.Sprintf("%s: deal not found (deleted?)", what)), nil
-	case pipedrive.IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, errRetry
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return store.Outcome{Reason: fmt.Sprintf("%s: %v", what, err)}, retry.ErrLater
 	default:
 		return failed(fmt.Sprintf("%s: %v", what, err)), nil
 	}

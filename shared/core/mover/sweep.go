@@ -4,14 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/stagemover/stagemover/shared/store"
 )
 
 // OpenDecisions lists unfinished move decisions (the store's open index).
 type OpenDecisions interface {
-	OpenDecisions(ctx context.Context, olderThan time.Time, limit int) ([]map[string]types.AttributeValue, error)
+	OpenDecisions(ctx context.Context, olderThan time.Time, limit int) (ds []store.Decision, unreadable int, err error)
 }
 
 // SweepResult counts what one sweep did.
@@ -25,17 +23,12 @@ type SweepResult struct {
 // as a stream delivery, so nothing is patched twice.
 func (m *Mover) Sweep(ctx context.Context, open OpenDecisions, age time.Duration, limit int) (SweepResult, error) {
 	var res SweepResult
-	items, err := open.OpenDecisions(ctx, m.Now().Add(-age), limit)
+	ds, unreadable, err := open.OpenDecisions(ctx, m.Now().Add(-age), limit)
 	if err != nil {
 		return res, err
 	}
-	res.Found = len(items)
-	for _, item := range items {
-		d, err := store.DecisionFromItem(item)
-		if err != nil {
-			res.Failed++
-			continue
-		}
+	res.Found, res.Failed = len(ds)+unreadable, unreadable
+	for _, d := range ds {
 		if d.State == store.StateInFlight && m.Now().Before(d.LeaseUntil) {
 			res.Held++ // someone is on it; the next sweep looks again
 			continue

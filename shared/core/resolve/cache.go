@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stagemover/stagemover/shared/store"
 )
 
 // Entry is one cached resolution: what Pipedrive said about an address,
@@ -45,82 +43,38 @@ type Cache interface {
 	Put(ctx context.Context, email string, e Entry) error
 }
 
-// DynamoDB is the subset of the DynamoDB client DynamoCache uses
-// (*dynamodb.Client satisfies it; so does the store's client).
-type DynamoDB interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-}
-
-// Item layout in the stack's table.
-const (
-	cachePKPrefix = "RESOLVE#"
-	cacheSK       = "CURRENT"
-	// TypeResolve is the item's "type" attribute; no stream filter selects it.
-	TypeResolve = "resolve"
-)
-
-// DynamoCache stores resolutions in the stack's table: pk "RESOLVE#<email>",
-// sk "CURRENT", type "resolve", the entry as JSON in "payload", and
-// "expires_at" (epoch seconds, the table's TTL attribute) so DynamoDB
-// deletes old entries.
-type DynamoCache struct {
-	DB    DynamoDB
-	Table string
-}
-
-// CacheKey returns the item key of an address's resolution.
-func CacheKey(email string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: cachePKPrefix + email},
-		"sk": &types.AttributeValueMemberS{Value: cacheSK},
-	}
-}
+// StoreCache keeps resolutions in the stack's table, one item per address
+// whose TTL DynamoDB acts on (store.Store's resolution items).
+type StoreCache struct{ Store *store.Store }
 
 // Get implements Cache.
-func (c DynamoCache) Get(ctx context.Context, email string) (Entry, bool, error) {
-	out, err := c.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &c.Table, Key: CacheKey(email)})
+func (c StoreCache) Get(ctx context.Context, email string) (Entry, bool, error) {
+	r, found, err := c.Store.GetResolution(ctx, email)
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("resolve cache get: %w", err)
 	}
-	if len(out.Item) == 0 {
+	if !found {
 		return Entry{}, false, nil
 	}
-	payload, _ := out.Item["payload"].(*types.AttributeValueMemberS)
-	if payload == nil {
-		return Entry{}, false, errors.New("resolve cache get: item has no payload")
-	}
-	e, err := decodeEntry([]byte(payload.Value))
+	e, err := decodeEntry(r.Payload)
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("resolve cache get: %w", err)
 	}
-	// expires_at is authoritative: it is what DynamoDB's TTL acts on.
-	if n, ok := out.Item["expires_at"].(*types.AttributeValueMemberN); ok {
-		if sec, perr := strconv.ParseInt(n.Value, 10, 64); perr == nil {
-			e.ExpiresAt = time.Unix(sec, 0).UTC()
-		}
+	// The item's TTL is authoritative: it is what DynamoDB acts on.
+	if !r.ExpiresAt.IsZero() {
+		e.ExpiresAt = r.ExpiresAt
 	}
 	return e, true, nil
 }
 
 // Put implements Cache. It overwrites the previous entry.
-func (c DynamoCache) Put(ctx context.Context, email string, e Entry) error {
+func (c StoreCache) Put(ctx context.Context, email string, e Entry) error {
 	payload, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("resolve cache put: %w", err)
 	}
-	item := CacheKey(email)
-	item["type"] = &types.AttributeValueMemberS{Value: TypeResolve}
-	item["payload"] = &types.AttributeValueMemberS{Value: string(payload)}
-	item["via"] = &types.AttributeValueMemberS{Value: e.Via}
-	item["stored_at"] = &types.AttributeValueMemberS{Value: e.ResolvedAt.UTC().Format(time.RFC3339Nano)}
-	// Round up so the item never expires before the entry does.
-	exp := e.ExpiresAt.Unix()
-	if e.ExpiresAt.Nanosecond() > 0 {
-		exp++
-	}
-	item["expires_at"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(exp, 10)}
-	if _, err := c.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.Table, Item: item}); err != nil {
+	r := store.Resolution{Email: email, Via: e.Via, Payload: payload, StoredAt: e.ResolvedAt, ExpiresAt: e.ExpiresAt}
+	if err := c.Store.PutResolution(ctx, r); err != nil {
 		return fmt.Errorf("resolve cache put: %w", err)
 	}
 	return nil

@@ -28,7 +28,7 @@
 // One open deal: it is the answer. Several: all are returned as candidates
 // for review, unless PreferMostRecentlyUpdated picks the one with the latest
 // update_time (a tie is not broken). Resolutions, including "nothing found",
-// are cached (DynamoCache: one item per address with a TTL) so a busy
+// are cached (StoreCache: one item per address with a TTL) so a busy
 // mailbox does not spend the search budget; concurrent lookups of one
 // address in one process share one search.
 //

@@ -27,6 +27,7 @@ import (
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/pipedrive"
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
+	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
 )
 
@@ -41,7 +42,7 @@ type env struct {
 	t       *testing.T
 	srv     *pipedrivetest.Server
 	tbl     *ddblocal.TestTable
-	cache   DynamoCache
+	cache   StoreCache
 	clock   *testkit.Clock
 	logs    *testkit.LogBuffer
 	clients []*pipedrive.Client
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, mod ...func(*pipedrivetest.Options)) *env {
 	tbl := ddblocal.ForTest(t)
 	e := &env{
 		t: t, srv: srv, tbl: tbl,
-		cache: DynamoCache{DB: tbl.DB, Table: tbl.Name},
+		cache: StoreCache{Store: store.New(tbl.DB, tbl.Name)},
 		clock: testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
 		logs:  &testkit.LogBuffer{},
 	}
@@ -132,11 +133,19 @@ func (e *env) requests() int { return len(e.srv.Requests()) }
 // item reads the cache item of an address straight from the table.
 func (e *env) item(email string) map[string]types.AttributeValue {
 	e.t.Helper()
-	out, err := e.tbl.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &e.tbl.Name, Key: CacheKey(email), ConsistentRead: boolPtr(true)})
+	out, err := e.tbl.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &e.tbl.Name, Key: cacheKey(email), ConsistentRead: boolPtr(true)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return out.Item
+}
+
+// cacheKey is the key of an address's resolution item (the store's layout).
+func cacheKey(email string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "RESOLVE#" + email},
+		"sk": &types.AttributeValueMemberS{Value: "CURRENT"},
+	}
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -198,7 +207,7 @@ func TestOneOpenDeal(t *testing.T) {
 
 	// the resolution is in the table with a 24 h TTL
 	item := e.item("jane@acme.example")
-	if attrS(item, "type") != TypeResolve || attrS(item, "via") != ViaPerson ||
+	if attrS(item, "type") != store.TypeResolve || attrS(item, "via") != ViaPerson ||
 		attrN(item, "expires_at") != e.clock.Now().Add(24*time.Hour).Unix() {
 		t.Errorf("cache item %v", item)
 	}
@@ -537,7 +546,7 @@ func TestBrokenCacheIsBypassed(t *testing.T) {
 	e := newEnv(t)
 	jane := e.srv.AddPerson("Jane", "jane@acme.example")
 	deal := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
-	r := e.resolver(func(r *Resolver) { r.Cache = DynamoCache{DB: e.tbl.DB, Table: "no-such-table"} })
+	r := e.resolver(func(r *Resolver) { r.Cache = StoreCache{Store: store.New(e.tbl.DB, "no-such-table")} })
 	for i := 0; i < 2; i++ {
 		if res := e.resolve(r, "jane@acme.example"); ids(res.DealIDs...) != ids(deal) || res.Cached {
 			t.Errorf("lookup %d: %+v", i, res)

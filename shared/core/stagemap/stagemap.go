@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/store"
 )
 
 // Stage is one stage of a pipeline.
@@ -77,13 +79,35 @@ type Source interface {
 	Fetch(ctx context.Context) (Snapshot, error)
 }
 
-// Cache persists a snapshot between cold starts (the store's JSON documents).
+// Cache persists a snapshot between cold starts and instances (a
+// *store.Store: the store owns the document's key).
 type Cache interface {
-	GetJSON(ctx context.Context, name string, v any) (time.Time, error)
-	PutJSON(ctx context.Context, name string, v any, ttl time.Duration) error
+	GetStageMap(ctx context.Context, v any) (storedAt time.Time, err error)
+	PutStageMap(ctx context.Context, v any, ttl time.Duration) error
 }
 
-const cacheName = "stagemap"
+// staleTTL is how long a map marked stale stays cached: a Map reading it
+// refetches anyway, the stale copy only shows what was there.
+const staleTTL = 24 * time.Hour
+
+// Invalidate marks the cached map stale (fetched_at zero), so every Map
+// sharing the cache refetches on its next Get. With nothing cached there is
+// nothing to mark. Pipedrive's stage and pipeline webhooks call it.
+func Invalidate(ctx context.Context, cache Cache) error {
+	var snap Snapshot
+	_, err := cache.GetStageMap(ctx, &snap)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read stage map: %w", err)
+	}
+	snap.FetchedAt = time.Time{}
+	if err := cache.PutStageMap(ctx, snap, staleTTL); err != nil {
+		return fmt.Errorf("mark stage map stale: %w", err)
+	}
+	return nil
+}
 
 // Map caches the snapshot in memory and in Cache for TTL.
 type Map struct {
@@ -114,7 +138,7 @@ func (m *Map) Get(ctx context.Context) (*Snapshot, error) {
 	}
 	if m.cache != nil {
 		var snap Snapshot
-		if _, err := m.cache.GetJSON(ctx, cacheName, &snap); err == nil && m.now().Sub(snap.FetchedAt) < m.ttl {
+		if _, err := m.cache.GetStageMap(ctx, &snap); err == nil && m.now().Sub(snap.FetchedAt) < m.ttl {
 			m.snap = &snap
 			return m.snap, nil
 		}
@@ -140,7 +164,7 @@ func (m *Map) refreshLocked(ctx context.Context) (*Snapshot, error) {
 	m.snap = &snap
 	if m.cache != nil {
 		// A cache write failure costs a later fetch, not correctness.
-		_ = m.cache.PutJSON(ctx, cacheName, snap, m.ttl)
+		_ = m.cache.PutStageMap(ctx, snap, m.ttl)
 	}
 	return m.snap, nil
 }

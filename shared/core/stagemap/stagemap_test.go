@@ -116,3 +116,34 @@ func TestExpiredMapIsFetchedAgain(t *testing.T) {
 		t.Fatalf("requests = %d, want 4 (two fetches)", n)
 	}
 }
+
+func TestInvalidateMakesEveryMapRefetch(t *testing.T) {
+	sb, client, st := setup(t)
+	ctx := context.Background()
+	// nothing cached: nothing to mark, nothing written
+	if err := stagemap.Invalidate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	var snap stagemap.Snapshot
+	if _, err := st.GetStageMap(ctx, &snap); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("invalidating an empty cache wrote a map: %v", err)
+	}
+	m := stagemap.New(stagemap.FromPipedrive{API: client}, st, time.Hour, nil)
+	if _, err := m.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fetch := len(sb.Requests())
+	if err := stagemap.Invalidate(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetStageMap(ctx, &snap); err != nil || !snap.FetchedAt.IsZero() || len(snap.Pipelines) == 0 {
+		t.Fatalf("after Invalidate the cache holds fetched_at %v with %d pipelines, %v; want the map marked stale", snap.FetchedAt, len(snap.Pipelines), err)
+	}
+	other := stagemap.New(stagemap.FromPipedrive{API: client}, st, time.Hour, nil) // another instance
+	if _, err := other.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sb.Requests()); n != 2*fetch {
+		t.Fatalf("a Map reading the stale cache made %d requests, want %d (a refetch)", n-fetch, fetch)
+	}
+}

@@ -27,9 +27,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/stagemover/stagemover"
 	"github.com/stagemover/stagemover/shared/app"
@@ -375,8 +373,11 @@ func Start(ctx context.Context, opts Options) (sys *System, err error) {
 	// deal change (ours included: loop prevention runs locally) and every
 	// stage and pipeline change to POST /pipedrive.
 	if s.Sandbox != nil && pipedriveHook != nil {
-		r := &pdhooks.Registrar{BaseURL: s.Sandbox.URL(), Token: pipedrive.StaticToken(token),
-			URL: loopbackURL(ln.Addr()) + "/pipedrive", Auth: hookCreds, UserID: cfg.IntegrationUserID, Log: opts.Log}
+		hooks, err := app.Pipedrive(deps)
+		if err != nil {
+			return nil, err
+		}
+		r := &pdhooks.Registrar{API: hooks, URL: loopbackURL(ln.Addr()) + "/pipedrive", Auth: hookCreds, UserID: cfg.IntegrationUserID, Log: opts.Log}
 		if s.PipedriveWebhooks, err = r.Ensure(ctx, nil); err != nil {
 			return nil, fmt.Errorf("Pipedrive sandbox webhooks: %w", err)
 		}
@@ -492,36 +493,7 @@ func (s *System) PushGmail(ctx context.Context, mailbox string) (int, error) {
 // whether the signal named the deal or the evaluator resolved it from a
 // person's email address.
 func (s *System) DecidedDeals(ctx context.Context) ([]int64, error) {
-	seen := map[int64]bool{}
-	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
-		TableName:                &s.Table,
-		FilterExpression:         aws.String("#t = :d"),
-		ProjectionExpression:     aws.String("deal_id"),
-		ExpressionAttributeNames: map[string]string{"#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":d": &types.AttributeValueMemberS{Value: store.TypeDecision},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list decided deals: %w", err)
-		}
-		for _, item := range page.Items {
-			if n, ok := item["deal_id"].(*types.AttributeValueMemberN); ok {
-				if id, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-					seen[id] = true
-				}
-			}
-		}
-	}
-	ids := make([]int64, 0, len(seen))
-	for id := range seen {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids, nil
+	return s.Store.DecidedDeals(ctx)
 }
 
 func (s *System) failed(ctx context.Context, recs []events.DynamoDBEventRecord, err error) {
@@ -534,7 +506,7 @@ func (s *System) failed(ctx context.Context, recs []events.DynamoDBEventRecord, 
 // Report measures the local table: moves, reverts, misses and revert rate
 // per pipeline and rule (what `stagemover report` prints).
 func (s *System) Report(ctx context.Context) (pdhooks.Report, error) {
-	return pdhooks.Table{DB: s.db, Name: s.Table}.Report(ctx)
+	return pdhooks.Table{Store: s.Store}.Report(ctx)
 }
 
 // WaitWebhooks waits until the sandbox has delivered every webhook queued

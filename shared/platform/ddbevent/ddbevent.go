@@ -2,9 +2,10 @@
 // events as Lambda delivers them (github.com/aws/aws-lambda-go/events) and
 // the AWS SDK v2 types.
 //
-// Lambda handlers use ToAttributeValueMap or UnmarshalImage to read
-// NewImage/OldImage with attributevalue.UnmarshalMap; the local stream poller
-// uses FromStreamRecord to build exactly the record Lambda would deliver.
+// The stream handlers read NewImage through shared/platform/stream, which
+// converts it with ToAttributeValueMap and decodes it with the store's
+// *FromItem functions; the local stream poller uses FromStreamRecord to
+// build exactly the record Lambda would deliver.
 // The package is small on purpose: it is linked into the Lambda binaries.
 package ddbevent
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/stream"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -43,30 +43,13 @@ type Fetcher struct {
 
 // Handle processes a batch of fetch records.
 func (f *Fetcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var resp events.DynamoDBEventResponse
-	for i, r := range ev.Records {
-		if err := f.record(ctx, r); err != nil {
-			// The stream resumes from the first failed record; the rest come again.
-			for _, rest := range ev.Records[i:] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rest.Change.SequenceNumber})
-			}
-			return resp, nil
-		}
-	}
-	return resp, nil
+	return stream.Batch[store.FetchRecord]{
+		Decode: store.FetchFromItem, Process: f.record,
+		Unusable: "fetch record not usable", Log: f.Log, Metrics: f.Metrics,
+	}.Handle(ctx, ev)
 }
 
-func (f *Fetcher) record(ctx context.Context, r events.DynamoDBEventRecord) error {
-	item, err := ddbevent.ToAttributeValueMap(r.Change.NewImage)
-	var rec store.FetchRecord
-	if err == nil {
-		rec, err = store.FetchFromItem(item)
-	}
-	if err != nil {
-		f.Metrics.Inc(metrics.SignalRejected)
-		f.Log.WarnContext(ctx, "fetch record not usable", "sequence", r.Change.SequenceNumber, "reason", err.Error())
-		return nil // retrying cannot fix a malformed record
-	}
+func (f *Fetcher) record(ctx context.Context, _ int, _ events.DynamoDBEventRecord, rec store.FetchRecord) error {
 	log := f.Log.With("source", rec.Source, "notification_id", rec.NotificationID, "mailbox", rec.Mailbox)
 	src, ok := f.Sources[rec.Source]
 	if !ok {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/platform/retry"
 )
 
 // GmailBaseURL is the Gmail API's address.
@@ -19,9 +21,6 @@ const GmailBaseURL = "https://gmail.googleapis.com"
 
 // Errors of Gmail calls.
 var (
-	// ErrRetryable marks a transient failure (429, 5xx, network, a token
-	// endpoint outage): the fetch is retried by the stream.
-	ErrRetryable = errors.New("transient gmail failure")
 	// ErrNotFound is Gmail's 404: a history id too old to list from
 	// (https://developers.google.com/gmail/api/guides/sync: "perform a full
 	// sync"), or a message deleted since it was listed.
@@ -42,15 +41,16 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("gmail %s: %d %s %s", e.Op, e.Status, e.Reason, e.Message)
 }
 
-// Unwrap lets errors.Is find ErrRetryable or ErrNotFound.
+// Unwrap lets errors.Is find ErrNotFound, or retry.ErrLater for a transient
+// failure (429, 5xx, a rate limit): the fetch is retried by the stream.
 func (e *APIError) Unwrap() error {
 	switch {
 	case e.Status == http.StatusNotFound:
 		return ErrNotFound
 	case e.Status == http.StatusTooManyRequests || e.Status >= 500:
-		return ErrRetryable
+		return retry.ErrLater
 	case e.Status == http.StatusForbidden && (e.Reason == "rateLimitExceeded" || e.Reason == "userRateLimitExceeded"):
-		return ErrRetryable // Gmail's per-user rate limits also come as 403
+		return retry.ErrLater // Gmail's per-user rate limits also come as 403
 	}
 	return nil
 }
@@ -216,7 +216,7 @@ func (c *Client) do(ctx context.Context, op, method, mailbox, path string, q url
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("gmail %s: %w: %s", op, ErrRetryable, scrubURLError(err))
+			return fmt.Errorf("gmail %s: %w: %s", op, retry.ErrLater, scrubURLError(err))
 		}
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 		resp.Body.Close()
@@ -228,7 +228,7 @@ func (c *Client) do(ctx context.Context, op, method, mailbox, path string, q url
 			return apiError(op, resp.StatusCode, data)
 		}
 		if rerr != nil {
-			return fmt.Errorf("gmail %s: %w: reading the answer: %v", op, ErrRetryable, rerr)
+			return fmt.Errorf("gmail %s: %w: reading the answer: %v", op, retry.ErrLater, rerr)
 		}
 		if len(data) > maxResponse {
 			return fmt.Errorf("gmail %s: answer larger than %d bytes", op, maxResponse)

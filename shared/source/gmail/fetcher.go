@@ -15,6 +15,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/core/mail"
 	"github.com/stagemover/stagemover/shared/core/signal"
+	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -84,7 +85,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rec store.FetchRecord) ([]store.Sig
 
 	cur, found, err := f.History.GetCursor(ctx, mailbox)
 	if err != nil {
-		return nil, fmt.Errorf("gmail fetch %s: read cursor: %w: %v", rec.Key(), ErrRetryable, err)
+		return nil, fmt.Errorf("gmail fetch %s: read cursor: %w: %v", rec.Key(), retry.ErrLater, err)
 	}
 	start, retried := cur.startFor(rec.NotificationID)
 	switch {
@@ -135,7 +136,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rec store.FetchRecord) ([]store.Sig
 		err = f.History.PutCursor(ctx, mailbox, latest.advanced(next, rec.NotificationID, start))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gmail fetch %s: save cursor: %w: %v", rec.Key(), ErrRetryable, err)
+		return nil, fmt.Errorf("gmail fetch %s: save cursor: %w: %v", rec.Key(), retry.ErrLater, err)
 	}
 	log.InfoContext(ctx, "gmail fetched", "start", start, "cursor", next, "messages", len(ids), "signals", len(sigs))
 	return sigs, nil

@@ -3,7 +3,6 @@ package gmail_test
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stagemover/stagemover/shared/core/mail"
+	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
@@ -331,7 +331,7 @@ func TestFetchTransientErrorsAreRetryable(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if errors.Is(err, gmail.ErrRetryable) != tc.want {
+			if retry.IsLater(err) != tc.want {
 				t.Fatalf("retryable = %v, want %v: %v", !tc.want, tc.want, err)
 			}
 			after, _, _ := f.state.GetCursor(ctxT(t), rep)

@@ -1,11 +1,11 @@
 package gmail_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 )
@@ -89,7 +89,7 @@ func TestRenewerNeedsTopicAndReportsWatchErrors(t *testing.T) {
 	}
 	g.Fail(gmailtest.OpWatch, 503)
 	err := (&gmail.Renewer{Client: client, Mailboxes: []string{rep}, Topic: "projects/p/topics/t", Watches: state}).Run(ctxT(t))
-	if !errors.Is(err, gmail.ErrRetryable) {
+	if !retry.IsLater(err) {
 		t.Fatalf("watch 503: %v", err)
 	}
 	if _, found, _ := state.GetWatchExpiry(ctxT(t), rep); found {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/stagemover/stagemover/shared/platform/retry"
 )
 
 // GoogleTokenURL is Google's OAuth 2.0 token endpoint.
@@ -96,7 +98,7 @@ func (o *OAuth) tokenURL() string {
 func (o *OAuth) Token(ctx context.Context, mailbox string) (string, error) {
 	raw, err := o.Secret(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%w: gmail credentials secret: %v", ErrRetryable, err)
+		return "", fmt.Errorf("%w: gmail credentials secret: %v", retry.ErrLater, err)
 	}
 	creds, err := parseCredentials(raw)
 	if err != nil {
@@ -231,7 +233,7 @@ func (o *OAuth) exchange(ctx context.Context, form url.Values) (string, time.Dur
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: token endpoint unreachable: %s", ErrRetryable, scrubURLError(err))
+		return "", 0, fmt.Errorf("%w: token endpoint unreachable: %s", retry.ErrLater, scrubURLError(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -245,11 +247,11 @@ func (o *OAuth) exchange(ctx context.Context, form url.Values) (string, time.Dur
 	_ = json.Unmarshal(body, &out)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return "", 0, fmt.Errorf("%w: token endpoint answered %d", ErrRetryable, resp.StatusCode)
+		return "", 0, fmt.Errorf("%w: token endpoint answered %d", retry.ErrLater, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
 		return "", 0, fmt.Errorf("%w: token endpoint answered %d %s", ErrAuth, resp.StatusCode, safeText(out.Error+": "+out.Description))
 	case out.AccessToken == "" || !strings.EqualFold(out.TokenType, "Bearer"):
-		return "", 0, fmt.Errorf("%w: token endpoint answered without a bearer token", ErrRetryable)
+		return "", 0, fmt.Errorf("%w: token endpoint answered without a bearer token", retry.ErrLater)
 	}
 	ttl := time.Duration(out.ExpiresIn) * time.Second
 	if ttl <= 2*time.Minute {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 )
@@ -83,7 +84,7 @@ func TestRefreshTokenGrant(t *testing.T) {
 	bad, _ := json.Marshal(m)
 	o2 := &gmail.OAuth{Secret: staticSecret(bad), TokenURL: g.TokenURL()}
 	_, err = o2.Token(ctxT(t), rep)
-	if !errors.Is(err, gmail.ErrAuth) || errors.Is(err, gmail.ErrRetryable) {
+	if !errors.Is(err, gmail.ErrAuth) || retry.IsLater(err) {
 		t.Fatalf("revoked refresh token: %v", err)
 	}
 	for _, secret := range []string{m["refresh_token"], m["client_secret"]} {
@@ -98,7 +99,7 @@ func TestDelegationAndSecretErrors(t *testing.T) {
 	keyFile, _ := g.AddServiceAccount(saEmail, "acme-routing.io")
 	o := &gmail.OAuth{Secret: staticSecret(keyFile), TokenURL: g.TokenURL()}
 	_, err := o.Token(ctxT(t), "ceo@not-delegated.example")
-	if !errors.Is(err, gmail.ErrAuth) || errors.Is(err, gmail.ErrRetryable) || !strings.Contains(err.Error(), "unauthorized_client") {
+	if !errors.Is(err, gmail.ErrAuth) || retry.IsLater(err) || !strings.Contains(err.Error(), "unauthorized_client") {
 		t.Fatalf("mailbox outside the delegated domain: %v", err)
 	}
 	for name, secret := range map[string]string{
@@ -141,7 +142,7 @@ func TestClientRetriesOnceOn401AndWatchStop(t *testing.T) {
 	// A mailbox the token is not for: 403, not retried, not retryable.
 	_, err = c.Watch(ctxT(t), "other@acme-routing.io", gmail.WatchRequest{TopicName: "bad-topic"})
 	var apiErr *gmail.APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != 400 || errors.Is(err, gmail.ErrRetryable) {
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 || retry.IsLater(err) {
 		t.Fatalf("bad topic: %v", err)
 	}
 	_, err = c.MessageGet(ctxT(t), rep, "0000000000000000")
@@ -150,7 +151,7 @@ func TestClientRetriesOnceOn401AndWatchStop(t *testing.T) {
 	}
 	g.Fail(gmailtest.OpMessagesList, 429)
 	_, err = c.MessagesList(ctxT(t), rep, "", "")
-	if !errors.Is(err, gmail.ErrRetryable) || !strings.Contains(err.Error(), "rateLimitExceeded") {
+	if !retry.IsLater(err) || !strings.Contains(err.Error(), "rateLimitExceeded") {
 		t.Fatalf("429: %v", err)
 	}
 }
@@ -160,11 +161,11 @@ func TestClientNetworkErrorIsRetryable(t *testing.T) {
 	keyFile, _ := g.AddServiceAccount(saEmail, "acme-routing.io")
 	c := &gmail.Client{BaseURL: "http://127.0.0.1:1", Tokens: &gmail.OAuth{Secret: staticSecret(keyFile), TokenURL: g.TokenURL()}}
 	_, err := c.HistoryList(ctxT(t), rep, 5, "")
-	if !errors.Is(err, gmail.ErrRetryable) {
+	if !retry.IsLater(err) {
 		t.Fatalf("connection refused: %v", err)
 	}
 	o := &gmail.OAuth{Secret: staticSecret(keyFile), TokenURL: "http://127.0.0.1:1/token"}
-	if _, err := o.Token(ctxT(t), rep); !errors.Is(err, gmail.ErrRetryable) {
+	if _, err := o.Token(ctxT(t), rep); !retry.IsLater(err) {
 		t.Fatalf("token endpoint down: %v", err)
 	}
 }

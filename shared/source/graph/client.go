@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/platform/retry"
 )
 
 // Default endpoints (auth-v2-service.md).
@@ -28,9 +29,6 @@ const (
 )
 
 var (
-	// ErrRetryable marks a failure that may pass on a later attempt: HTTP
-	// 429 (with Retry-After), 408, 5xx, or a network error.
-	ErrRetryable = errors.New("graph: retryable")
 	// ErrNotFound marks any 404. For a subscription (renew, reauthorize,
 	// delete) it means the subscription no longer exists; for a message or
 	// event it says nothing by itself: use ErrItemNotFound.
@@ -186,16 +184,13 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Retryable reports whether a later attempt may succeed.
-func (e *APIError) Retryable() bool {
-	return e.Status == 0 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
-}
-
-// Is makes errors.Is work with ErrRetryable, ErrNotFound and ErrItemNotFound.
+// Is makes errors.Is work with ErrNotFound, ErrItemNotFound and
+// retry.ErrLater: a failure that may pass on a later attempt is HTTP 429
+// (with Retry-After), 408, 5xx, or a network error (Status 0).
 func (e *APIError) Is(target error) bool {
 	switch target {
-	case ErrRetryable:
-		return e.Retryable()
+	case retry.ErrLater:
+		return e.Status == 0 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
 	case ErrItemNotFound:

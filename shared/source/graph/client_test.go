@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
@@ -113,7 +114,7 @@ func TestBadCredentialsFailWithoutLeakingTheSecret(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != "invalid_client" {
 		t.Fatalf("err = %v, want a 401 invalid_client", err)
 	}
-	if errors.Is(err, graph.ErrRetryable) {
+	if retry.IsLater(err) {
 		t.Fatal("bad credentials must not be retryable")
 	}
 	mustContain(t, "error", err.Error(), "AADSTS7000215")
@@ -182,17 +183,17 @@ func TestTransientAndPermanentErrors(t *testing.T) {
 	s.Fail(http.MethodGet, "/messages/", http.StatusTooManyRequests, 10, 1)
 	_, err := c.GetMessage(ctx, mailbox, id)
 	var apiErr *graph.APIError
-	if !errors.Is(err, graph.ErrRetryable) || !errors.As(err, &apiErr) || apiErr.RetryAfter != 10*time.Second || apiErr.Code != "TooManyRequests" {
+	if !retry.IsLater(err) || !errors.As(err, &apiErr) || apiErr.RetryAfter != 10*time.Second || apiErr.Code != "TooManyRequests" {
 		t.Fatalf("429: err = %v, want retryable with Retry-After 10s", err)
 	}
 	for _, code := range []int{500, 503} {
 		s.Fail("", "/messages/", code, 0, 1)
-		if _, err := c.GetMessage(ctx, mailbox, id); !errors.Is(err, graph.ErrRetryable) {
+		if _, err := c.GetMessage(ctx, mailbox, id); !retry.IsLater(err) {
 			t.Fatalf("%d: err = %v, want retryable", code, err)
 		}
 	}
 	_, err = c.GetMessage(ctx, mailbox, "AAMkAGnotthere=")
-	if !errors.Is(err, graph.ErrNotFound) || errors.Is(err, graph.ErrRetryable) {
+	if !errors.Is(err, graph.ErrNotFound) || retry.IsLater(err) {
 		t.Fatalf("404: err = %v, want not found, not retryable", err)
 	}
 	mustContain(t, "404 error", err.Error(), "ErrorItemNotFound")
@@ -206,7 +207,7 @@ func TestTransientAndPermanentErrors(t *testing.T) {
 		Credentials: func(context.Context) (graph.Credentials, error) {
 			return graph.Credentials{TenantID: "t", ClientID: "c", ClientSecret: "s"}, nil
 		}}
-	if _, err := c2.GetMessage(ctx, mailbox, id); !errors.Is(err, graph.ErrRetryable) {
+	if _, err := c2.GetMessage(ctx, mailbox, id); !retry.IsLater(err) {
 		t.Fatalf("network: err = %v, want retryable", err)
 	}
 }
@@ -303,7 +304,7 @@ func TestOnlyItemNotFoundIsErrItemNotFound(t *testing.T) {
 		t.Fatalf("deleted message: %v, want ErrItemNotFound", err)
 	}
 	_, err = c.GetMessage(ctx, "nobody@acme-routing.io", id) // the stand-in answers 404 ErrorInvalidUser
-	if errors.Is(err, graph.ErrItemNotFound) || errors.Is(err, graph.ErrRetryable) {
+	if errors.Is(err, graph.ErrItemNotFound) || retry.IsLater(err) {
 		t.Fatalf("unknown mailbox: %v, want neither item-not-found nor retryable", err)
 	}
 	mustContain(t, "error", err.Error(), "404 ErrorInvalidUser")

@@ -16,8 +16,8 @@ import (
 )
 
 // Fetcher turns stored Graph notifications into signals. It implements the
-// fetcher function's Source (shared/source/fetcher). Errors wrapping ErrRetryable
-// are transient (429, 5xx, network); other errors are permanent failures
+// fetcher function's Source (shared/source/fetcher). Errors retry.IsLater
+// matches are transient (429, 5xx, network); other errors are permanent failures
 // that must reach the failure queue (bad credentials, no permission, a
 // mailbox Graph cannot resolve, a mailbox that is not watched). A message
 // or event deleted before the fetch (Graph's 404 ErrorItemNotFound) is not

@@ -16,6 +16,7 @@ import (
 	"github.com/stagemover/stagemover/shared/core/mail"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
+	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/store"
 )
@@ -214,8 +215,8 @@ func TestFetchErrorsAreRetryable(t *testing.T) {
 	for _, fault := range []struct{ status, retryAfter int }{{429, 30}, {500, 0}, {503, 5}} {
 		s.Fail(http.MethodGet, "/messages/", fault.status, fault.retryAfter, 1)
 		_, err := f.Fetch(context.Background(), rec)
-		if !errors.Is(err, graph.ErrRetryable) {
-			t.Fatalf("%d: err = %v, want ErrRetryable", fault.status, err)
+		if !retry.IsLater(err) {
+			t.Fatalf("%d: err = %v, want retry.ErrLater", fault.status, err)
 		}
 	}
 	if recs, err := f.Fetch(context.Background(), rec); err != nil || len(recs) != 1 {
@@ -224,7 +225,7 @@ func TestFetchErrorsAreRetryable(t *testing.T) {
 	// a malformed item is a permanent failure, not a silent drop
 	bad := rec
 	bad.Payload = "{not json"
-	if _, err := f.Fetch(context.Background(), bad); !errors.Is(err, graph.ErrBadFetchItem) || errors.Is(err, graph.ErrRetryable) {
+	if _, err := f.Fetch(context.Background(), bad); !errors.Is(err, graph.ErrBadFetchItem) || retry.IsLater(err) {
 		t.Fatalf("bad payload: %v", err)
 	}
 }
@@ -372,7 +373,7 @@ func TestFetcherNeverReadsAnUnwatchedMailbox(t *testing.T) {
 			before := len(s.Requests())
 			metric := f.Metrics.Total(graph.MetricMailboxNotWatched)
 			recs, err := f.Fetch(ctx, rec)
-			if !errors.Is(err, graph.ErrMailboxNotWatched) || errors.Is(err, graph.ErrRetryable) || len(recs) != 0 {
+			if !errors.Is(err, graph.ErrMailboxNotWatched) || retry.IsLater(err) || len(recs) != 0 {
 				t.Fatalf("Fetch = %d signals, %v; want ErrMailboxNotWatched, not retryable", len(recs), err)
 			}
 			if reqs := s.Requests()[before:]; len(reqs) != 0 {

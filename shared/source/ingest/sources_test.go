@@ -179,7 +179,7 @@ func routes(t *testing.T) []route {
 		{
 			name: "pipedrive",
 			source: func(_ *testing.T, tbl *ddblocal.TestTable) ingest.Source {
-				return &pdhooks.Webhook{Table: pdhooks.Table{DB: tbl.DB, Name: tbl.Name}, Mirror: store.New(tbl.DB, tbl.Name), IntegrationUserID: 1000}
+				return &pdhooks.Webhook{Table: pdhooks.Table{Store: store.New(tbl.DB, tbl.Name)}, Mirror: store.New(tbl.DB, tbl.Name), IntegrationUserID: 1000}
 			},
 			key: "stagemover:" + routeKey,
 			deliver: func(t *testing.T, body []byte, authentic bool) events.APIGatewayV2HTTPRequest {

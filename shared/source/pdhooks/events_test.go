@@ -130,7 +130,7 @@ func TestSampleEventIsGenerated(t *testing.T) {
 	tt := ddblocal.ForTest(t)
 	st := store.New(tt.DB, tt.Name)
 	h := &ingest.Handler{
-		Source: &pdhooks.Webhook{Table: pdhooks.Table{DB: tt.DB, Name: tt.Name}, Mirror: st, IntegrationUserID: 1000},
+		Source: &pdhooks.Webhook{Table: pdhooks.Table{Store: st}, Mirror: st, IntegrationUserID: 1000},
 		Key: pdhooks.Key(func(context.Context) (pdhooks.Credentials, error) {
 			return pdhooks.Credentials{User: SampleUser, Password: SamplePassword}, nil
 		}),

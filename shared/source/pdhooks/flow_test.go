@@ -88,7 +88,7 @@ func setup(t *testing.T) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New(nil, "StageMover", "ingest-pipedrive")
 	w := &pdhooks.Webhook{
-		Table:             pdhooks.Table{DB: tt.DB, Name: tt.Name},
+		Table:             pdhooks.Table{Store: st},
 		Mirror:            st,
 		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, st, 15*time.Minute, nil),
 		IntegrationUserID: sb.IntegrationUserID(),
@@ -172,9 +172,9 @@ func (e *env) decide(dealID int64, action, target, rule string, evidenceAt time.
 	return d
 }
 
-func (e *env) measures(dealID int64) []pdhooks.Measure {
+func (e *env) measures(dealID int64) []store.Measure {
 	e.t.Helper()
-	ms, err := e.tbl.Measures(e.ctx, dealID)
+	ms, err := e.st.MeasuresForDeal(e.ctx, dealID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -269,10 +269,10 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 	if got := len(e.sb.Deliveries()); got != deals {
 		t.Fatalf("deliveries = %d, want %d (one echo per PATCH)", got, deals)
 	}
-	if n := e.countType(pdhooks.TypeRevert) + e.countType(pdhooks.TypeMiss) + e.countType(pdhooks.TypeConfirmed); n != 0 {
+	if n := e.countType(store.TypeRevert) + e.countType(store.TypeMiss) + e.countType(store.TypeConfirmed); n != 0 {
 		t.Fatalf("our own changes produced %d measures", n)
 	}
-	if n := e.countType(pdhooks.TypeWebhook); n != deals {
+	if n := e.countType(store.TypeWebhook); n != deals {
 		t.Fatalf("webhook records = %d, want %d", n, deals)
 	}
 	if n := e.countOutcome("own"); n != deals {
@@ -297,7 +297,7 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 	}
 	e.wait()
 	ms := e.measures(ids[0])
-	if len(ms) != 1 || ms[0].Type != pdhooks.TypeRevert || ms[0].Rule != "demo-booked" || ms[0].Kind != "backward" || ms[0].Pipeline != "Sales" {
+	if len(ms) != 1 || ms[0].Type != store.TypeRevert || ms[0].Rule != "demo-booked" || ms[0].Kind != "backward" || ms[0].Pipeline != "Sales" {
 		t.Fatalf("measures = %+v, want one backward revert of demo-booked in Sales", ms)
 	}
 	if ms[0].FromStageID != stDemo || ms[0].ToStageID != stQualified || ms[0].UserID != human {
@@ -306,7 +306,7 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 	if ds, _ := e.st.GetDealState(e.ctx, ids[0]); ds.StageID != stQualified {
 		t.Fatalf("mirror not updated by the human move: %+v", ds)
 	}
-	if n := e.countType(pdhooks.TypeRevert); n != 1 {
+	if n := e.countType(store.TypeRevert); n != 1 {
 		t.Fatalf("reverts = %d, want 1", n)
 	}
 
@@ -334,12 +334,12 @@ func TestWebhookStormAndHumanRevert(t *testing.T) {
 			revert = d
 		}
 	}
-	before := e.countType(pdhooks.TypeWebhook)
+	before := e.countType(store.TypeWebhook)
 	code, body := e.post(revert.Payload, hookUser, hookPass)
 	if code != http.StatusOK || !strings.Contains(body, "duplicate") {
 		t.Fatalf("redelivery: %d %s", code, body)
 	}
-	if e.countType(pdhooks.TypeWebhook) != before || e.countType(pdhooks.TypeRevert) != 2 {
+	if e.countType(store.TypeWebhook) != before || e.countType(store.TypeRevert) != 2 {
 		t.Fatal("a redelivery stored something")
 	}
 
@@ -410,10 +410,10 @@ func TestMissAndConfirmedShadowMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wait()
-	if ms := e.measures(missDeal); len(ms) != 1 || ms[0].Type != pdhooks.TypeMiss || ms[0].Rule != "proposal-asked" || ms[0].Kind != "stay" {
+	if ms := e.measures(missDeal); len(ms) != 1 || ms[0].Type != store.TypeMiss || ms[0].Rule != "proposal-asked" || ms[0].Kind != "stay" {
 		t.Fatalf("miss: %+v", ms)
 	}
-	if ms := e.measures(shadowDeal); len(ms) != 1 || ms[0].Type != pdhooks.TypeConfirmed || ms[0].Rule != "demo-booked" {
+	if ms := e.measures(shadowDeal); len(ms) != 1 || ms[0].Type != store.TypeConfirmed || ms[0].Rule != "demo-booked" {
 		t.Fatalf("confirmed: %+v", ms)
 	}
 	rep := e.report()
@@ -485,7 +485,7 @@ func TestBadAuthStoresNothing(t *testing.T) {
 			t.Fatalf("%q/%q: %d %s", c.user, c.pass, code, resp)
 		}
 	}
-	if n := e.countType(pdhooks.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
+	if n := e.countType(store.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
 		t.Fatalf("a rejected delivery stored %d items", n)
 	}
 	if code, resp := e.post([]byte(`{"meta":{}}`), hookUser, hookPass); code != http.StatusBadRequest {
@@ -505,8 +505,7 @@ func TestBadAuthStoresNothing(t *testing.T) {
 // before the deletion is skipped with a reason by the mover, once.
 func TestDeletedDealIsMirroredAndNeverEvaluatedOrMoved(t *testing.T) {
 	e := setup(t)
-	r := &pdhooks.Registrar{BaseURL: e.sb.URL(), Token: func(context.Context) (string, error) { return e.sb.Token(), nil },
-		URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}, Log: slog.New(slog.DiscardHandler)}
+	r := &pdhooks.Registrar{API: e.client, URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}, Log: slog.New(slog.DiscardHandler)}
 	if _, err := r.Ensure(e.ctx, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -630,7 +629,7 @@ func TestV1PayloadRejectedWithReason(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(out["error"], "this is a Pipedrive webhooks v1 payload; register the webhook with version 2.0") {
 		t.Fatalf("v1 body: %d %s", code, resp)
 	}
-	if n := e.countType(pdhooks.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
+	if n := e.countType(store.TypeWebhook) + e.countType(store.TypeDeal); n != 0 {
 		t.Fatalf("a v1 body stored %d items", n)
 	}
 }
@@ -655,7 +654,7 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	var snap stagemap.Snapshot
-	if _, err := e.st.GetJSON(e.ctx, pdhooks.StageMapDoc, &snap); err != nil {
+	if _, err := e.st.GetStageMap(e.ctx, &snap); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := snap.Pipeline(1)
@@ -667,7 +666,7 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 	if code, _ := e.post(stageEvent("stage-2"), hookUser, hookPass); code != http.StatusOK {
 		t.Fatal(code)
 	}
-	if _, err := e.st.GetJSON(e.ctx, pdhooks.StageMapDoc, &snap); err != nil {
+	if _, err := e.st.GetStageMap(e.ctx, &snap); err != nil {
 		t.Fatal(err)
 	}
 	if !snap.FetchedAt.IsZero() || len(snap.Pipelines) == 0 {
@@ -686,8 +685,11 @@ func TestStageChangeRefreshesStageMap(t *testing.T) {
 
 func TestRegisterTwiceNoDuplicates(t *testing.T) {
 	e := setup(t)
-	r := &pdhooks.Registrar{BaseURL: e.sb.URL() + "/api/v2", Token: func(context.Context) (string, error) { return e.sb.Token(), nil },
-		URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}}
+	client, err := pipedrive.New(pipedrive.Config{BaseURL: e.sb.URL() + "/api/v2", Token: pipedrive.StaticToken(e.sb.Token())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pdhooks.Registrar{API: client, URL: e.url, Auth: pdhooks.Credentials{User: hookUser, Password: hookPass}}
 	first, err := r.Ensure(e.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -732,7 +734,11 @@ func TestRegisterTwiceNoDuplicates(t *testing.T) {
 		t.Fatalf("mirror via registered webhook: %+v %v", ds, err)
 	}
 	// errors never carry the token or the password
-	bad := &pdhooks.Registrar{BaseURL: e.sb.URL(), Token: func(context.Context) (string, error) { return "wrong-token-123", nil }, URL: e.url, Auth: r.Auth}
+	wrong, err := pipedrive.New(pipedrive.Config{BaseURL: e.sb.URL(), Token: pipedrive.StaticToken("wrong-token-123")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &pdhooks.Registrar{API: wrong, URL: e.url, Auth: r.Auth}
 	if _, err := bad.Ensure(e.ctx, nil); err == nil || strings.Contains(err.Error(), "wrong-token-123") {
 		t.Fatalf("bad token: %v", err)
 	}

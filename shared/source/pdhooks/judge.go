@@ -60,8 +60,8 @@ func (w *Webhook) judge(ctx context.Context, log *slog.Logger, ev Event, snap *s
 		if kind == "" {
 			break
 		}
-		m := w.measure(TypeRevert, ev, d, snap, kind)
-		created, err := w.Table.PutMeasure(ctx, m, now)
+		m := w.measure(store.TypeRevert, ev, d, snap, kind)
+		created, err := w.Table.Store.PutMeasure(ctx, m, now)
 		if err != nil {
 			return "", err
 		}
@@ -93,27 +93,27 @@ func (w *Webhook) judge(ctx context.Context, log *slog.Logger, ev Event, snap *s
 		if err != nil || tIdx <= prevIdx || tIdx > newIdx {
 			continue
 		}
-		var m Measure
+		var m store.Measure
 		switch {
 		case d.Action == store.ActionMove && d.State == store.StateDone && d.Shadow:
-			m = w.measure(TypeConfirmed, ev, d, snap, "shadow")
+			m = w.measure(store.TypeConfirmed, ev, d, snap, "shadow")
 		case missed:
 			continue // one miss per event: the newest evidence
 		case d.Action == store.ActionStay:
-			m = w.measure(TypeMiss, ev, d, snap, "stay")
+			m = w.measure(store.TypeMiss, ev, d, snap, "stay")
 		case d.Action == store.ActionMove && (d.State == store.StateSkipped || d.State == store.StateFailed):
-			m = w.measure(TypeMiss, ev, d, snap, d.State)
+			m = w.measure(store.TypeMiss, ev, d, snap, d.State)
 		default:
 			continue // pending, in flight, or our live move: not a miss
 		}
-		created, err := w.Table.PutMeasure(ctx, m, now)
+		created, err := w.Table.Store.PutMeasure(ctx, m, now)
 		if err != nil {
 			return "", err
 		}
 		if created {
 			w.emit(m)
 		}
-		if m.Type == TypeMiss {
+		if m.Type == store.TypeMiss {
 			missed = true
 			outcomes = append(outcomes, "miss")
 		} else {
@@ -141,8 +141,8 @@ func backward(snap *stagemap.Snapshot, d store.Decision, newStage int64) bool {
 	return ok && np.ID == tp.ID && nIdx < tIdx
 }
 
-func (w *Webhook) measure(typ string, ev Event, d store.Decision, snap *stagemap.Snapshot, kind string) Measure {
-	m := Measure{
+func (w *Webhook) measure(typ string, ev Event, d store.Decision, snap *stagemap.Snapshot, kind string) store.Measure {
+	m := store.Measure{
 		Type: typ, DealID: ev.Deal.ID, EventID: ev.Meta.ID, DecisionKey: d.SortKey(), Rule: d.Rule,
 		Pipeline: d.TargetPipeline, Kind: kind, FromStageID: ev.PrevStageID, ToStageID: ev.Deal.StageID,
 		UserID: ev.Meta.UserID, At: ev.Meta.Timestamp, DecidedAt: d.UpdatedAt, PipelineID: ev.Deal.PipelineID,

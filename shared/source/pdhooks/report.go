@@ -11,10 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/stagemover/stagemover/shared/store"
 )
 
@@ -50,52 +46,14 @@ type Report struct {
 	Total Row
 }
 
-// Report scans the table (paginated; fine for the CLI and a daily job on a
-// small table) and aggregates per pipeline and rule.
+// Report reads the table (store.ReportItems: a paginated scan, fine for
+// the CLI and an hourly job on a small table) and aggregates per pipeline
+// and rule.
 func (t Table) Report(ctx context.Context) (Report, error) {
-	var (
-		decisions []map[string]types.AttributeValue
-		measures  []Measure
-		signalAt  = map[string]time.Time{}
-		pipeOf    = map[int64]string{} // deal mirror
-		start     map[string]types.AttributeValue
-	)
-	for {
-		out, err := t.DB.Scan(ctx, &dynamodb.ScanInput{
-			TableName:        &t.Name,
-			FilterExpression: aws.String("#t IN (:dec, :sig, :deal, :rev, :miss, :conf)"),
-			ExpressionAttributeNames: map[string]string{
-				"#t": "type",
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":dec": s(store.TypeDecision), ":sig": s(store.TypeSignal), ":deal": s(store.TypeDeal),
-				":rev": s(TypeRevert), ":miss": s(TypeMiss), ":conf": s(TypeConfirmed),
-			},
-			ExclusiveStartKey: start,
-		})
-		if err != nil {
-			return Report{}, fmt.Errorf("scan %s: %w", t.Name, err)
-		}
-		for _, item := range out.Items {
-			switch getS(item, "type") {
-			case store.TypeDecision:
-				decisions = append(decisions, item)
-			case store.TypeSignal:
-				if at, err := time.Parse(time.RFC3339Nano, getS(item, "at")); err == nil {
-					signalAt[getS(item, "pk")] = at
-				}
-			case store.TypeDeal:
-				pipeOf[getN(item, "deal_id")] = getS(item, "pipeline")
-			default:
-				measures = append(measures, MeasureFromItem(item))
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		start = out.LastEvaluatedKey
+	items, err := t.Store.ReportItems(ctx)
+	if err != nil {
+		return Report{}, err
 	}
-
 	rows := map[[2]string]*Row{}
 	row := func(pipeline, rule string) *Row {
 		if pipeline == "" {
@@ -110,13 +68,12 @@ func (t Table) Report(ctx context.Context) (Report, error) {
 		}
 		return rows[k]
 	}
-	for _, item := range decisions {
-		d, err := store.DecisionFromItem(item)
-		if err != nil || d.Action != store.ActionMove || d.State != store.StateDone {
+	for _, d := range items.Decisions {
+		if d.Action != store.ActionMove || d.State != store.StateDone {
 			continue
 		}
 		pipeline := d.TargetPipeline
-		if p := pipeOf[d.DealID]; p != "" {
+		if p := items.DealPipeline[d.DealID]; p != "" {
 			pipeline = p
 		}
 		r := row(pipeline, d.Rule)
@@ -125,22 +82,22 @@ func (t Table) Report(ctx context.Context) (Report, error) {
 		} else {
 			r.Moves++
 		}
-		if at, ok := signalAt[d.SignalKey]; ok && !d.UpdatedAt.Before(at) {
+		if at, ok := items.SignalAt[d.SignalKey]; ok && !d.UpdatedAt.Before(at) {
 			r.lat = append(r.lat, d.UpdatedAt.Sub(at))
 		}
 	}
-	for _, m := range measures {
+	for _, m := range items.Measures {
 		pipeline := m.Pipeline
 		if pipeline == "" {
-			pipeline = pipeOf[m.DealID]
+			pipeline = items.DealPipeline[m.DealID]
 		}
 		r := row(pipeline, m.Rule)
 		switch m.Type {
-		case TypeRevert:
+		case store.TypeRevert:
 			r.Reverts++
-		case TypeMiss:
+		case store.TypeMiss:
 			r.Misses++
-		case TypeConfirmed:
+		case store.TypeConfirmed:
 			r.Confirmed++
 		}
 	}
@@ -284,8 +241,8 @@ func (r Report) EmitMetrics(w io.Writer, namespace string, at time.Time) {
 }
 
 // emit counts one new measure as it is recorded.
-func (w *Webhook) emit(m Measure) {
-	name := map[string]string{TypeRevert: MetricReverts, TypeMiss: MetricMisses, TypeConfirmed: MetricConfirmed}[m.Type]
+func (w *Webhook) emit(m store.Measure) {
+	name := map[string]string{store.TypeRevert: MetricReverts, store.TypeMiss: MetricMisses, store.TypeConfirmed: MetricConfirmed}[m.Type]
 	w.Metrics.Inc(name)
 	emfLine(w.EMF, w.Namespace, m.Pipeline, m.Rule, w.now(), map[string]float64{name: 1}, nil)
 }

@@ -31,15 +31,11 @@ const Source = "pipedrive"
 // "lost") counts against it, and how old evidence may be to count a miss.
 const DefaultWindow = 14 * 24 * time.Hour
 
-// StageMapDoc is the store document the stage map is cached under
-// (shared/core/stagemap's cache name).
-const StageMapDoc = "stagemap"
-
-// Mirror is what Webhook needs of shared/store (a *store.Store).
+// Mirror is what Webhook needs of shared/store (a *store.Store): the deal
+// mirror and the stage-map cache it marks stale.
 type Mirror interface {
 	PutDealState(ctx context.Context, d store.DealState) error
-	GetJSON(ctx context.Context, name string, v any) (time.Time, error)
-	PutJSON(ctx context.Context, name string, v any, ttl time.Duration) error
+	stagemap.Cache
 }
 
 // StageMap is a *stagemap.Map: stage order for judging, refreshed on stage
@@ -200,17 +196,8 @@ func (w *Webhook) mirror(ctx context.Context, ev Event, snap *stagemap.Snapshot)
 // stagemap.Map refetches on its next Get) and refreshes it when a source is
 // wired. A failed refresh leaves the stale mark: the next reader refetches.
 func (w *Webhook) invalidateStageMap(ctx context.Context, log *slog.Logger) error {
-	var snap stagemap.Snapshot
-	_, err := w.Mirror.GetJSON(ctx, StageMapDoc, &snap)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("read stage map: %w", err)
-	default:
-		snap.FetchedAt = time.Time{}
-		if err := w.Mirror.PutJSON(ctx, StageMapDoc, snap, 24*time.Hour); err != nil {
-			return fmt.Errorf("mark stage map stale: %w", err)
-		}
+	if err := stagemap.Invalidate(ctx, w.Mirror); err != nil {
+		return err
 	}
 	w.Metrics.Inc(MetricStageMapStale)
 	if w.Stages != nil {

@@ -24,7 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
@@ -129,7 +128,7 @@ func sampleDecision() store.Decision {
 		TargetPipeline: "Sales",
 		Status:         "open",
 		Rule:           "proposal_requested",
-		Reasons: []intent.Reason{
+		Reasons: []store.Reason{
 			{Signal: 0, Kind: "email", At: at, Cue: "proposal_request", Excerpt: "Could you send over a proposal with pricing for 40 driver seats", Rule: "proposal_requested", Counted: true},
 			{Signal: 0, Kind: "email", At: at, Cue: "stakeholder_added", Excerpt: "Li (our CFO, cc'd) wants to review it", Counted: true},
 		},

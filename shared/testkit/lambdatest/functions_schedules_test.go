@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
-	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
@@ -112,9 +111,9 @@ func revertReportEmitsRevertRate(t *testing.T, f *lambdatest.Fixture, sample []b
 			t.Fatal(err)
 		}
 		if i == 0 {
-			m := pdhooks.Measure{Type: pdhooks.TypeRevert, DealID: dealID, EventID: "7f1c2a4e-0b9d-4c3e-9a51-2d8e6f0b7c19", DecisionKey: d.SortKey(),
+			m := store.Measure{Type: store.TypeRevert, DealID: dealID, EventID: "7f1c2a4e-0b9d-4c3e-9a51-2d8e6f0b7c19", DecisionKey: d.SortKey(),
 				Rule: "proposal-asked", Pipeline: "Sales", PipelineID: 1, Kind: "backward", FromStageID: 4, ToStageID: 3, UserID: 1001, At: time.Now()}
-			if created, err := (pdhooks.Table{DB: f.Table.DB, Name: f.Table.Name}).PutMeasure(ctx, m, time.Now()); err != nil || !created {
+			if created, err := st.PutMeasure(ctx, m, time.Now()); err != nil || !created {
 				t.Fatalf("PutMeasure: %v %v", created, err)
 			}
 		}
