@@ -16,8 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/platform/retry"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // Default endpoints (auth-v2-service.md).
