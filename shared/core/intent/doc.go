@@ -3,10 +3,12 @@
 //
 // The engine ([NewEngine], [RuleEngine]) reads every signal once:
 //
-//   - email: mail.Read reduces it to what the sender wrote now and flags
-//     machine mail; a conservative safety net here strips quoted history and
-//     signatures again and recognises auto-replies and bounces the reader let
-//     through. The direction follows from the sender: the vendor
+//   - email: the mail reader ([MailReader], a [mail.Reader] unless
+//     [WithMailReader] injects another) reduces it to what the sender wrote
+//     now and flags machine mail, in two passes (mail.Read, then a
+//     conservative safety net that strips quoted history and signatures
+//     again and recognises auto-replies and bounces the first let
+//     through). The direction follows from the sender: the vendor
 //     (internal_domains), the buyer (the deal's org_domain or person_email)
 //     or a third party (weaker: rules decide). Buyer text is matched against
 //     cue phrases in five languages (rules/lexicon.yaml) with negation

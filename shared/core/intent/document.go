@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/stagemover/stagemover/shared/core/mail"
+
 	"github.com/stagemover/stagemover/shared/core/signal"
 )
 
@@ -36,7 +38,7 @@ func isNDA(name string) bool {
 // looksLikeOrder: a document of type "other" whose name says it is the
 // order itself (order form, agreement, contract, statement of work).
 func looksLikeOrder(name string) bool {
-	l := foldString(strings.ToLower(name))
+	l := mail.Fold(strings.ToLower(name))
 	for _, w := range []string{"order form", "orderform", "agreement", "contract", "statement of work", "sow", "purchase order",
 		"bestellformular", "bestellung", "vertrag", "auftrag", "bon de commande", "contrat", "pedido", "contrato", "orden de compra",
 		"overeenkomst", "orderformulier", "opdrachtbevestiging"} {

@@ -16,38 +16,12 @@ var buyerEvidenceCues = []string{
 }
 
 func (st *state) email(i int, s *signal.Signal) {
-	m := readMail(s.Headers, s.Subject, s.Body)
-	kind, why := m.Machine, m.MachineReason
-	if kind == "" {
-		kind, why = fallbackMachine(s.Headers, s.From, s.Subject, m.Text)
-	}
-	if kind == "" && s.Body != m.Text {
-		if h, rest, ok := embeddedHeaders(s.Body); ok {
-			if kind, why = fallbackMachine(h, h["From"], h["Subject"], rest); kind == "" {
-				kind, why = rawMachine(h, rest)
-			}
-		}
-	}
-	if kind == "" {
-		if h, rest, ok := embeddedHeaders(m.Text); ok {
-			// a raw message the reader did not take apart
-			if kind, why = fallbackMachine(h, h["From"], h["Subject"], rest); kind == "" {
-				kind, why = rawMachine(h, rest)
-			}
-			if kind == "" {
-				m.Text = rest
-			}
-		}
-	}
-	if kind != "" {
-		st.discount(i, CueMachine, why, "machine mail ("+kind+") never advances a deal")
+	rd := st.mail.ReadEmail(mail.Email{Headers: s.Headers, From: s.From, Subject: s.Subject, Body: s.Body})
+	if rd.Machine != "" {
+		st.discount(i, CueMachine, rd.MachineReason, "machine mail ("+rd.Machine+") never advances a deal")
 		return
 	}
-	own, atts := ownText(m.Text, s.From)
-	text := own
-	if len(atts) > 0 {
-		text += "\n\n" + strings.Join(atts, "\n\n")
-	}
+	own, text := rd.Text, rd.WithAttachments()
 	side := st.side(s.From)
 	if side == sideVendor {
 		st.vendorEmail(i, s, text)
@@ -308,7 +282,3 @@ func (st *state) vendorEmail(i int, s *signal.Signal, text string) {
 		}
 	}
 }
-
-// readMail is mail.Read; tests swap it to check the engine's own safety
-// net against a reader that passes text through unchanged.
-var readMail = mail.Read

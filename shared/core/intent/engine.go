@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stagemover/stagemover/shared/core/mail"
 	"github.com/stagemover/stagemover/shared/core/signal"
 )
 
@@ -13,14 +14,34 @@ import (
 // and is safe for concurrent use.
 type RuleEngine struct {
 	rules *Rules
+	mail  MailReader
+}
+
+// MailReader reads an email for the engine: what its sender wrote now, or
+// that a machine wrote it. The engine uses a [mail.Reader] unless told
+// otherwise.
+type MailReader interface {
+	ReadEmail(mail.Email) mail.Reading
+}
+
+// Option configures an engine.
+type Option func(*RuleEngine)
+
+// WithMailReader makes the engine read emails with r.
+func WithMailReader(r MailReader) Option {
+	return func(e *RuleEngine) { e.mail = r }
 }
 
 // NewEngine returns the engine for rules (the embedded defaults when nil).
-func NewEngine(rules *Rules) Engine {
+func NewEngine(rules *Rules, opts ...Option) Engine {
 	if rules == nil {
 		rules = DefaultRules()
 	}
-	return &RuleEngine{rules: rules}
+	e := &RuleEngine{rules: rules, mail: mail.Reader{}}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
 }
 
 // Rules returns the rules the engine decides with.
@@ -64,6 +85,7 @@ type acceptState struct {
 
 type state struct {
 	r        *Rules
+	mail     MailReader
 	p        *Pipeline
 	t        Thresholds
 	in       *Input
@@ -92,7 +114,7 @@ func (e *RuleEngine) Decide(ctx context.Context, in Input) (Decision, error) {
 			Excerpt: fmt.Sprintf("pipeline %q is not in %s and there is no \"*\" pipeline", in.Deal.Pipeline, e.rules.Source),
 		}}}, nil
 	}
-	st := &state{r: e.rules, p: p, t: p.Thresholds, in: &in, sessions: map[string]int{}}
+	st := &state{r: e.rules, mail: e.mail, p: p, t: p.Thresholds, in: &in, sessions: map[string]int{}}
 	for _, d := range in.InternalDomains {
 		if d = normDomain(d); d != "" {
 			st.internal = append(st.internal, d)

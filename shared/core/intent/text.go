@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/stagemover/stagemover/shared/core/mail"
 )
 
 // A text is split once into normalised tokens (lower case, accents folded,
@@ -35,33 +37,6 @@ type textDoc struct {
 	sents []sentence
 }
 
-// foldTable maps Latin-1 and Latin Extended-A letters to ASCII.
-var foldTable = func() map[rune]string {
-	m := map[rune]string{}
-	add := func(to string, from string) {
-		for _, r := range from {
-			m[r] = to
-		}
-	}
-	add("a", "àáâãäåāăąÀÁÂÃÄÅĀĂĄ")
-	add("ae", "æÆ")
-	add("c", "çćĉċčÇĆĈĊČ")
-	add("d", "ďđĎĐ")
-	add("e", "èéêëēĕėęěÈÉÊËĒĔĖĘĚ")
-	add("g", "ĝğġģĜĞĠĢ")
-	add("i", "ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ")
-	add("n", "ñńņňÑŃŅŇ")
-	add("o", "òóôõöøōŏőÒÓÔÕÖØŌŎŐ")
-	add("oe", "œŒ")
-	add("s", "śŝşšŚŜŞŠ")
-	add("ss", "ß")
-	add("t", "ţťŢŤ")
-	add("u", "ùúûüũūŭůűųÙÚÛÜŨŪŬŮŰŲ")
-	add("y", "ýÿÝŸ")
-	add("z", "źżžŹŻŽ")
-	return m
-}()
-
 func isSymbolToken(r rune) bool {
 	switch r {
 	case '%', '€', '£', '$', '§', '¥':
@@ -76,20 +51,6 @@ func isBullet(r rune) bool {
 		return true
 	}
 	return false
-}
-
-// appendFold appends r folded to ASCII lower case where possible.
-func appendFold(buf []byte, r rune) []byte {
-	if r < utf8.RuneSelf {
-		if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		return append(buf, byte(r))
-	}
-	if s, ok := foldTable[r]; ok {
-		return append(buf, s...)
-	}
-	return utf8.AppendRune(buf, unicode.ToLower(r))
 }
 
 // tokenize builds the token and sentence view of src.
@@ -147,7 +108,7 @@ func tokenize(src string) *textDoc {
 				inTok = true
 				tokSrc, tokNorm = i, len(buf)
 			}
-			buf = appendFold(buf, r)
+			buf = mail.AppendFold(buf, r)
 			i += size
 			continue
 		}

@@ -1,4 +1,4 @@
-package intent
+package mail
 
 import (
 	"strings"
@@ -6,22 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// The mail package reduces an email to what its sender wrote now and
-// recognises machine mail. The engine applies a conservative safety net on
-// top of it, so quoted history, signatures and auto-replies never count even
-// when mail.Read lets one through: the checks below are idempotent on text
-// that is already clean.
-
-func foldString(s string) string {
-	buf := make([]byte, 0, len(s))
-	for _, r := range s {
-		if unicode.Is(unicode.Mn, r) {
-			continue
-		}
-		buf = appendFold(buf, r)
-	}
-	return string(buf)
-}
+// The second pass of [Reader]: a conservative safety net on top of the first
+// (Read by default), so quoted history, signatures and auto-replies never
+// count even when the first pass lets one through. The checks below are
+// idempotent on text that is already clean.
 
 var quoteSeparators = []string{
 	"original message", "forwarded message", "ursprungliche nachricht", "weitergeleitete nachricht",
@@ -162,7 +150,7 @@ func senderNames(from string) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range strings.FieldsFunc(from, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' }) {
 		if len(p) >= 2 {
-			out[foldString(p)] = true
+			out[Fold(p)] = true
 		}
 	}
 	return out
@@ -181,7 +169,7 @@ func isNameLine(line string, names map[string]bool) bool {
 		if r == utf8.RuneError || !unicode.IsUpper(r) {
 			return false
 		}
-		if names[foldString(strings.ToLower(w))] {
+		if names[Fold(strings.ToLower(w))] {
 			hit = true
 		}
 	}
@@ -226,7 +214,7 @@ func ownText(text, from string) (string, []string) {
 		if len(l) > 300 {
 			l = l[:300]
 		}
-		folded[i] = foldString(strings.ToLower(l))
+		folded[i] = Fold(strings.ToLower(l))
 	}
 	var kept []int
 	var atts []string
@@ -285,7 +273,7 @@ func ownText(text, from string) (string, []string) {
 	return strings.TrimSpace(b.String()), atts
 }
 
-// fallbackMachine recognises machine mail mail.Read did not flag.
+// fallbackMachine recognises machine mail the first pass did not flag.
 func fallbackMachine(headers map[string]string, from, subject, text string) (string, string) {
 	for k, v := range headers {
 		lk := strings.ToLower(strings.TrimSpace(k))
@@ -342,7 +330,7 @@ func fallbackMachine(headers map[string]string, from, subject, text string) (str
 	case "noreply", "no-reply", "donotreply", "do-not-reply", "do_not_reply", "no_reply", "notifications", "notification":
 		return "auto_reply", "sender " + from
 	}
-	fs := foldString(strings.ToLower(strings.TrimSpace(subject)))
+	fs := Fold(strings.ToLower(strings.TrimSpace(subject)))
 	for _, p := range []string{"automatic reply", "auto reply", "autoreply", "auto-reply", "auto response", "autoresponse", "out of office", "out of the office", "ooo:",
 		"abwesenheit", "automatische antwort", "reponse automatique", "absence du bureau", "absent du bureau", "absence:", "respuesta automatica", "fuera de la oficina", "fuera de oficina",
 		"automatisch antwoord", "afwezig", "afwezigheid", "undeliverable", "undelivered", "delivery status notification", "mail delivery failed", "delivery failure",
@@ -362,7 +350,7 @@ func fallbackMachine(headers map[string]string, from, subject, text string) (str
 	if len(open) > 800 {
 		open = open[:800]
 	}
-	fo := strings.Join(strings.Fields(foldString(strings.ToLower(strings.ReplaceAll(open, "’", "'")))), " ")
+	fo := strings.Join(strings.Fields(Fold(strings.ToLower(strings.ReplaceAll(open, "’", "'")))), " ")
 	for _, p := range []string{"i am out of the office", "i'm out of the office", "i am currently out of", "i'm currently out of", "out of the office until",
 		"out of office until", "i am on annual leave", "i'm on annual leave", "i am on leave", "i'm on leave", "on annual leave until", "on holiday until",
 		"on vacation until", "away from the office until", "i am away until", "i'm away until", "will reply on my return", "will respond on my return", "back in the office on", "limited access to email", "limited access to my email", "limited access to e-mail", "checking email only occasionally",
@@ -468,4 +456,12 @@ func rawMachine(h map[string]string, rest string) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
 }
