@@ -69,11 +69,11 @@ func (st *state) call(i int, s *signal.Signal) {
 // reachedBuyer: call notes saying the gatekeeper put the rep through.
 func reachedBuyer(d *textDoc) bool {
 	for i, t := range d.toks {
-		switch t.norm {
-		case "transferred", "weitergeleitet", "verbunden", "transfere", "transferido", "transfirio", "doorverbonden":
+		if d.w.transferWords[t.norm] {
 			return true
-		case "through":
-			if i > 0 && (d.toks[i-1].norm == "put" || d.toks[i-1].norm == "me") {
+		}
+		for _, q := range d.w.transferPhrases {
+			if i+1 >= len(q) && seqAt(d, [][]string{q}, i+1-len(q), len(d.toks)) > 0 {
 				return true
 			}
 		}

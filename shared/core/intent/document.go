@@ -4,50 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/stagemover/stagemover/shared/core/mail"
-
 	"github.com/stagemover/stagemover/shared/core/signal"
 )
 
 // Documents: proposals and contracts sent by the vendor, viewed and signed
 // by the buyer side.
-
-var ndaWords = []string{"nda", "non-disclosure", "non disclosure", "nondisclosure", "confidentiality agreement", "geheimhaltung", "vertraulichkeit",
-
-	"confidentialite", "confidentialité", "confidencialidad", "geheimhouding"}
-
-func isNDA(name string) bool {
-	l := " " + strings.ToLower(name) + " "
-	for _, w := range ndaWords {
-		if w == "nda" {
-			if i := strings.Index(l, "nda"); i > 0 {
-				b, a := l[i-1], l[i+3]
-				if !isAlnum(b) && !isAlnum(a) {
-					return true
-				}
-			}
-			continue
-		}
-		if strings.Contains(l, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// looksLikeOrder: a document of type "other" whose name says it is the
-// order itself (order form, agreement, contract, statement of work).
-func looksLikeOrder(name string) bool {
-	l := mail.Fold(strings.ToLower(name))
-	for _, w := range []string{"order form", "orderform", "agreement", "contract", "statement of work", "sow", "purchase order",
-		"bestellformular", "bestellung", "vertrag", "auftrag", "bon de commande", "contrat", "pedido", "contrato", "orden de compra",
-		"overeenkomst", "orderformulier", "opdrachtbevestiging"} {
-		if strings.Contains(l, w) {
-			return true
-		}
-	}
-	return false
-}
 
 func isAlnum(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9'
@@ -127,8 +88,8 @@ func (st *state) document(i int, s *signal.Signal) {
 				Note: "a signature from outside the buyer's organisation needs review"})
 			return
 		}
-		wonType := contains(st.t.WonDocTypes, s.DocType) || (s.DocType == "other" && contains(st.t.WonDocTypes, "contract") && looksLikeOrder(s.Name))
-		if !wonType || isNDA(s.Name) {
+		wonType := contains(st.t.WonDocTypes, s.DocType) || (s.DocType == "other" && contains(st.t.WonDocTypes, "contract") && st.w.looksLikeOrder(s.Name))
+		if !wonType || st.w.isNDA(s.Name) {
 			ev := st.add(i, "document_completed", excerpt, false)
 			ev.Note = "signing this document does not win the deal"
 			return

@@ -88,7 +88,7 @@ func (st *state) buyerEmail(i int, s *signal.Signal, text, own string, thirdPart
 		return
 	}
 	// an original subject (not "Re:") is the sender's words too
-	if subj := strings.TrimSpace(s.Subject); subj != "" && !isReplySubject(subj) {
+	if subj := strings.TrimSpace(s.Subject); subj != "" && !st.w.isReplySubject(subj) {
 		text = subj + ".\n\n" + text
 	}
 	tc := st.readCues(text, false, false)
@@ -159,16 +159,6 @@ func unquote(body string) string {
 		lines[i] = t
 	}
 	return strings.Join(lines, "\n")
-}
-
-func isReplySubject(s string) bool {
-	l := strings.ToLower(s)
-	for _, p := range []string{"re:", "re :", "aw:", "wg:", "fw:", "fwd:", "tr:", "rv:", "r:", "antw:", "sv:", "vs:", "réf", "ref:", "automatic reply", "out of office"} {
-		if strings.HasPrefix(l, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func firstWords(d *textDoc, max int) string {
@@ -244,7 +234,7 @@ func (st *state) vendorEmail(i int, s *signal.Signal, text string) {
 		st.discount(i, CueInternalEmail, s.Subject, "between vendor addresses: not buyer engagement")
 		return
 	}
-	d := tokenize(text)
+	d := tokenize(text, st.w)
 	ms := st.r.lex.scan(d)
 	ms, promised := st.proposalMatches(d, ms)
 	tc := st.filterCues(d, ms, true, false)

@@ -85,6 +85,7 @@ type acceptState struct {
 
 type state struct {
 	r        *Rules
+	w        *wordLists // the words text is read with
 	mail     MailReader
 	p        *Pipeline
 	t        Thresholds
@@ -114,7 +115,7 @@ func (e *RuleEngine) Decide(ctx context.Context, in Input) (Decision, error) {
 			Excerpt: fmt.Sprintf("pipeline %q is not in %s and there is no \"*\" pipeline", in.Deal.Pipeline, e.rules.Source),
 		}}}, nil
 	}
-	st := &state{r: e.rules, mail: e.mail, p: p, t: p.Thresholds, in: &in, sessions: map[string]int{}}
+	st := &state{r: e.rules, w: e.rules.lex.words, mail: e.mail, p: p, t: p.Thresholds, in: &in, sessions: map[string]int{}}
 	for _, d := range in.InternalDomains {
 		if d = normDomain(d); d != "" {
 			st.internal = append(st.internal, d)

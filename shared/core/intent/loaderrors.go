@@ -128,3 +128,11 @@ func (e *loadErrors) oneOf(n *yaml.Node, what string, allowed ...string) (string
 	e.add(n.Line, "%s must be one of %s, got %q", what, strings.Join(allowed, ", "), v)
 	return "", false
 }
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}

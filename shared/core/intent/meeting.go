@@ -2,22 +2,12 @@ package intent
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/stagemover/stagemover/shared/core/signal"
 )
 
 // Meetings: booked, held, rescheduled and canceled meetings, and meetings
 // booked in writing.
-
-func normTitle(t string) string {
-	t = strings.ToLower(t)
-	for _, p := range []string{"(new time)", "(rescheduled)", "(updated)", "rescheduled:", "updated invitation:", "updated:", "canceled:", "cancelled:",
-		"invitation:", "abgesagt:", "annulé:", "cancelado:", "geannuleerd:", "verschoben:"} {
-		t = strings.ReplaceAll(t, p, "")
-	}
-	return strings.Join(strings.Fields(t), " ")
-}
 
 func (st *state) meeting(i int, s *signal.Signal) {
 	excerpt := s.Title
@@ -55,7 +45,7 @@ func (st *state) meeting(i int, s *signal.Signal) {
 		st.replaceMeeting(s, "held at signal "+fmt.Sprint(i))
 		ev := st.add(i, CueMeetingHeld, excerpt, true)
 		ev.buyer = true
-		st.meetings = append(st.meetings, &meetingState{ev: len(st.evs) - 1, title: normTitle(s.Title), starts: s.StartsAt, held: true, active: true})
+		st.meetings = append(st.meetings, &meetingState{ev: len(st.evs) - 1, title: st.w.normTitle(s.Title), starts: s.StartsAt, held: true, active: true})
 	case "scheduled", "rescheduled":
 		if s.Status == "rescheduled" {
 			st.replaceMeeting(s, "rescheduled at signal "+fmt.Sprint(i))
@@ -70,25 +60,25 @@ func (st *state) meeting(i int, s *signal.Signal) {
 		}
 		ev := st.add(i, CueMeetingBooked, excerpt, true)
 		ev.buyer = true
-		st.meetings = append(st.meetings, &meetingState{ev: len(st.evs) - 1, title: normTitle(s.Title), starts: s.StartsAt, active: true})
+		st.meetings = append(st.meetings, &meetingState{ev: len(st.evs) - 1, title: st.w.normTitle(s.Title), starts: s.StartsAt, active: true})
 	}
 }
 
-func sameMeeting(m *meetingState, s *signal.Signal) bool {
+func (st *state) sameMeeting(m *meetingState, s *signal.Signal) bool {
 	if m.text {
 		return false
 	}
 	if m.starts != nil && s.StartsAt != nil && m.starts.Equal(*s.StartsAt) {
 		return true
 	}
-	return m.title != "" && m.title == normTitle(s.Title)
+	return m.title != "" && m.title == st.w.normTitle(s.Title)
 }
 
 // replaceMeeting retires earlier records of the same meeting (a new time
 // or a held record supersedes them) without discounting the booking.
 func (st *state) replaceMeeting(s *signal.Signal, why string) {
 	for _, m := range st.meetings {
-		if m.active && !m.held && sameMeeting(m, s) {
+		if m.active && !m.held && st.sameMeeting(m, s) {
 			m.active = false
 			ev := &st.evs[m.ev]
 			ev.Counted = false
@@ -106,7 +96,7 @@ func (st *state) cancelMeetings(i int, s *signal.Signal, excerpt string) {
 		if !m.active || m.held {
 			continue
 		}
-		if s == nil || sameMeeting(m, s) {
+		if s == nil || st.sameMeeting(m, s) {
 			m.active = false
 			hit = true
 			ev := &st.evs[m.ev]

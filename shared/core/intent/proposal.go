@@ -46,42 +46,20 @@ func (st *state) proposalMatches(d *textDoc, ms []cueMatch) ([]cueMatch, *cueMat
 	return append(out, weak...), promised
 }
 
-// Words that say the email itself carries a document.
-var attachWords = setOf("attached", "attaching", "enclosed", "enclosing", "herewith", "here", "find", "attachment", "attachments", "below",
-	"anbei", "beigefugt", "anhang", "anliegend", "hiermit", "hier",
-	"joint", "jointe", "ci", "voici", "trouverez", "pj",
-	"adjunto", "adjunta", "adjuntamos", "adjuntos", "aqui", "tienes",
-	"bijgaand", "bijgevoegd", "bijlage", "hierbij")
-
 func attachedSentence(d *textDoc, sent int) bool {
 	s := d.sents[sent]
 	for j := s.from; j < s.to; j++ {
-		if attachWords[d.toks[j].norm] {
+		if d.w.attachWords[d.toks[j].norm] {
 			return true
 		}
 	}
 	return false
 }
 
-// Words that make a price mention a proposal or quote carried by the email:
-// the document itself or an attachment.
-var offerWords = setOf("proposal", "proposals", "quote", "quotes", "quotation", "quotations", "offer", "estimate", "attached", "attaching", "enclosed", "enclosing", "herewith", "attachment", "attachments",
-	"angebot", "angebote", "angebots", "kostenvoranschlag", "offerte", "anbei", "beigefugt", "anhang", "anliegend",
-	"proposition", "propositions", "devis", "offre", "cotation", "chiffrage", "joint", "jointe", "pj",
-	"propuesta", "presupuesto", "oferta", "cotizacion", "adjunto", "adjunta", "adjuntamos", "adjuntos",
-	"offertes", "prijsvoorstel", "prijsopgave", "voorstel", "aanbod", "bijgaand", "bijgevoegd", "bijlage")
-
-// Words naming the offer document itself (not just prices or an attachment).
-var docWords = setOf("proposal", "proposals", "quote", "quotes", "quotation", "quotations", "offer", "estimate",
-	"angebot", "angebote", "angebots", "kostenvoranschlag", "offerte",
-	"proposition", "propositions", "devis", "offre", "cotation", "chiffrage",
-	"propuesta", "presupuesto", "oferta", "cotizacion",
-	"offertes", "prijsvoorstel", "prijsopgave", "voorstel", "aanbod")
-
 // docMatch reports a proposal match that names the offer document.
 func docMatch(d *textDoc, m cueMatch) bool {
 	for j := m.from; j < m.to && j < len(d.toks); j++ {
-		if docWords[d.toks[j].norm] {
+		if d.w.docWords[d.toks[j].norm] {
 			return true
 		}
 	}
@@ -99,7 +77,7 @@ func hasCue(ms []cueMatch, cue string) bool {
 
 func offerMatch(d *textDoc, m cueMatch) bool {
 	for j := m.from; j < m.to && j < len(d.toks); j++ {
-		if offerWords[d.toks[j].norm] {
+		if d.w.offerWords[d.toks[j].norm] {
 			return true
 		}
 	}

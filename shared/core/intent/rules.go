@@ -1,8 +1,9 @@
 package intent
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -17,8 +18,8 @@ const DefaultRulesName = "rules/default.yaml"
 //go:embed rules/default.yaml
 var defaultRulesYAML []byte
 
-//go:embed rules/lexicon.yaml
-var lexiconYAML []byte
+//go:embed lexicon/*.yaml
+var lexiconFiles embed.FS
 
 // StageRequested is the stage of a rule that moves to the stage an explicit
 // stage_request names.
@@ -69,7 +70,7 @@ type Rules struct {
 	FreemailDomains map[string]bool
 	Pipelines       []*Pipeline
 	byName          map[string]*Pipeline
-	lex             *lexicon
+	lex             *Lexicon
 }
 
 // Pipeline returns the pipeline named name, else the "*" pipeline, else nil.
@@ -82,16 +83,21 @@ func (r *Rules) Pipeline(name string) *Pipeline {
 
 var (
 	baseLexOnce sync.Once
-	baseLex     *lexicon
+	baseLex     *Lexicon
 	baseLexErr  error
 
 	defaultOnce  sync.Once
 	defaultRules *Rules
 )
 
-func baseLexicon() (*lexicon, error) {
+func baseLexicon() (*Lexicon, error) {
 	baseLexOnce.Do(func() {
-		baseLex, baseLexErr = loadLexicon("rules/lexicon.yaml", lexiconYAML)
+		sub, err := fs.Sub(lexiconFiles, "lexicon")
+		if err != nil {
+			baseLexErr = err
+			return
+		}
+		baseLex, baseLexErr = loadLexicon(sub, "lexicon/")
 	})
 	return baseLex, baseLexErr
 }
@@ -143,6 +149,12 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LoadRulesWithLexicon(name, data, base)
+}
+
+// LoadRulesWithLexicon is [LoadRules] with another lexicon than the embedded
+// one (see [LoadLexicon]).
+func LoadRulesWithLexicon(name string, data []byte, base *Lexicon) (*Rules, error) {
 	e := &loadErrors{name: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -434,61 +446,4 @@ func mappableCues() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// loadLexicon reads the lexicon file: macros and phrases per cue and language.
-func loadLexicon(name string, data []byte) (*lexicon, error) {
-	e := &loadErrors{name: name}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty lexicon", name)
-	}
-	lx := newLexicon()
-	top := e.fields(doc.Content[0], "the lexicon", "macros", "cues")
-	if m, ok := top["macros"]; ok && m.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			k, v := m.Content[i], m.Content[i+1]
-			if err := lx.defineMacro(k.Value, e.strs(v, "macro "+k.Value)); err != nil {
-				e.add(k.Line, "macro %s: %v", k.Value, err)
-			}
-		}
-	}
-	c, ok := top["cues"]
-	if !ok || c.Kind != yaml.MappingNode {
-		e.add(doc.Content[0].Line, "cues must map cue names to phrases per language")
-		return nil, e.err()
-	}
-	for i := 0; i+1 < len(c.Content); i += 2 {
-		k, langs := c.Content[i], c.Content[i+1]
-		info, known := cueTable[k.Value]
-		if !known || !info.text {
-			e.add(k.Line, "unknown text cue %q", k.Value)
-			continue
-		}
-		e.fields(langs, "cue "+k.Value, "en", "de", "fr", "es", "nl")
-		for j := 0; langs.Kind == yaml.MappingNode && j+1 < len(langs.Content); j += 2 {
-			list := langs.Content[j+1]
-			if list.Kind != yaml.SequenceNode {
-				e.add(list.Line, "cue %s: phrases must be a list", k.Value)
-				continue
-			}
-			for _, pn := range list.Content {
-				if err := lx.add(k.Value, pn.Value, fmt.Sprintf("%s:%d", name, pn.Line)); err != nil {
-					e.add(pn.Line, "phrase %q for %s: %v", pn.Value, k.Value, err)
-				}
-			}
-		}
-	}
-	for cue, info := range cueTable {
-		if info.text && lx.cues[cue] == 0 {
-			e.add(1, "text cue %s has no phrases", cue)
-		}
-	}
-	if err := e.err(); err != nil {
-		return nil, err
-	}
-	return lx, nil
 }

@@ -15,12 +15,7 @@ type textCues struct {
 // want to review the DPA") turns into talk about a future that may not
 // come: not negotiation.
 var hypotheticalCues = map[string]bool{CueProcurement: true, CueLegalReview: true, CueSecurityReview: true, CueContractTerms: true,
-
 	CuePaymentTerms: true, CuePricingQuestion: true, CueRedlines: true}
-
-// Words that turn what follows into a contrast: "not the add-on, but ...".
-var contrastWords = setOf("but", "however", "though", "aber", "jedoch", "allerdings", "sondern", "doch", "mais", "cependant", "toutefois",
-	"pero", "sino", "embargo", "maar", "echter")
 
 // Cues after a contrast that engage despite a refusal of something else.
 var partialEngageCues = []string{CueEngage, CuePricingQuestion, CuePricingNegotiation, CuePaymentTerms, CueContractTerms}
@@ -33,13 +28,13 @@ func partialRefusal(tc *textCues, r cueMatch) bool {
 	c := -1
 	s := d.sents[r.sent]
 	for j := r.to; j < s.to; j++ {
-		if contrastWords[d.toks[j].norm] {
+		if d.w.contrastWords[d.toks[j].norm] {
 			c = j
 			break
 		}
 	}
 	if c < 0 && r.sent+1 < len(d.sents) {
-		if n := d.sents[r.sent+1]; n.to > n.from && contrastWords[d.toks[n.from].norm] {
+		if n := d.sents[r.sent+1]; n.to > n.from && d.w.contrastWords[d.toks[n.from].norm] {
 			c = n.from
 		}
 	}
@@ -59,7 +54,7 @@ func partialRefusal(tc *textCues, r cueMatch) bool {
 
 // readCues scans text and keeps, per cue, the first occurrence that counts.
 func (st *state) readCues(text string, vendor bool, notes bool) *textCues {
-	d := tokenize(text)
+	d := tokenize(text, st.w)
 	return st.filterCues(d, st.r.lex.scan(d), vendor, notes)
 }
 
@@ -107,9 +102,9 @@ func (st *state) filterCues(d *textDoc, ms []cueMatch, vendor bool, notes bool) 
 			continue
 		}
 		if info.hedge {
-			words := hedgeWords
+			words := tc.d.w.hedgeWords
 			if m.cue == CueRefusal {
-				words = conditionalWords
+				words = tc.d.w.conditionalWords
 			}
 			if hedgedMatch(tc.d, m, words) {
 				continue
@@ -139,21 +134,14 @@ func (tc *textCues) excerpt(m cueMatch, max int) string {
 
 func (tc *textCues) has(c string) bool { _, ok := tc.good[c]; return ok }
 
-// Verbs of the rep's own moves in call notes ("Offered a 5% discount").
-var vendorVerbs = setOf("offered", "offering", "pitched", "proposed", "quoted", "suggested", "gave", "mentioned", "explained", "presented",
-	"angeboten", "vorgeschlagen", "propose", "offert", "suggere", "ofrecido", "ofreci", "propuse", "aangeboden", "voorgesteld")
-
-// Subjects that make such a verb the buyer's ("they proposed a 3-year term").
-var buyerSubjects = setOf("they", "he", "she", "customer", "client", "buyer", "prospect", "their", "sie", "kunde", "ils", "elle", "il", "client", "cliente", "ellos", "zij", "klant")
-
 // vendorVoice reports a cue in call notes that describes the rep's move.
 func vendorVoice(d *textDoc, m cueMatch) bool {
 	for j := clauseStart(d, m); j < m.from; j++ {
 		w := d.toks[j].norm
-		if buyerSubjects[w] {
+		if d.w.buyerSubjects[w] {
 			return false
 		}
-		if vendorVerbs[w] {
+		if d.w.vendorVerbs[w] {
 			return true
 		}
 	}
@@ -168,8 +156,8 @@ func echoesVendor(d *textDoc, m cueMatch) bool {
 		return false
 	}
 	for j := m.to; j < s.to && j < m.to+3; j++ {
-		if w := d.toks[j].norm; w == "you" || w == "u" || w == "sie" || w == "vous" || w == "usted" || w == "jullie" {
-			if j+1 < s.to && vendorVerbs[d.toks[j+1].norm] || j+1 < s.to && d.toks[j+1].norm == "included" {
+		if d.w.youWords[d.toks[j].norm] {
+			if j+1 < s.to && d.w.vendorVerbs[d.toks[j+1].norm] || j+1 < s.to && d.w.vendorEchoVerbs[d.toks[j+1].norm] {
 				return true
 			}
 		}
@@ -181,38 +169,23 @@ func echoesVendor(d *textDoc, m cueMatch) bool {
 // both fold to "signe".
 func presentSign(d *textDoc, m cueMatch) bool {
 	for j := m.from; j < m.to; j++ {
-		if w := d.toks[j].norm; (w == "signe" || w == "signes") && j > 0 {
-			switch d.toks[j-1].norm {
-			case "je", "le", "la", "les", "l", "on", "il", "elle", "te", "vous", "nous":
-				return true
-			}
+		if d.w.presentSignVerbs[d.toks[j].norm] && j > 0 && d.w.presentSignPronouns[d.toks[j-1].norm] {
+			return true
 		}
 	}
 	return false
 }
 
-// Words of wanting a document signed ("we want the contract signed before
-// ..."): a deadline, not a signed document sent.
-var wantWords = setOf("want", "wants", "wanted", "need", "needs", "like", "require", "requires", "expect", "expects",
-	"wollen", "mochten", "mochte", "brauchen", "benotigen", "mussen", "soll", "sollte",
-	"voulons", "voulez", "veut", "souhaitons", "souhaite", "faut", "besoin", "aimerions",
-	"queremos", "quiere", "necesitamos", "necesita", "gustaria", "deseamos",
-	"willen", "wil", "moet", "moeten", "graag", "wensen")
-
-// Deadline words right after the signed document: "signé avant le 3
-// juillet", "signed by Friday".
-var deadlineWords = setOf("by", "before", "until", "bis", "vor", "spatestens", "avant", "ici", "antes", "hasta", "voor", "uiterlijk", "tot")
-
 // wantedSigned: "we need the contract signed by ..." asks for a signature.
 func wantedSigned(d *textDoc, m cueMatch) bool {
 	s := d.sents[m.sent]
 	for j := m.to; j < s.to && j < m.to+3; j++ {
-		if deadlineWords[d.toks[j].norm] {
+		if d.w.deadlineWords[d.toks[j].norm] {
 			return true
 		}
 	}
 	for j := clauseStart(d, m); j < m.from; j++ {
-		if wantWords[d.toks[j].norm] {
+		if d.w.wantWords[d.toks[j].norm] {
 			return true
 		}
 	}

@@ -33,7 +33,6 @@ type Thresholds struct {
 }
 
 var thresholdKeys = []string{"min_call_seconds", "proposal_view_counts", "meeting_counts_when", "third_party_sender",
-
 	"stage_request_may_skip", "accept_confirm_days", "excerpt_chars", "won_doc_types", "proposal_doc_types"}
 
 func (e *loadErrors) thresholds(n *yaml.Node, t *Thresholds, what string) {
