@@ -34,23 +34,28 @@ type ParseFunc func(headers map[string]string, subject, body string) Message
 // take apart, an auto-reply without headers). The zero Reader is the one
 // the engine uses; a test may swap the first pass.
 type Reader struct {
-	Parse ParseFunc
+	Parse   ParseFunc
+	Markers *Markers // DefaultMarkers when nil
 }
 
 // ReadEmail reads one email.
 func (r Reader) ReadEmail(e Email) Reading {
+	mk := r.Markers
+	if mk == nil {
+		mk = DefaultMarkers()
+	}
 	parse := r.Parse
 	if parse == nil {
-		parse = Read
+		parse = mk.read
 	}
 	m := parse(e.Headers, e.Subject, e.Body)
 	kind, why := m.Machine, m.MachineReason
 	if kind == "" {
-		kind, why = fallbackMachine(e.Headers, e.From, e.Subject, m.Text)
+		kind, why = mk.fallbackMachine(e.Headers, e.From, e.Subject, m.Text)
 	}
 	if kind == "" && e.Body != m.Text {
 		if h, rest, ok := embeddedHeaders(e.Body); ok {
-			if kind, why = fallbackMachine(h, h["From"], h["Subject"], rest); kind == "" {
+			if kind, why = mk.fallbackMachine(h, h["From"], h["Subject"], rest); kind == "" {
 				kind, why = rawMachine(h, rest)
 			}
 		}
@@ -58,7 +63,7 @@ func (r Reader) ReadEmail(e Email) Reading {
 	if kind == "" {
 		if h, rest, ok := embeddedHeaders(m.Text); ok {
 			// a raw message the first pass did not take apart
-			if kind, why = fallbackMachine(h, h["From"], h["Subject"], rest); kind == "" {
+			if kind, why = mk.fallbackMachine(h, h["From"], h["Subject"], rest); kind == "" {
 				kind, why = rawMachine(h, rest)
 			}
 			if kind == "" {
@@ -69,7 +74,7 @@ func (r Reader) ReadEmail(e Email) Reading {
 	if kind != "" {
 		return Reading{Machine: kind, MachineReason: why}
 	}
-	own, atts := ownText(m.Text, e.From)
+	own, atts := mk.ownText(m.Text, e.From)
 	return Reading{Text: own, Attachments: atts}
 }
 
