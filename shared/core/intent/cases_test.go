@@ -8,7 +8,6 @@ import (
 
 	"github.com/stagemover/stagemover/shared/core/evalcase"
 	"github.com/stagemover/stagemover/shared/core/intent"
-	"github.com/stagemover/stagemover/shared/core/mail"
 )
 
 // devCases is the product owner's development set, copied into testdata
@@ -47,12 +46,6 @@ func assertTargets(t *testing.T, sum evalcase.Summary) {
 		t.Errorf("fn_rate %.3f > 0.10 (%s)", sum.FNRate(), sum.Line())
 	}
 }
-
-// passThroughMail is a mail reader whose first pass passes the text through
-// unchanged: only the reader's conservative second pass is left.
-var passThroughMail = intent.WithMailReader(mail.Reader{Parse: func(_ map[string]string, _, body string) mail.Message {
-	return mail.Message{Text: body}
-}})
 
 func TestDevCases(t *testing.T) {
 	assertTargets(t, runCases(t, devCases))

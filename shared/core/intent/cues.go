@@ -347,12 +347,7 @@ func clauseStart(d *textDoc, m cueMatch) int {
 
 // hedgedMatch reports one of words before m in its clause.
 func hedgedMatch(d *textDoc, m cueMatch, words map[string]bool) bool {
-	for j := clauseStart(d, m); j < m.from; j++ {
-		if words[d.toks[j].norm] {
-			return true
-		}
-	}
-	return false
+	return anyIn(d, clauseStart(d, m), m.from, words)
 }
 
 func isNegator(d *textDoc, j int) bool {

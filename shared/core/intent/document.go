@@ -45,12 +45,7 @@ func (st *state) document(i int, s *signal.Signal) {
 			st.discount(i, "document_sent", excerpt, "not a proposal or quote")
 		}
 	case "viewed":
-		switch actor {
-		case sideVendor:
-			st.discount(i, CueInternalViewer, excerpt, "viewed by the vendor's own staff ("+s.Actor+")")
-			return
-		case sideThird, sideNone:
-			st.discount(i, CueThirdParty, excerpt, "viewed by someone outside the buyer's organisation ("+s.Actor+")")
+		if st.notByBuyer(i, s, actor, excerpt, CueInternalViewer, "viewed by the vendor's own staff ("+s.Actor+")") {
 			return
 		}
 		if s.Session != "" {
@@ -78,14 +73,11 @@ func (st *state) document(i int, s *signal.Signal) {
 			ev.Note = "viewing this document shows no stage"
 		}
 	case "completed":
-		switch actor {
-		case sideVendor:
-			st.discount(i, CueVendorSigned, excerpt, "completed by the vendor side ("+s.Actor+"): not the buyer's signature")
-			return
-		case sideThird, sideNone:
-			st.discount(i, CueThirdParty, excerpt, "completed by someone outside the buyer's organisation ("+s.Actor+")")
-			st.flagWhy = append(st.flagWhy, Reason{Signal: i, Kind: string(s.Kind), Cue: CueThirdParty, Rule: PolicyThirdParty, Excerpt: excerpt,
-				Note: "a signature from outside the buyer's organisation needs review"})
+		if st.notByBuyer(i, s, actor, excerpt, CueVendorSigned, "completed by the vendor side ("+s.Actor+"): not the buyer's signature") {
+			if actor != sideVendor {
+				st.flagWhy = append(st.flagWhy, Reason{Signal: i, Kind: string(s.Kind), Cue: CueThirdParty, Rule: PolicyThirdParty, Excerpt: excerpt,
+					Note: "a signature from outside the buyer's organisation needs review"})
+			}
 			return
 		}
 		wonType := contains(st.t.WonDocTypes, s.DocType) || (s.DocType == "other" && contains(st.t.WonDocTypes, "contract") && st.w.looksLikeOrder(s.Name))
@@ -103,4 +95,19 @@ func (st *state) document(i int, s *signal.Signal) {
 		}
 		st.add(i, CueDocumentDeclined, excerpt, true)
 	}
+}
+
+// notByBuyer discounts a document viewed or completed by the vendor side
+// (as vendorCue) or by someone outside the buyer's organisation, and
+// reports whether it did.
+func (st *state) notByBuyer(i int, s *signal.Signal, actor, excerpt, vendorCue, vendorNote string) bool {
+	switch actor {
+	case sideVendor:
+		st.discount(i, vendorCue, excerpt, vendorNote)
+		return true
+	case sideThird, sideNone:
+		st.discount(i, CueThirdParty, excerpt, s.Action+" by someone outside the buyer's organisation ("+s.Actor+")")
+		return true
+	}
+	return false
 }

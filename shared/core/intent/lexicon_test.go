@@ -95,29 +95,52 @@ cues:
 	}
 }
 
-// A broken language file fails to load with file, line and problem.
+// lexiconError is the error loading the lexicon with extra files ("": none).
+func lexiconError(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	if _, err := intent.LoadLexicon(languageFiles(t, extra)); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// A broken language file fails to load, every problem named with its file
+// and line.
 func TestLanguageFileErrors(t *testing.T) {
-	cases := map[string]struct{ file, want string }{
-		"unknown list": {"language: xx\nwords:\n  negatorz: [non]\n", "xx.yaml:3: unknown word list \"negatorz\""},
-		"two words":    {"language: xx\nwords:\n  negators:\n    - non pas\n", "xx.yaml:4: words.negators: \"non pas\" must be one word"},
-		"upper case":   {"language: xx\nwords:\n  reply_prefixes: [\"RE:\"]\n", "xx.yaml:3: words.reply_prefixes: \"RE:\" must be non-empty lower-case text"},
-		"unknown cue":  {"language: xx\ncues:\n  refusall: [\"no\"]\n", "xx.yaml:3: unknown text cue \"refusall\""},
-		"bad phrase":   {"language: xx\ncues:\n  refusal:\n    - \"..2 nope\"\n", "xx.yaml:4: phrase \"..2 nope\" for refusal: a phrase must start with a word"},
-		"bad macro":    {"language: xx\nmacros:\n  day: [\"lundi matin\"]\n", "xx.yaml:3: macro day: macro word \"lundi matin\" must be one word"},
-		"wrong name":   {"language: yy\n", "xx.yaml:1: language \"yy\" does not match the file name xx.yaml"},
-		"no language":  {"words: {}\n", "xx.yaml:1: language: xx is required"},
-		"unknown key":  {"language: xx\nphrases: {}\n", "xx.yaml:2: unknown key \"phrases\" in a language file"},
+	got := lexiconError(t, map[string]string{
+		"xx.yaml": `language: xx
+phrases: {}
+words:
+  negatorz: [non]
+  negators:
+    - non pas
+  reply_prefixes: ["RE:"]
+macros:
+  day: ["lundi matin"]
+cues:
+  refusall: ["no"]
+  refusal:
+    - "..2 nope"
+`,
+		"yy.yaml": "language: zz\n",
+		"ww.yaml": "words: {}\n",
+	})
+	mustMention := func(want string) {
+		t.Helper()
+		if !strings.Contains(got, want) {
+			t.Errorf("error lacks %q:\n%s", want, got)
+		}
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, err := intent.LoadLexicon(languageFiles(t, map[string]string{"xx.yaml": c.file}))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("want an error containing %q, got %v", c.want, err)
-			}
-		})
-	}
-	_, err := intent.LoadLexicon(languageFiles(t, map[string]string{"languages.yaml": "order: [en, zz]\n"}))
-	if err == nil || !strings.Contains(err.Error(), "languages.yaml:1: language \"zz\" has no file zz.yaml") {
-		t.Errorf("languages.yaml naming a missing file: got %v", err)
+	mustMention(`xx.yaml:2: unknown key "phrases" in a language file`)
+	mustMention(`xx.yaml:4: unknown word list "negatorz"`)
+	mustMention(`xx.yaml:6: words.negators: "non pas" must be one word`)
+	mustMention(`xx.yaml:7: words.reply_prefixes: "RE:" must be non-empty lower-case text`)
+	mustMention(`xx.yaml:9: macro day: macro word "lundi matin" must be one word`)
+	mustMention(`xx.yaml:11: unknown text cue "refusall"`)
+	mustMention(`xx.yaml:13: phrase "..2 nope" for refusal: a phrase must start with a word`)
+	mustMention(`yy.yaml:1: language "zz" does not match the file name yy.yaml`)
+	mustMention(`ww.yaml:1: language: ww is required`)
+	if got := lexiconError(t, map[string]string{"languages.yaml": "order: [en, zz]\n"}); !strings.Contains(got, `languages.yaml:1: language "zz" has no file zz.yaml`) {
+		t.Errorf("languages.yaml naming a missing file: got %q", got)
 	}
 }

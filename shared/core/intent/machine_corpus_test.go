@@ -9,8 +9,15 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/core/intent"
+	"github.com/stagemover/stagemover/shared/core/mail"
 	"github.com/stagemover/stagemover/shared/core/signal"
 )
+
+// passThroughMail is a mail reader whose first pass passes the text through
+// unchanged: only the reader's conservative second pass is left.
+var passThroughMail = intent.WithMailReader(mail.Reader{Parse: func(_ map[string]string, _, body string) mail.Message {
+	return mail.Message{Text: body}
+}})
 
 // Real bounces, delivery reports and abuse reports (the sisimai set, kept
 // once in the mail package's testdata) must never advance a deal, even when they appear to come

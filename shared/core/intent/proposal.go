@@ -48,22 +48,12 @@ func (st *state) proposalMatches(d *textDoc, ms []cueMatch) ([]cueMatch, *cueMat
 
 func attachedSentence(d *textDoc, sent int) bool {
 	s := d.sents[sent]
-	for j := s.from; j < s.to; j++ {
-		if d.w.attachWords[d.toks[j].norm] {
-			return true
-		}
-	}
-	return false
+	return anyIn(d, s.from, s.to, d.w.attachWords)
 }
 
 // docMatch reports a proposal match that names the offer document.
 func docMatch(d *textDoc, m cueMatch) bool {
-	for j := m.from; j < m.to && j < len(d.toks); j++ {
-		if d.w.docWords[d.toks[j].norm] {
-			return true
-		}
-	}
-	return false
+	return anyIn(d, m.from, min(m.to, len(d.toks)), d.w.docWords)
 }
 
 func hasCue(ms []cueMatch, cue string) bool {
@@ -75,13 +65,9 @@ func hasCue(ms []cueMatch, cue string) bool {
 	return false
 }
 
+// offerMatch reports a proposal match that names an offer or an attachment.
 func offerMatch(d *textDoc, m cueMatch) bool {
-	for j := m.from; j < m.to && j < len(d.toks); j++ {
-		if d.w.offerWords[d.toks[j].norm] {
-			return true
-		}
-	}
-	return false
+	return anyIn(d, m.from, min(m.to, len(d.toks)), d.w.offerWords)
 }
 
 // engagedBefore: the buyer took part in the conversation before signal i

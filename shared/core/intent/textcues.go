@@ -152,14 +152,9 @@ func vendorVoice(d *textDoc, m cueMatch) bool {
 // terms rather than negotiating them (unless it is asked about).
 func echoesVendor(d *textDoc, m cueMatch) bool {
 	s := d.sents[m.sent]
-	if s.question {
-		return false
-	}
-	for j := m.to; j < s.to && j < m.to+3; j++ {
-		if d.w.youWords[d.toks[j].norm] {
-			if j+1 < s.to && d.w.vendorVerbs[d.toks[j+1].norm] || j+1 < s.to && d.w.vendorEchoVerbs[d.toks[j+1].norm] {
-				return true
-			}
+	for j := m.to; !s.question && j+1 < s.to && j < m.to+3; j++ {
+		if next := d.toks[j+1].norm; d.w.youWords[d.toks[j].norm] && (d.w.vendorVerbs[next] || d.w.vendorEchoVerbs[next]) {
+			return true
 		}
 	}
 	return false
@@ -179,15 +174,5 @@ func presentSign(d *textDoc, m cueMatch) bool {
 // wantedSigned: "we need the contract signed by ..." asks for a signature.
 func wantedSigned(d *textDoc, m cueMatch) bool {
 	s := d.sents[m.sent]
-	for j := m.to; j < s.to && j < m.to+3; j++ {
-		if d.w.deadlineWords[d.toks[j].norm] {
-			return true
-		}
-	}
-	for j := clauseStart(d, m); j < m.from; j++ {
-		if d.w.wantWords[d.toks[j].norm] {
-			return true
-		}
-	}
-	return false
+	return anyIn(d, m.to, min(s.to, m.to+3), d.w.deadlineWords) || anyIn(d, clauseStart(d, m), m.from, d.w.wantWords)
 }

@@ -118,6 +118,16 @@ func seqAt(d *textDoc, seqs [][]string, j, end int) int {
 	return 0
 }
 
+// anyIn reports one of set among the tokens [from, to) of d.
+func anyIn(d *textDoc, from, to int, set wordSet) bool {
+	for j := from; j < to; j++ {
+		if set[d.toks[j].norm] {
+			return true
+		}
+	}
+	return false
+}
+
 // isNDA: a document named as a non-disclosure agreement.
 func (w *wordLists) isNDA(name string) bool {
 	l := " " + strings.ToLower(name) + " "

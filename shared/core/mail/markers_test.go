@@ -11,18 +11,17 @@ import (
 // markerFilesWith is the embedded markers (markers/*.yaml) plus extra files.
 func markerFilesWith(t *testing.T, extra map[string]string) fstest.MapFS {
 	t.Helper()
-	dir := os.DirFS("markers")
-	names, err := fs.Glob(dir, "*.yaml")
-	if err != nil || len(names) < 5 {
-		t.Fatalf("marker files: %v %v", names, err)
-	}
 	out := fstest.MapFS{}
-	for _, n := range names {
-		data, err := fs.ReadFile(dir, n)
-		if err != nil {
-			t.Fatal(err)
+	err := fs.WalkDir(os.DirFS("markers"), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
-		out[n] = &fstest.MapFile{Data: data}
+		data, err := os.ReadFile("markers/" + p)
+		out[p] = &fstest.MapFile{Data: data}
+		return err
+	})
+	if err != nil || len(out) < 5 {
+		t.Fatalf("marker files: %d, %v", len(out), err)
 	}
 	for n, s := range extra {
 		out[n] = &fstest.MapFile{Data: []byte(s)}
@@ -59,23 +58,35 @@ markers:
 	}
 }
 
-// A broken marker file fails to load with file, line and problem.
+// A broken marker file fails to load, every problem named with its file
+// and line.
 func TestMarkerFileErrors(t *testing.T) {
-	cases := map[string]struct{ file, want string }{
-		"unknown list": {"language: xx\nmarkers:\n  sign_offz: [hej]\n", "xx.yaml:3: unknown marker list \"sign_offz\""},
-		"upper case":   {"language: xx\nmarkers:\n  sign_offs:\n    - Hej\n", "xx.yaml:4: sign_offs: \"Hej\" must be lower case"},
-		"not folded":   {"language: xx\nmarkers:\n  recheck_closings: [\"hälsningar\"]\n", "xx.yaml:3: recheck_closings: \"hälsningar\" must be folded"},
-		"no hint":      {"language: xx\nmarkers:\n  disclaimer_cues: [\"sekretessbelagd\"]\n", "xx.yaml:3: disclaimer_cues: \"sekretessbelagd\" holds none of the disclaimer_hints"},
-		"wrong name":   {"language: yy\n", "xx.yaml:1: language \"yy\" does not match the file name xx.yaml"},
-		"unknown key":  {"language: xx\nwords: {}\n", "xx.yaml:2: unknown key \"words\""},
+	_, err := LoadMarkers(markerFilesWith(t, map[string]string{
+		"xx.yaml": `language: xx
+words: {}
+markers:
+  sign_offz: [hej]
+  sign_offs:
+    - Hej
+  recheck_closings: ["hälsningar"]
+  disclaimer_cues: ["sekretessbelagd"]
+`,
+		"zz.yaml": "language: yy\n",
+	}))
+	if err == nil {
+		t.Fatal("broken marker files loaded")
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, err := LoadMarkers(markerFilesWith(t, map[string]string{"xx.yaml": c.file}))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("want an error containing %q, got %v", c.want, err)
-			}
-		})
+	for _, want := range []string{
+		`xx.yaml:2: unknown key "words"`,
+		`xx.yaml:4: unknown marker list "sign_offz"`,
+		`xx.yaml:6: sign_offs: "Hej" must be lower case`,
+		`xx.yaml:7: recheck_closings: "hälsningar" must be folded`,
+		`xx.yaml:8: disclaimer_cues: "sekretessbelagd" holds none of the disclaimer_hints`,
+		`zz.yaml:1: language "yy" does not match the file name zz.yaml`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }
 
