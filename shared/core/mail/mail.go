@@ -93,7 +93,7 @@ func (mk *Markers) read(headers map[string]string, subject, body string) Message
 	}
 
 	opening := openingText(own)
-	kind, reason := detectMachine(&h, subject, &c, opening)
+	kind, reason := mk.detectMachine(&h, subject, &c, opening)
 
 	kept, attachments := mk.stripSignature(own)
 	if len(answers) > 0 {

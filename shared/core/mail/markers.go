@@ -43,6 +43,13 @@ type Markers struct {
 	attachmentPrefixes, disclaimerStarts, signatureWords                   []string
 	closings                                                               map[string]bool
 	machineSubjects, machineText                                           []kindPhrase
+	// machine mail, the first pass
+	feedbackSubjectRe, bounceSubjectRe, weakBounceSubjectRe    *regexp.Regexp
+	deliveredSubjectRe, deliveryReportSubjectRe, autoSubjectRe *regexp.Regexp
+	bounceText, autoStrong, absence                            phrases
+	returnCues, pastTense, mailEvidence, daemonSenders         []string
+	readReceipts                                               []string
+	forwardSubjectPrefixes                                     map[string]bool
 }
 
 // kindPhrase is a phrase that marks machine mail of one kind.
@@ -55,28 +62,33 @@ const (
 	lowerText  markerText = iota // lower case
 	foldedText                   // lower case, accents removed (see Fold)
 	asWritten                    // matched as written
+	regexText                    // a Go regular expression (on lower-case text)
 )
 
-// markerList is one list of the language files, read into lists[name].
-type markerList struct {
-	name string
-	text markerText
-}
-
-var markerLists = []markerList{
-	{"sign_offs", lowerText}, {"footer_prefixes", lowerText}, {"attachment_labels", lowerText},
-	{"disclaimer_cues", lowerText}, {"disclaimer_words", lowerText}, {"disclaimer_hints", lowerText},
-	{"disclaimer_determiners", lowerText}, {"disclaimer_nouns", lowerText}, {"disclaimer_verbs", lowerText},
-	{"disclaimer_adjectives", lowerText}, {"name_particles", lowerText}, {"greeting_words", lowerText},
-	{"title_words", lowerText}, {"title_acronyms", asWritten}, {"small_words", lowerText},
-	{"attribution_verbs", lowerText}, {"attribution_leads", lowerText}, {"attribution_verb_stems", lowerText},
-	{"forward_intros", lowerText}, {"separator_words", lowerText}, {"header_from_labels", lowerText},
-	{"header_labels", lowerText}, {"answer_labels", lowerText},
-	{"recheck_separators", foldedText}, {"recheck_forward_openings", foldedText}, {"recheck_wrote_verbs", foldedText},
-	{"recheck_header_starts", foldedText}, {"recheck_header_next", foldedText}, {"recheck_attachment_prefixes", foldedText},
-	{"recheck_closings", foldedText}, {"recheck_disclaimer_starts", foldedText}, {"recheck_signature_words", foldedText},
-	{"machine_subjects_auto_reply", foldedText}, {"machine_subjects_bounce", foldedText}, {"machine_subjects_feedback", foldedText},
-	{"machine_text_auto_reply", foldedText}, {"machine_text_bounce", foldedText},
+// markerLists names every list of the language files, by how its entries
+// are written.
+var markerLists = map[markerText][]string{
+	lowerText: {
+		"sign_offs", "footer_prefixes", "attachment_labels", "disclaimer_cues", "disclaimer_words",
+		"disclaimer_hints", "disclaimer_determiners", "disclaimer_nouns", "disclaimer_verbs",
+		"disclaimer_adjectives", "name_particles", "greeting_words", "title_words", "small_words",
+		"attribution_verbs", "attribution_leads", "attribution_verb_stems", "forward_intros", "separator_words",
+		"header_from_labels", "header_labels", "answer_labels", "machine_mail_evidence", "machine_read_receipts",
+		"machine_forward_subject_prefixes", "machine_daemon_senders", "machine_return_cues", "machine_past_tense",
+	},
+	foldedText: {
+		"recheck_separators", "recheck_forward_openings", "recheck_wrote_verbs", "recheck_header_starts",
+		"recheck_header_next", "recheck_attachment_prefixes", "recheck_closings", "recheck_disclaimer_starts",
+		"recheck_signature_words", "recheck_subjects_auto_reply", "recheck_subjects_bounce",
+		"recheck_subjects_feedback", "recheck_text_auto_reply", "recheck_text_bounce",
+	},
+	regexText: {
+		"machine_feedback_subjects", "machine_bounce_subjects", "machine_weak_bounce_subjects",
+		"machine_delivered_subjects", "machine_delivery_report_subjects", "machine_bounce_text",
+		"machine_bounce_diagnostics", "machine_auto_subjects", "machine_absence_subject_words",
+		"machine_auto_text", "machine_absence_text",
+	},
+	asWritten: {"title_acronyms"},
 }
 
 var (
@@ -113,8 +125,10 @@ func loadMarkers(fsys fs.FS, prefix string) (*Markers, error) {
 		return nil, err
 	}
 	text := map[string]markerText{}
-	for _, l := range markerLists {
-		text[l.name] = l.text
+	for tx, names := range markerLists {
+		for _, n := range names {
+			text[n] = tx
+		}
 	}
 	lists := map[string][]string{}
 	where := map[string]string{} // entry -> file:line, for the checks below
@@ -181,6 +195,8 @@ func loadMarkers(fsys fs.FS, prefix string) (*Markers, error) {
 					bad(at, "%s: %q must be lower case", k, s)
 				case tx == foldedText && s != Fold(s):
 					bad(at, "%s: %q must be folded (lower case, no accents: %q)", k, s, Fold(s))
+				case tx == regexText && !compiles(s):
+					bad(at, "%s: %q is not a regular expression", k, s)
 				default:
 					lists[k] = append(lists[k], s)
 					where[k+"\x00"+s] = at
@@ -256,6 +272,7 @@ func compileMarkers(l map[string][]string, where map[string]string) (*Markers, [
 		}
 		return "(?:" + strings.Join(q, "|") + ")"
 	}
+	re := func(name string) string { return "(?:" + strings.Join(l[name], "|") + ")" }
 	mk := &Markers{
 		signOffs:         set("sign_offs"),
 		footerPrefixes:   l["footer_prefixes"],
@@ -308,13 +325,13 @@ func compileMarkers(l map[string][]string, where map[string]string) (*Markers, [
 			}
 		}
 	}
-	for _, k := range []struct{ kind, list string }{{MachineAutoReply, "machine_subjects_auto_reply"}, {MachineBounce, "machine_subjects_bounce"},
-		{MachineFeedback, "machine_subjects_feedback"}} {
+	for _, k := range []struct{ kind, list string }{{MachineAutoReply, "recheck_subjects_auto_reply"}, {MachineBounce, "recheck_subjects_bounce"},
+		{MachineFeedback, "recheck_subjects_feedback"}} {
 		for _, p := range l[k.list] {
 			mk.machineSubjects = append(mk.machineSubjects, kindPhrase{k.kind, p})
 		}
 	}
-	for _, k := range []struct{ kind, list string }{{MachineAutoReply, "machine_text_auto_reply"}, {MachineBounce, "machine_text_bounce"}} {
+	for _, k := range []struct{ kind, list string }{{MachineAutoReply, "recheck_text_auto_reply"}, {MachineBounce, "recheck_text_bounce"}} {
 		for _, p := range l[k.list] {
 			mk.machineText = append(mk.machineText, kindPhrase{k.kind, p})
 		}
@@ -325,7 +342,25 @@ func compileMarkers(l map[string][]string, where map[string]string) (*Markers, [
 	mk.attachmentRe = regexp.MustCompile(`(?i)^\[?` + alt("attachment_labels") + `\s*:\s*\S`)
 	mk.disclaimerRe = regexp.MustCompile(alt("disclaimer_determiners") + `\s+` + alt("disclaimer_nouns") + `[^.]*?\s` +
 		alt("disclaimer_verbs") + `\s[^.]*?` + alt("disclaimer_adjectives"))
+	mk.feedbackSubjectRe = regexp.MustCompile(`^` + re("machine_feedback_subjects"))
+	mk.bounceSubjectRe = regexp.MustCompile(`^(?:\[[^\]]*\]\s*)?` + re("machine_bounce_subjects"))
+	mk.weakBounceSubjectRe = regexp.MustCompile(`^(?:\[[^\]]*\]\s*)?` + re("machine_weak_bounce_subjects"))
+	mk.deliveredSubjectRe = regexp.MustCompile(re("machine_delivered_subjects"))
+	mk.deliveryReportSubjectRe = regexp.MustCompile(re("machine_delivery_report_subjects"))
+	mk.autoSubjectRe = regexp.MustCompile(`^(?:` + strings.Join(l["machine_auto_subjects"], "|") + `|` +
+		re("machine_absence_subject_words") + `\s*(?::|$|\())`)
+	mk.bounceText = newPhrases(append(append([]string(nil), l["machine_bounce_text"]...), l["machine_bounce_diagnostics"]...)...)
+	mk.autoStrong = newPhrases(l["machine_auto_text"]...)
+	mk.absence = newPhrases(l["machine_absence_text"]...)
+	mk.returnCues, mk.pastTense, mk.mailEvidence = l["machine_return_cues"], l["machine_past_tense"], l["machine_mail_evidence"]
+	mk.daemonSenders, mk.readReceipts = l["machine_daemon_senders"], l["machine_read_receipts"]
+	mk.forwardSubjectPrefixes = set("machine_forward_subject_prefixes")
 	return mk, problems
+}
+
+func compiles(expr string) bool {
+	_, err := regexp.Compile(expr)
+	return err == nil
 }
 
 func containsAny(s string, subs []string) bool {

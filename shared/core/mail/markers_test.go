@@ -36,7 +36,7 @@ func TestAddingAMarkerLanguageIsAddingAFile(t *testing.T) {
 	mk, err := LoadMarkers(markerFilesWith(t, map[string]string{"nb.yaml": `language: nb
 markers:
   sign_offs: ["med vennlig hilsen"]
-  machine_text_auto_reply: ["jeg er pa ferie"]
+  recheck_text_auto_reply: ["jeg er pa ferie"]
 `}))
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +70,7 @@ markers:
     - Hej
   recheck_closings: ["hälsningar"]
   disclaimer_cues: ["sekretessbelagd"]
+  machine_auto_text: ["(detta är ett automatiskt svar"]
 `,
 		"zz.yaml": "language: yy\n",
 	}))
@@ -82,6 +83,7 @@ markers:
 		`xx.yaml:6: sign_offs: "Hej" must be lower case`,
 		`xx.yaml:7: recheck_closings: "hälsningar" must be folded`,
 		`xx.yaml:8: disclaimer_cues: "sekretessbelagd" holds none of the disclaimer_hints`,
+		`xx.yaml:9: machine_auto_text: "(detta är ett automatiskt svar" is not a regular expression`,
 		`zz.yaml:1: language "yy" does not match the file name zz.yaml`,
 	} {
 		if !strings.Contains(err.Error(), want) {
