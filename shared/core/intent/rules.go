@@ -426,10 +426,11 @@ func (e *loadErrors) rules(n *yaml.Node, p *Pipeline, inherited []*Rule) {
 	}
 }
 
-func textCueNames() []string {
+// cueNames lists, sorted, the cues whose info passes keep.
+func cueNames(keep func(cueInfo) bool) []string {
 	var out []string
 	for k, v := range cueTable {
-		if v.text {
+		if keep(v) {
 			out = append(out, k)
 		}
 	}
@@ -437,13 +438,6 @@ func textCueNames() []string {
 	return out
 }
 
-func mappableCues() []string {
-	var out []string
-	for k, v := range cueTable {
-		if v.mappable {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func textCueNames() []string { return cueNames(func(c cueInfo) bool { return c.text }) }
+
+func mappableCues() []string { return cueNames(func(c cueInfo) bool { return c.mappable }) }
