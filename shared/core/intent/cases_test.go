@@ -8,21 +8,20 @@ import (
 
 	"github.com/stagemover/stagemover/shared/core/evalcase"
 	"github.com/stagemover/stagemover/shared/core/intent"
-	"github.com/stagemover/stagemover/shared/core/mail"
 )
 
 // devCases is the product owner's development set, copied into testdata
 // (testdata/SOURCE.md says from where).
 const devCases = "testdata/cases-dev.jsonl"
 
-func runCases(t *testing.T, path string) evalcase.Summary {
+func runCases(t *testing.T, path string, opts ...intent.Option) evalcase.Summary {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	engine := intent.NewEngine(intent.DefaultRules())
+	engine := intent.NewEngine(intent.DefaultRules(), opts...)
 	sum, err := evalcase.Run(context.Background(), engine, f, func(r evalcase.Result) {
 		if !r.Correct {
 			t.Logf("%s %s: got %s want %s (rule %s)", r.Mark(), r.Case.ID, r.Got, r.Want, r.Decision.Rule)
@@ -52,14 +51,11 @@ func TestDevCases(t *testing.T) {
 	assertTargets(t, runCases(t, devCases))
 }
 
-// The engine's own safety net (quote and signature stripping, machine
-// mail) must hold even with a mail reader that passes text through.
+// The mail reader's second, conservative pass (quote and signature
+// stripping, machine mail) must hold even when its first pass passes the text through.
 func TestDevCasesWithPassThroughMailReader(t *testing.T) {
 	path := devCases
-	defer intent.SetMailReader(func(_ map[string]string, _, body string) mail.Message {
-		return mail.Message{Text: body}
-	})()
-	assertTargets(t, runCases(t, path))
+	assertTargets(t, runCases(t, path, passThroughMail))
 }
 
 // Cases written for this package (other companies, phrasings and
@@ -79,10 +75,7 @@ func TestExtraCases(t *testing.T) {
 }
 
 func TestExtraCasesWithPassThroughMailReader(t *testing.T) {
-	defer intent.SetMailReader(func(_ map[string]string, _, body string) mail.Message {
-		return mail.Message{Text: body}
-	})()
 	for _, f := range extraFiles(t) {
-		t.Run(filepath.Base(f), func(t *testing.T) { assertTargets(t, runCases(t, f)) })
+		t.Run(filepath.Base(f), func(t *testing.T) { assertTargets(t, runCases(t, f, passThroughMail)) })
 	}
 }

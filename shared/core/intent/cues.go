@@ -1,6 +1,6 @@
 package intent
 
-// Cue names. Text cues are defined by phrases in rules/lexicon.yaml (and
+// Cue names. Text cues are defined by phrases in lexicon/*.yaml (and
 // may be extended by a rules file); evidence cues are produced by the
 // engine from meetings, documents, calls and the shape of an email. Rules
 // map cues to stages, a won status or a flag.
@@ -149,51 +149,6 @@ var cueTable = map[string]cueInfo{
 	CueStageRequest:         {mappable: true},
 }
 
-// Words that negate what follows them in the same clause.
-var negators = setOf(
-	"not", "no", "never", "without", "nor", "neither", "nothing", "none", "nobody", "cannot", "hardly",
-	"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne", "weder",
-	"pas", "aucun", "aucune", "jamais", "sans", "ni", "rien", "guere",
-	"nunca", "sin", "ningun", "ninguna", "ninguno", "tampoco", "nada", "jamas",
-	"niet", "geen", "nooit", "zonder", "nergens", "niets",
-)
-
-// Words after a negator that undo it ("no later than", "not only").
-var negatorUndo = setOf("later", "only", "problem", "problems", "worries", "doubt", "embargo", "nur", "seulement", "solo", "alleen", "spater", "mas", "tard")
-
-// Verbs of objection: "we can't accept the cap" is engagement with terms.
-var objectionWords = setOf("accept", "agree", "acceptable", "work", "works", "happy", "comfortable", "sign", "live", "fine", "ok", "okay", "possible", "feasible", "enough", "sufficient", "competitive", "align", "meet", "match",
-	"akzeptieren", "einverstanden", "annehmen", "akzeptabel", "tragbar",
-	"accepter", "acceptable", "accord", "signer",
-	"aceptar", "aceptable", "acuerdo", "asumir", "firmar",
-	"akkoord", "accepteren", "acceptabel", "tekenen")
-
-// Markers of a future, conditional or pending act.
-var futureWords = setOf("will", "ll", "shall", "going", "gonna", "once", "when", "if", "soon", "tomorrow", "later", "waiting", "await", "awaiting", "need", "needs", "require", "requires", "expect", "expecting", "until", "before", "ready",
-	"wird", "werden", "werde", "sobald", "wenn", "falls", "nachdem", "morgen", "bald", "spater",
-	"sera", "serons", "seront", "vais", "allons", "va", "vont", "enverrai", "enverrons", "des", "quand", "lorsque", "si", "fois", "demain", "bientot",
-	"cuando", "vez", "vamos", "voy", "enviaremos", "enviare", "manana", "pronto", "cuanto",
-	"zullen", "zal", "gaan", "ga", "zodra", "wanneer", "als", "indien", "straks", "binnenkort")
-
-var withoutWords = setOf("without", "ohne", "sans", "sin", "zonder")
-
-// Words that place a statement in the past: history, not a decision now.
-var pastWords = setOf("previously", "originally", "formerly", "damals", "fruher",
-	"auparavant", "autrefois", "anteriormente", "vroeger", "destijds")
-
-// Spans that keep a past event recent: "a few weeks ago", "hace unas
-// semanas", "vor zwei Monaten", "il y a quinze jours", "een maand geleden".
-// A refusal made last month is a refusal now; "last month/letzten Monat/le
-// mois dernier/el mes pasado/vorige maand" is recent too.
-var recentUnits = setOf("day", "days", "week", "weeks", "fortnight", "month", "months", "quarter",
-	"tag", "tagen", "tage", "woche", "wochen", "monat", "monaten", "quartal",
-	"jour", "jours", "semaine", "semaines", "mois", "trimestre",
-	"dia", "dias", "semana", "semanas", "mes", "meses",
-	"dag", "dagen", "weken", "maand", "maanden", "kwartaal")
-
-var yearUnits = setOf("year", "years", "decade", "decades", "jahr", "jahre", "jahren", "jahrzehnt", "jahrzehnten",
-	"an", "ans", "annee", "annees", "ano", "anos", "decada", "decadas", "jaar", "jaren")
-
 // pastContext reports a time-in-the-past marker in m's sentence: a span of
 // years ago ("two years ago", "vor drei Jahren", "il y a deux ans", "hace
 // años", "jaren geleden"), "previously", or a year before nowYear (0: any
@@ -209,10 +164,10 @@ func pastContext(d *textDoc, m cueMatch, nowYear int) bool {
 		}
 		for k := from; k < to; k++ {
 			w := d.toks[k].norm
-			if yearUnits[w] {
+			if d.w.yearUnits[w] {
 				return "year"
 			}
-			if recentUnits[w] {
+			if d.w.recentUnits[w] {
 				return "recent"
 			}
 		}
@@ -221,18 +176,15 @@ func pastContext(d *textDoc, m cueMatch, nowYear int) bool {
 	for j := s.from; j < s.to; j++ {
 		w := d.toks[j].norm
 		switch {
-		case pastWords[w]:
+		case d.w.pastWords[w]:
 			return true
-		case w == "ago" || w == "geleden":
+		case d.w.agoAfter[w]:
 			if unitNear(j-3, j) != "recent" {
 				return true
 			}
-		case w == "vor" || w == "hace":
-			if unitNear(j+1, j+4) == "year" {
-				return true
-			}
-		case w == "il" && j+2 < s.to && d.toks[j+1].norm == "y" && d.toks[j+2].norm == "a":
-			if unitNear(j+3, j+6) == "year" {
+		case seqAt(d, d.w.agoBefore, j, s.to) > 0:
+			n := seqAt(d, d.w.agoBefore, j, s.to)
+			if unitNear(j+n, j+n+3) == "year" {
 				return true
 			}
 		case len(w) == 4 && (w[:2] == "19" || w[:2] == "20") && w[2] >= '0' && w[2] <= '9' && w[3] >= '0' && w[3] <= '9':
@@ -260,10 +212,10 @@ func historyContext(d *textDoc, m cueMatch) bool {
 	// follows closely ("vor dem 1. Mai" is a deadline)
 	unit := func(from int) bool {
 		for k := from; k < s.to && k <= from+2; k++ {
-			if historyUnits[d.toks[k].norm] {
+			if d.w.historyUnits[d.toks[k].norm] {
 				return true
 			}
-			if !historyCounts[d.toks[k].norm] && !(d.toks[k].norm[0] >= '0' && d.toks[k].norm[0] <= '9') {
+			if !d.w.historyCounts[d.toks[k].norm] && !(d.toks[k].norm[0] >= '0' && d.toks[k].norm[0] <= '9') {
 				return false
 			}
 		}
@@ -272,61 +224,26 @@ func historyContext(d *textDoc, m cueMatch) bool {
 	for j := s.from; j < s.to; j++ {
 		w := d.toks[j].norm
 		switch {
-		case historyTime[w]:
+		case d.w.historyTime[w]:
 			return true
-		case w == "hace" || w == "vor" || w == "il" && j+2 < s.to && d.toks[j+1].norm == "y" && d.toks[j+2].norm == "a":
-			k := j + 1
-			if w == "il" {
-				k = j + 3
-			}
-			if unit(k) {
+		case seqAt(d, d.w.agoBefore, j, s.to) > 0:
+			if unit(j + seqAt(d, d.w.agoBefore, j, s.to)) {
 				return true
 			}
-		case historyAdj[w]:
+		case d.w.historyAdj[w]:
 			for k := j + 1; k < s.to && k <= j+2; k++ {
-				if historyNoun[d.toks[k].norm] {
+				if d.w.historyNoun[d.toks[k].norm] {
 					return true
 				}
 			}
-		case historyNoun[w]:
-			if j+1 < s.to && historyAdjAfter[d.toks[j+1].norm] {
+		case d.w.historyNoun[w]:
+			if j+1 < s.to && d.w.historyAdjAfter[d.toks[j+1].norm] {
 				return true
 			}
 		}
 	}
 	return false
 }
-
-var (
-	historyTime   = setOf("ago", "previously", "formerly", "geleden", "vroeger", "destijds", "damals", "auparavant", "autrefois", "anteriormente", "antano")
-	historyCounts = setOf("a", "an", "one", "two", "three", "four", "five", "several", "few", "some", "couple",
-		"einem", "einer", "zwei", "drei", "vier", "funf", "einigen", "mehreren", "paar",
-		"un", "une", "deux", "trois", "quatre", "cinq", "quelques", "plusieurs",
-		"unos", "unas", "dos", "tres", "cuatro", "cinco", "varios", "varias", "algunos",
-		"gut", "knapp", "fast", "presque", "casi", "mas", "de")
-	historyUnits = setOf("jahren", "monaten", "wochen", "jahrzehnten", "ans", "annees", "mois", "semaines", "anos", "meses", "semanas", "decadas")
-	historyAdj   = setOf("previous", "former", "last", "old", "prior", "ex",
-		"vorherigen", "vorheriger", "vorherige", "ehemaligen", "ehemaliger", "ehemalige", "fruheren", "fruherer", "fruhere", "alten", "alter", "altem", "bisherigen", "letzten",
-		"ancien", "ancienne", "anciens", "precedent", "precedente",
-		"antiguo", "antigua", "anterior",
-		"vorige", "vorig", "oude", "voormalige", "vroegere", "vorigen")
-	historyAdjAfter = setOf("precedent", "precedente", "anterior", "antiguo", "antigua")
-	historyNoun     = setOf("vendor", "vendors", "supplier", "suppliers", "provider", "providers", "agency", "contractor",
-		"anbieter", "anbieters", "lieferant", "lieferanten", "dienstleister", "dienstleisters",
-		"fournisseur", "fournisseurs", "prestataire", "prestataires", "editeur",
-		"proveedor", "proveedores", "proveedora",
-		"leverancier", "leveranciers", "aanbieder", "partij")
-)
-
-// Nouns that a negator turns into "nothing to raise": "no questions",
-// "keine Fragen", "pas de questions", "sin preguntas", "geen vragen",
-// "no objections", "keine Einwände", "aucune remarque", "ninguna duda",
-// "geen bezwaren".
-var raiseNouns = setOf("question", "questions", "query", "queries", "concern", "concerns", "objection", "objections", "issue", "issues", "comment", "comments", "remarks", "points", "changes", "problem", "problems",
-	"frage", "fragen", "einwand", "einwande", "einwanden", "bedenken", "anmerkung", "anmerkungen", "ruckfragen", "anderungswunsche", "kommentare", "punkte",
-	"remarque", "remarques", "objection", "reserve", "reserves", "commentaire", "commentaires", "interrogation", "interrogations",
-	"pregunta", "preguntas", "duda", "dudas", "objecion", "objeciones", "comentario", "comentarios", "observacion", "observaciones", "reparo", "reparos",
-	"vraag", "vragen", "bezwaar", "bezwaren", "opmerking", "opmerkingen", "punten")
 
 // noQuestionsClause reports "no questions"/"keine Fragen" anywhere in m's
 // clause, before or after it: "zu Preisen haben wir keine Fragen", "no
@@ -342,27 +259,17 @@ func noQuestionsClause(d *textDoc, m cueMatch) bool {
 		if j >= m.from && j < m.to {
 			continue
 		}
-		if !isNegator(d, j) || withoutWords[d.toks[j].norm] {
+		if !isNegator(d, j) || d.w.withoutWords[d.toks[j].norm] {
 			continue
 		}
 		for k := j + 1; k < to && k <= j+3; k++ {
-			if raiseNouns[d.toks[k].norm] {
+			if d.w.raiseNouns[d.toks[k].norm] {
 				return true
 			}
 		}
 	}
 	return false
 }
-
-// Words that make "not proceed" conditional rather than a refusal.
-var untilWords = setOf("until", "unless", "before", "till", "til", "without", "bis", "bevor", "ohne", "avant", "sans", "tant", "hasta", "sin", "antes", "tot", "voordat", "zolang", "tenzij", "zonder")
-
-// Words that make a pricing mention a question or request to clarify.
-var questionWords = setOf("question", "questions", "clarify", "clarification", "explain", "understand", "breakdown", "confirm", "wondering", "wonder", "whether",
-	"frage", "fragen", "erklaren", "erlautern", "klaren", "ob",
-	"question", "questions", "expliquer", "preciser", "confirmer",
-	"pregunta", "preguntas", "aclarar", "explicar", "confirmar", "si",
-	"vraag", "vragen", "uitleggen", "verduidelijken", "bevestigen", "of")
 
 // negatedMatch reports whether m is negated in its clause.
 func negatedMatch(d *textDoc, m cueMatch, info cueInfo) bool {
@@ -375,15 +282,15 @@ func negatedMatch(d *textDoc, m cueMatch, info cueInfo) bool {
 		if !isNegator(d, j) {
 			return false
 		}
-		if info.conditionNeg && withoutWords[d.toks[j].norm] {
+		if info.conditionNeg && d.w.withoutWords[d.toks[j].norm] {
 			return false // "without a discount we can't sign" still negotiates
 		}
-		if j+1 < len(d.toks) && negatorUndo[d.toks[j+1].norm] {
+		if j+1 < len(d.toks) && d.w.negatorUndo[d.toks[j+1].norm] {
 			return false
 		}
 		if info.objection {
 			for k := j + 1; k < m.from; k++ {
-				if objectionWords[d.toks[k].norm] {
+				if d.w.objectionWords[d.toks[k].norm] {
 					return false
 				}
 			}
@@ -414,11 +321,11 @@ func negatedMatch(d *textDoc, m cueMatch, info cueInfo) bool {
 			break
 		}
 		if isNegator(d, j) {
-			if j+1 < len(d.toks) && negatorUndo[d.toks[j+1].norm] {
+			if j+1 < len(d.toks) && d.w.negatorUndo[d.toks[j+1].norm] {
 				return false
 			}
 			for k := j + 1; k < s.to && k < j+5; k++ {
-				if objectionWords[d.toks[k].norm] {
+				if d.w.objectionWords[d.toks[k].norm] {
 					return false
 				}
 			}
@@ -427,17 +334,6 @@ func negatedMatch(d *textDoc, m cueMatch, info cueInfo) bool {
 	}
 	return false
 }
-
-// Words that make what follows uncertain: "still deciding whether to go ahead".
-var hedgeWords = setOf("whether", "if", "when", "once", "until", "unless", "soon", "sobald", "nachdem", "bis", "quand", "lorsque", "fois", "des", "cuando", "vez", "hasta", "zodra", "wanneer", "tot", "nadat", "deciding", "decide", "considering", "consider", "might", "may", "maybe", "perhaps", "unsure", "undecided", "possibly", "wondering",
-	"ob", "vielleicht", "eventuell", "uberlegen", "moglicherweise", "falls", "wenn",
-	"si", "peut", "etre", "eventuellement", "decider", "savoir",
-	"quizas", "quiza", "tal", "decidir", "posiblemente",
-	"of", "misschien", "eventueel", "twijfelen", "beslissen", "als")
-
-// Words that make a refusal conditional: "if you're not interested, ...".
-var conditionalWords = setOf("if", "whether", "unless", "might", "may", "maybe", "perhaps", "possibly", "considering",
-	"wenn", "falls", "ob", "vielleicht", "eventuell", "si", "peut", "quizas", "quiza", "indien", "misschien")
 
 // clauseStart is the first token of the clause holding m.
 func clauseStart(d *textDoc, m cueMatch) int {
@@ -451,37 +347,32 @@ func clauseStart(d *textDoc, m cueMatch) int {
 
 // hedgedMatch reports one of words before m in its clause.
 func hedgedMatch(d *textDoc, m cueMatch, words map[string]bool) bool {
-	for j := clauseStart(d, m); j < m.from; j++ {
-		if words[d.toks[j].norm] {
-			return true
-		}
-	}
-	return false
+	return anyIn(d, clauseStart(d, m), m.from, words)
 }
 
 func isNegator(d *textDoc, j int) bool {
 	w := d.toks[j].norm
-	if w == "t" && j > 0 { // n't
+	if d.w.negationClitics[w] && j > 0 { // n't
 		p := d.toks[j-1].norm
 		return len(p) > 1 && p[len(p)-1] == 'n'
 	}
-	if w == "no" && d.toks[j].flags&tokSentStart != 0 && d.toks[j].flags&tokCommaAfter != 0 {
+	if d.w.answerWords[w] && d.toks[j].flags&tokSentStart != 0 && d.toks[j].flags&tokCommaAfter != 0 {
 		return false // "No, ..." answers, it does not negate what follows
 	}
-	return negators[w]
+	return d.w.negators[w]
 }
 
 // futureMatch reports a question, or a future, conditional or pending
 // context before m.
 func futureMatch(d *textDoc, m cueMatch) bool {
-	return d.sents[m.sent].question || hedgedMatch(d, m, futureWords)
+	return d.sents[m.sent].question || hedgedMatch(d, m, d.w.futureWords)
 }
 
 // untilAfter reports "... until/unless ..." after m in its sentence.
 func untilAfter(d *textDoc, m cueMatch) bool {
 	s := d.sents[m.sent]
 	for j := m.to; j < s.to; j++ {
-		if untilWords[d.toks[j].norm] {
+		if d.w.untilWords[d.toks[j].norm] {
 			// "renewed with our current provider until 2029" is a term,
 			// not a condition
 			if j+1 < s.to && isYear(d.toks[j+1].norm) {
@@ -505,18 +396,11 @@ func isQuestionContext(d *textDoc, m cueMatch) bool {
 	}
 	for j := s.from; j < s.to; j++ {
 		w := d.toks[j].norm
-		if questionWords[w] {
+		if d.w.questionWords[w] {
 			return true
 		}
-		if j == s.from {
-			switch w {
-			case "can", "could", "would", "is", "are", "do", "does", "what", "how", "which", "please",
-				"konnen", "konnten", "ist", "sind", "was", "wie", "welche", "bitte",
-				"pouvez", "pourriez", "est", "quel", "quelle", "quels", "comment", "combien",
-				"podeis", "podrian", "podria", "puede", "cual", "cuales", "como", "que", "cuanto",
-				"kunnen", "kunt", "kan", "wat", "hoe", "welke", "graag":
-				return true
-			}
+		if j == s.from && d.w.questionStarts[w] {
+			return true
 		}
 	}
 	return false

@@ -3,15 +3,17 @@
 //
 // The engine ([NewEngine], [RuleEngine]) reads every signal once:
 //
-//   - email: mail.Read reduces it to what the sender wrote now and flags
-//     machine mail; a conservative safety net here strips quoted history and
-//     signatures again and recognises auto-replies and bounces the reader let
-//     through. The direction follows from the sender: the vendor
+//   - email: the mail reader ([MailReader], a [mail.Reader] unless
+//     [WithMailReader] injects another) reduces it to what the sender wrote
+//     now and flags machine mail, in two passes (mail.Read, then a
+//     conservative safety net that strips quoted history and signatures
+//     again and recognises auto-replies and bounces the first let
+//     through). The direction follows from the sender: the vendor
 //     (internal_domains), the buyer (the deal's org_domain or person_email)
 //     or a third party (weaker: rules decide). Buyer text is matched against
-//     cue phrases in five languages (rules/lexicon.yaml) with negation
-//     ("we are not ready to discuss pricing"), tense ("we will sign"),
-//     questions and conditions handled per cue; terms named only for a
+//     cue phrases in five languages with negation ("we are not ready to
+//     discuss pricing"), tense ("we will sign"), questions and conditions
+//     handled per cue; terms named only for a
 //     hypothetical purchase ("if we go ahead next year, legal would ...")
 //     do not count, a refusal of one item that engages on another after
 //     "but" is not a refusal, and a proposal promised for later ("next
@@ -27,6 +29,13 @@
 // moves and flags review), vague deferrals flag follow_up, and stages may be
 // skipped. Every decision lists its reasons, counted or discounted, with the
 // words that triggered them.
+//
+// Every word the engine reads text with is data, one file per language
+// (lexicon/en.yaml, de.yaml, fr.yaml, es.yaml, nl.yaml): the cue phrases,
+// their macros and the word lists (negations, tense and time markers,
+// question, hedge and contrast words, ...). Adding a language is adding a
+// file ([LoadLexicon] reads any directory of them, [LoadRulesWithLexicon]
+// uses one). The decision runs its policies as named steps (decide.go).
 //
 // Everything is compiled once by [LoadRules]/[DefaultRules]; an engine holds
 // no mutable state and is safe for concurrent use.

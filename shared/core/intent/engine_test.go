@@ -430,12 +430,21 @@ func TestWrittenAcceptanceConfirmedBooksDemo(t *testing.T) {
 		{"fr", "Bonjour, je vous propose mardi à 10h ou jeudi à 14h pour la démonstration.", "Bonjour, c'est parfait pour jeudi 14h.", "Très bien, le créneau est bloqué, je vous envoie l'invitation Teams."},
 		{"es", "Hola, ¿os viene bien el martes a las 10 o el jueves a las 16 para la demo?", "Hola, me quedo con el jueves a las 16.", "Perfecto, queda agendado; os mando ahora la convocatoria con el enlace."},
 		{"nl", "Hoi Jane, zou dinsdag om 10 uur of donderdag om 14 uur passen voor de demo?", "Hoi, donderdag doen we, dat is prima.", "Top, donderdag om 14 uur is ingepland, de uitnodiging volgt."},
+		// the buyer picks a time, the rep confirms it in other words
+		{"en please", "Would Thursday 11:00 or Friday 15:00 suit for the demo?", "Friday 15:00 please.", "Done - you're booked for Friday at 15:00."},
+		{"en on its way", "Could we do Monday 10:00 for the demo?", "Monday 10:00 works for me.", "Lovely, the invite is heading your way."},
+		{"de unterwegs", "Passt Ihnen Dienstag 10 Uhr für die Demo?", "Dienstag 10 Uhr passt gut.", "Super, die Einladung ist unterwegs."},
+		{"fr en route", "Mardi 14h pour la démo, cela vous irait ?", "Mardi 14h me convient.", "Parfait, l'invitation est en route."},
+		{"es apuntado", "¿Os va bien el jueves a las 11 para la demo?", "El jueves a las 11 nos va bien.", "Genial, estáis apuntados para el jueves."},
+		{"nl onderweg", "Past donderdag 10 uur voor de demo?", "Donderdag 10 uur graag.", "Top, de uitnodiging is onderweg."},
 	}
 	var ec []engineCase
 	for _, c := range cases {
 		ec = append(ec, engineCase{c.name, in("Contact Made", offer(c.offer), fromBuyer(2, c.accept), fromRep(3, c.confirm)), want{stage: "Demo Scheduled"}})
 		ec = append(ec, engineCase{c.name + " without confirmation", in("Contact Made", offer(c.offer), fromBuyer(2, c.accept)), want{}})
 	}
+	ec = append(ec, engineCase{"en request by friday is no acceptance", in("Contact Made", offer("Shall we meet Tuesday 10:00?"),
+		fromBuyer(1, "Could you send the brochure by Friday please?"), fromRep(2, "Noted.")), want{}})
 	ec = append(ec, engineCase{"agreement to a document is no meeting", in("Contact Made",
 		fromRep(0, "Hi Jane, here is the onboarding checklist."), fromBuyer(2, "That's fine for us."), fromRep(3, "Noted, thanks.")), want{}})
 	runEngineCases(t, ec)

@@ -7,7 +7,7 @@ import (
 )
 
 // Cue phrases are written in a small token pattern language (see the header
-// of rules/lexicon.yaml):
+// of lexicon/en.yaml):
 //
 //	word      the word (case and accents ignored)
 //	word*     any word starting with "word" (at least 3 letters)
@@ -69,7 +69,11 @@ type pattern struct {
 	specs []spec
 }
 
-type lexicon struct {
+// Lexicon is the compiled per-language data the engine reads text with:
+// the cue phrases, their macros and the word lists of every language file
+// (lexicon/*.yaml for the embedded one, see [LoadLexicon]).
+type Lexicon struct {
+	words    *wordLists
 	macros   map[string]specItem
 	patterns []*pattern
 	exact    map[string][]*pattern
@@ -83,8 +87,9 @@ type prefixEntry struct {
 	p   *pattern
 }
 
-func newLexicon() *lexicon {
-	return &lexicon{
+func newLexicon() *Lexicon {
+	return &Lexicon{
+		words:  &wordLists{},
 		macros: map[string]specItem{},
 		exact:  map[string][]*pattern{},
 		prefix: map[string][]prefixEntry{},
@@ -94,8 +99,9 @@ func newLexicon() *lexicon {
 
 // clone returns a lexicon sharing the patterns of lx that can be extended
 // without changing lx.
-func (lx *lexicon) clone() *lexicon {
+func (lx *Lexicon) clone() *Lexicon {
 	c := newLexicon()
+	c.words = lx.words
 	for k, v := range lx.macros {
 		c.macros[k] = v
 	}
@@ -107,7 +113,7 @@ func (lx *lexicon) clone() *lexicon {
 
 // normWords tokenises a literal the way texts are tokenised.
 func normWords(s string) []string {
-	d := tokenize(s)
+	d := tokenize(s, nil)
 	out := make([]string, len(d.toks))
 	for i, t := range d.toks {
 		out[i] = t.norm
@@ -116,7 +122,7 @@ func normWords(s string) []string {
 }
 
 // parseItem parses one word alternative list (without optional marker).
-func (lx *lexicon) parseItem(field string, allowMacro bool) (specItem, []string, error) {
+func (lx *Lexicon) parseItem(field string, allowMacro bool) (specItem, []string, error) {
 	var it specItem
 	var seq []string // a single multi-word literal
 	alts := strings.Split(field, "|")
@@ -172,7 +178,7 @@ func (lx *lexicon) parseItem(field string, allowMacro bool) (specItem, []string,
 }
 
 // compile parses one phrase.
-func (lx *lexicon) compile(cue, src, where string) (*pattern, error) {
+func (lx *Lexicon) compile(cue, src, where string) (*pattern, error) {
 	p := &pattern{cue: cue, src: src, where: where}
 	fields := strings.Fields(src)
 	if len(fields) == 0 {
@@ -217,7 +223,7 @@ func (lx *lexicon) compile(cue, src, where string) (*pattern, error) {
 	return p, nil
 }
 
-func (lx *lexicon) add(cue, src, where string) error {
+func (lx *Lexicon) add(cue, src, where string) error {
 	p, err := lx.compile(cue, src, where)
 	if err != nil {
 		return err
@@ -226,7 +232,7 @@ func (lx *lexicon) add(cue, src, where string) error {
 	return nil
 }
 
-func (lx *lexicon) index(p *pattern) {
+func (lx *Lexicon) index(p *pattern) {
 	lx.patterns = append(lx.patterns, p)
 	lx.cues[p.cue]++
 	first := &p.specs[0]
@@ -242,21 +248,19 @@ func (lx *lexicon) index(p *pattern) {
 	}
 }
 
-// defineMacro sets a macro from a word list.
-func (lx *lexicon) defineMacro(name string, words []string) error {
-	var it specItem
-	for _, w := range words {
-		one, seq, err := lx.parseItem(w, false)
-		if err != nil {
-			return err
-		}
-		if seq != nil {
-			return fmt.Errorf("macro word %q must be one word", w)
-		}
-		it.words = append(it.words, one.words...)
-		it.prefixes = append(it.prefixes, one.prefixes...)
-		it.number = it.number || one.number
+// addMacroWord adds one word (or word* prefix, or #) to a macro.
+func (lx *Lexicon) addMacroWord(name, w string) error {
+	one, seq, err := lx.parseItem(w, false)
+	if err != nil {
+		return err
 	}
+	if seq != nil {
+		return fmt.Errorf("macro word %q must be one word", w)
+	}
+	it := lx.macros[name]
+	it.words = append(it.words, one.words...)
+	it.prefixes = append(it.prefixes, one.prefixes...)
+	it.number = it.number || one.number
 	lx.macros[name] = it
 	return nil
 }
@@ -270,7 +274,7 @@ type cueMatch struct {
 }
 
 // scan finds every phrase occurrence in d.
-func (lx *lexicon) scan(d *textDoc) []cueMatch {
+func (lx *Lexicon) scan(d *textDoc) []cueMatch {
 	var out []cueMatch
 	for si, s := range d.sents {
 		for i := s.from; i < s.to; i++ {
@@ -295,7 +299,7 @@ func (lx *lexicon) scan(d *textDoc) []cueMatch {
 	return out
 }
 
-func (lx *lexicon) try(out []cueMatch, p *pattern, d *textDoc, i, end, si int) []cueMatch {
+func (lx *Lexicon) try(out []cueMatch, p *pattern, d *textDoc, i, end, si int) []cueMatch {
 	e, lit, ok := matchSpecs(p.specs[1:], d.toks, i, i+1, end, 1)
 	if !ok {
 		return out

@@ -1,12 +1,11 @@
 package intent
 
 import (
-	_ "embed"
-	"errors"
+	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -19,40 +18,12 @@ const DefaultRulesName = "rules/default.yaml"
 //go:embed rules/default.yaml
 var defaultRulesYAML []byte
 
-//go:embed rules/lexicon.yaml
-var lexiconYAML []byte
+//go:embed lexicon/*.yaml
+var lexiconFiles embed.FS
 
 // StageRequested is the stage of a rule that moves to the stage an explicit
 // stage_request names.
 const StageRequested = "(requested)"
-
-// Thresholds tune how evidence counts. A rules file sets them globally and
-// may override them per pipeline.
-type Thresholds struct {
-	// MinCallSeconds is the shortest connected call that counts as contact.
-	MinCallSeconds int
-	// ProposalViewCounts: a buyer-side view of a proposal or quote shows it
-	// was sent even when the send itself was not recorded.
-	ProposalViewCounts bool
-	// MeetingCountsWhen: future_or_held (booked for a time after the booking,
-	// or held), held_only, or any (every booked meeting).
-	MeetingCountsWhen string
-	// ThirdPartySender: how an email from outside both the vendor and the
-	// deal's organisation counts: require_buyer_copy (only with a buyer-side
-	// address on To/Cc, and never for Won), ignore, or full.
-	ThirdPartySender string
-	// StageRequestMaySkip: an explicit stage_request may skip stages.
-	StageRequestMaySkip bool
-	// AcceptConfirmDays: a rep's confirmation must follow the buyer's
-	// acceptance of a time within this many days.
-	AcceptConfirmDays int
-	// ExcerptChars bounds the quoted words in explanations.
-	ExcerptChars int
-	// WonDocTypes: document types whose buyer-side completion is Won.
-	WonDocTypes []string
-	// ProposalDocTypes: document types whose sending is a proposal.
-	ProposalDocTypes []string
-}
 
 // Rule maps cues to an outcome.
 type Rule struct {
@@ -99,7 +70,7 @@ type Rules struct {
 	FreemailDomains map[string]bool
 	Pipelines       []*Pipeline
 	byName          map[string]*Pipeline
-	lex             *lexicon
+	lex             *Lexicon
 }
 
 // Pipeline returns the pipeline named name, else the "*" pipeline, else nil.
@@ -112,16 +83,21 @@ func (r *Rules) Pipeline(name string) *Pipeline {
 
 var (
 	baseLexOnce sync.Once
-	baseLex     *lexicon
+	baseLex     *Lexicon
 	baseLexErr  error
 
 	defaultOnce  sync.Once
 	defaultRules *Rules
 )
 
-func baseLexicon() (*lexicon, error) {
+func baseLexicon() (*Lexicon, error) {
 	baseLexOnce.Do(func() {
-		baseLex, baseLexErr = loadLexicon("rules/lexicon.yaml", lexiconYAML)
+		sub, err := fs.Sub(lexiconFiles, "lexicon")
+		if err != nil {
+			baseLexErr = err
+			return
+		}
+		baseLex, baseLexErr = loadLexicon(sub, "lexicon/")
 	})
 	return baseLex, baseLexErr
 }
@@ -166,204 +142,6 @@ func NewDefaultEngine(path string) (Engine, error) {
 	return NewEngine(r), nil
 }
 
-// loadErrors collects problems as "file:line: problem".
-type loadErrors struct {
-	name  string
-	errs  []string
-	lines []int
-}
-
-func (e *loadErrors) add(line int, format string, args ...any) {
-	e.errs = append(e.errs, fmt.Sprintf("%s:%d: %s", e.name, line, fmt.Sprintf(format, args...)))
-	e.lines = append(e.lines, line)
-}
-
-func (e *loadErrors) Len() int           { return len(e.errs) }
-func (e *loadErrors) Less(i, j int) bool { return e.lines[i] < e.lines[j] }
-func (e *loadErrors) Swap(i, j int) {
-	e.errs[i], e.errs[j] = e.errs[j], e.errs[i]
-	e.lines[i], e.lines[j] = e.lines[j], e.lines[i]
-}
-
-func (e *loadErrors) err() error {
-	if len(e.errs) == 0 {
-		return nil
-	}
-	sort.Stable(e)
-	if len(e.errs) > 20 {
-		e.errs = append(e.errs[:20], fmt.Sprintf("%s: ... and %d more problems", e.name, len(e.errs)-20))
-	}
-	return errors.New(strings.Join(e.errs, "\n"))
-}
-
-// fields walks a mapping node, reporting unknown and duplicate keys.
-func (e *loadErrors) fields(n *yaml.Node, what string, known ...string) map[string]*yaml.Node {
-	out := map[string]*yaml.Node{}
-	if n.Kind != yaml.MappingNode {
-		e.add(n.Line, "%s must be a mapping", what)
-		return out
-	}
-	ok := setOf(known...)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !ok[k.Value] {
-			e.add(k.Line, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
-			continue
-		}
-		if _, dup := out[k.Value]; dup {
-			e.add(k.Line, "duplicate key %q in %s", k.Value, what)
-			continue
-		}
-		out[k.Value] = v
-	}
-	return out
-}
-
-func (e *loadErrors) str(n *yaml.Node, what string) string {
-	if n.Kind != yaml.ScalarNode {
-		e.add(n.Line, "%s must be a string", what)
-		return ""
-	}
-	return n.Value
-}
-
-func (e *loadErrors) strs(n *yaml.Node, what string) []string {
-	if n.Kind == yaml.ScalarNode && n.Value != "" {
-		return []string{n.Value}
-	}
-	if n.Kind != yaml.SequenceNode {
-		e.add(n.Line, "%s must be a list of strings", what)
-		return nil
-	}
-	out := make([]string, 0, len(n.Content))
-	for _, c := range n.Content {
-		if c.Kind != yaml.ScalarNode {
-			e.add(c.Line, "%s must be a list of strings", what)
-			continue
-		}
-		out = append(out, c.Value)
-	}
-	return out
-}
-
-func (e *loadErrors) integer(n *yaml.Node, what string, lo, hi int) (int, bool) {
-	v, err := strconv.Atoi(n.Value)
-	if n.Kind != yaml.ScalarNode || err != nil {
-		e.add(n.Line, "%s must be a whole number, got %q", what, n.Value)
-		return 0, false
-	}
-	if v < lo || v > hi {
-		e.add(n.Line, "%s must be between %d and %d, got %d", what, lo, hi, v)
-		return 0, false
-	}
-	return v, true
-}
-
-func (e *loadErrors) boolean(n *yaml.Node, what string) (bool, bool) {
-	if n.Kind == yaml.ScalarNode {
-		switch strings.ToLower(n.Value) {
-		case "true", "yes", "on":
-			return true, true
-		case "false", "no", "off":
-			return false, true
-		}
-	}
-	e.add(n.Line, "%s must be true or false, got %q", what, n.Value)
-	return false, false
-}
-
-func (e *loadErrors) oneOf(n *yaml.Node, what string, allowed ...string) (string, bool) {
-	v := e.str(n, what)
-	for _, a := range allowed {
-		if v == a {
-			return v, true
-		}
-	}
-	e.add(n.Line, "%s must be one of %s, got %q", what, strings.Join(allowed, ", "), v)
-	return "", false
-}
-
-var thresholdKeys = []string{"min_call_seconds", "proposal_view_counts", "meeting_counts_when", "third_party_sender",
-	"stage_request_may_skip", "accept_confirm_days", "excerpt_chars", "won_doc_types", "proposal_doc_types"}
-
-func (e *loadErrors) thresholds(n *yaml.Node, t *Thresholds, what string) {
-	f := e.fields(n, what, thresholdKeys...)
-	if v, ok := f["min_call_seconds"]; ok {
-		if x, ok := e.integer(v, what+".min_call_seconds", 0, 86400); ok {
-			t.MinCallSeconds = x
-		}
-	}
-	if v, ok := f["proposal_view_counts"]; ok {
-		if x, ok := e.boolean(v, what+".proposal_view_counts"); ok {
-			t.ProposalViewCounts = x
-		}
-	}
-	if v, ok := f["meeting_counts_when"]; ok {
-		if x, ok := e.oneOf(v, what+".meeting_counts_when", "future_or_held", "held_only", "any"); ok {
-			t.MeetingCountsWhen = x
-		}
-	}
-	if v, ok := f["third_party_sender"]; ok {
-		if x, ok := e.oneOf(v, what+".third_party_sender", "require_buyer_copy", "ignore", "full"); ok {
-			t.ThirdPartySender = x
-		}
-	}
-	if v, ok := f["stage_request_may_skip"]; ok {
-		if x, ok := e.boolean(v, what+".stage_request_may_skip"); ok {
-			t.StageRequestMaySkip = x
-		}
-	}
-	if v, ok := f["accept_confirm_days"]; ok {
-		if x, ok := e.integer(v, what+".accept_confirm_days", 0, 365); ok {
-			t.AcceptConfirmDays = x
-		}
-	}
-	if v, ok := f["excerpt_chars"]; ok {
-		if x, ok := e.integer(v, what+".excerpt_chars", 20, 500); ok {
-			t.ExcerptChars = x
-		}
-	}
-	docTypes := func(key string) ([]string, bool) {
-		v, ok := f[key]
-		if !ok {
-			return nil, false
-		}
-		var out []string
-		for i, s := range e.strs(v, what+"."+key) {
-			switch s {
-			case "proposal", "quote", "contract", "other":
-				out = append(out, s)
-			default:
-				line := v.Line
-				if i < len(v.Content) {
-					line = v.Content[i].Line
-				}
-				e.add(line, "%s.%s: %q is not a document type (proposal, quote, contract, other)", what, key, s)
-			}
-		}
-		return out, true
-	}
-	if x, ok := docTypes("won_doc_types"); ok {
-		t.WonDocTypes = x
-	}
-	if x, ok := docTypes("proposal_doc_types"); ok {
-		t.ProposalDocTypes = x
-	}
-}
-
-// builtinThresholds apply when a rules file leaves a threshold out.
-var builtinThresholds = Thresholds{
-	MinCallSeconds:      60,
-	ProposalViewCounts:  true,
-	MeetingCountsWhen:   "future_or_held",
-	ThirdPartySender:    "require_buyer_copy",
-	StageRequestMaySkip: true,
-	AcceptConfirmDays:   14,
-	ExcerptChars:        120,
-	WonDocTypes:         []string{"contract", "quote", "proposal"},
-	ProposalDocTypes:    []string{"proposal", "quote"},
-}
-
 // LoadRules parses and validates a rules file. name is used in errors,
 // which read "name:line: problem", one per line.
 func LoadRules(name string, data []byte) (*Rules, error) {
@@ -371,6 +149,12 @@ func LoadRules(name string, data []byte) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LoadRulesWithLexicon(name, data, base)
+}
+
+// LoadRulesWithLexicon is [LoadRules] with another lexicon than the embedded
+// one (see [LoadLexicon]).
+func LoadRulesWithLexicon(name string, data []byte, base *Lexicon) (*Rules, error) {
 	e := &loadErrors{name: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -642,10 +426,11 @@ func (e *loadErrors) rules(n *yaml.Node, p *Pipeline, inherited []*Rule) {
 	}
 }
 
-func textCueNames() []string {
+// cueNames lists, sorted, the cues whose info passes keep.
+func cueNames(keep func(cueInfo) bool) []string {
 	var out []string
 	for k, v := range cueTable {
-		if v.text {
+		if keep(v) {
 			out = append(out, k)
 		}
 	}
@@ -653,70 +438,6 @@ func textCueNames() []string {
 	return out
 }
 
-func mappableCues() []string {
-	var out []string
-	for k, v := range cueTable {
-		if v.mappable {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func textCueNames() []string { return cueNames(func(c cueInfo) bool { return c.text }) }
 
-// loadLexicon reads the lexicon file: macros and phrases per cue and language.
-func loadLexicon(name string, data []byte) (*lexicon, error) {
-	e := &loadErrors{name: name}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty lexicon", name)
-	}
-	lx := newLexicon()
-	top := e.fields(doc.Content[0], "the lexicon", "macros", "cues")
-	if m, ok := top["macros"]; ok && m.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			k, v := m.Content[i], m.Content[i+1]
-			if err := lx.defineMacro(k.Value, e.strs(v, "macro "+k.Value)); err != nil {
-				e.add(k.Line, "macro %s: %v", k.Value, err)
-			}
-		}
-	}
-	c, ok := top["cues"]
-	if !ok || c.Kind != yaml.MappingNode {
-		e.add(doc.Content[0].Line, "cues must map cue names to phrases per language")
-		return nil, e.err()
-	}
-	for i := 0; i+1 < len(c.Content); i += 2 {
-		k, langs := c.Content[i], c.Content[i+1]
-		info, known := cueTable[k.Value]
-		if !known || !info.text {
-			e.add(k.Line, "unknown text cue %q", k.Value)
-			continue
-		}
-		e.fields(langs, "cue "+k.Value, "en", "de", "fr", "es", "nl")
-		for j := 0; langs.Kind == yaml.MappingNode && j+1 < len(langs.Content); j += 2 {
-			list := langs.Content[j+1]
-			if list.Kind != yaml.SequenceNode {
-				e.add(list.Line, "cue %s: phrases must be a list", k.Value)
-				continue
-			}
-			for _, pn := range list.Content {
-				if err := lx.add(k.Value, pn.Value, fmt.Sprintf("%s:%d", name, pn.Line)); err != nil {
-					e.add(pn.Line, "phrase %q for %s: %v", pn.Value, k.Value, err)
-				}
-			}
-		}
-	}
-	for cue, info := range cueTable {
-		if info.text && lx.cues[cue] == 0 {
-			e.add(1, "text cue %s has no phrases", cue)
-		}
-	}
-	if err := e.err(); err != nil {
-		return nil, err
-	}
-	return lx, nil
-}
+func mappableCues() []string { return cueNames(func(c cueInfo) bool { return c.mappable }) }

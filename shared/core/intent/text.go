@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/stagemover/stagemover/shared/core/mail"
 )
 
 // A text is split once into normalised tokens (lower case, accents folded,
@@ -30,37 +32,11 @@ type sentence struct {
 }
 
 type textDoc struct {
+	w     *wordLists // the words it is read with (nil: tokens only)
 	src   string
 	toks  []token
 	sents []sentence
 }
-
-// foldTable maps Latin-1 and Latin Extended-A letters to ASCII.
-var foldTable = func() map[rune]string {
-	m := map[rune]string{}
-	add := func(to string, from string) {
-		for _, r := range from {
-			m[r] = to
-		}
-	}
-	add("a", "àáâãäåāăąÀÁÂÃÄÅĀĂĄ")
-	add("ae", "æÆ")
-	add("c", "çćĉċčÇĆĈĊČ")
-	add("d", "ďđĎĐ")
-	add("e", "èéêëēĕėęěÈÉÊËĒĔĖĘĚ")
-	add("g", "ĝğġģĜĞĠĢ")
-	add("i", "ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ")
-	add("n", "ñńņňÑŃŅŇ")
-	add("o", "òóôõöøōŏőÒÓÔÕÖØŌŎŐ")
-	add("oe", "œŒ")
-	add("s", "śŝşšŚŜŞŠ")
-	add("ss", "ß")
-	add("t", "ţťŢŤ")
-	add("u", "ùúûüũūŭůűųÙÚÛÜŨŪŬŮŰŲ")
-	add("y", "ýÿÝŸ")
-	add("z", "źżžŹŻŽ")
-	return m
-}()
 
 func isSymbolToken(r rune) bool {
 	switch r {
@@ -78,23 +54,9 @@ func isBullet(r rune) bool {
 	return false
 }
 
-// appendFold appends r folded to ASCII lower case where possible.
-func appendFold(buf []byte, r rune) []byte {
-	if r < utf8.RuneSelf {
-		if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		return append(buf, byte(r))
-	}
-	if s, ok := foldTable[r]; ok {
-		return append(buf, s...)
-	}
-	return utf8.AppendRune(buf, unicode.ToLower(r))
-}
-
 // tokenize builds the token and sentence view of src.
-func tokenize(src string) *textDoc {
-	d := &textDoc{src: src}
+func tokenize(src string, w *wordLists) *textDoc {
+	d := &textDoc{w: w, src: src}
 	d.toks = make([]token, 0, len(src)/5+4)
 	buf := make([]byte, 0, len(src)+16)
 	type span struct{ a, b int }
@@ -147,7 +109,7 @@ func tokenize(src string) *textDoc {
 				inTok = true
 				tokSrc, tokNorm = i, len(buf)
 			}
-			buf = appendFold(buf, r)
+			buf = mail.AppendFold(buf, r)
 			i += size
 			continue
 		}
@@ -161,7 +123,7 @@ func tokenize(src string) *textDoc {
 			na := len(buf)
 			buf = utf8.AppendRune(buf, r)
 			emit(i, i+size, na, len(buf))
-		case r == '.' && ordinalDate(src, i):
+		case r == '.' && w != nil && ordinalDate(src, i, w.monthPrefixes):
 			// "am 19. März": a German or Dutch ordinal date, not a sentence end
 		case r == '.' || r == '!' || r == '?' || r == ';' || r == '…':
 			if next == 0 || next == ' ' || next == '\n' || next == '\r' || next == '\t' || next == '"' || next == ')' || next == '\'' || next == '*' || r == '?' || r == '!' || r == ';' {
@@ -211,30 +173,10 @@ func tokenize(src string) *textDoc {
 	for k := range d.toks {
 		d.toks[k].norm = all[norms[k].a:norms[k].b]
 	}
-	markClauses(d)
-	return d
-}
-
-var (
-	clauseConj = setOf("but", "however", "although", "though", "whereas", "otherwise",
-		"aber", "jedoch", "sondern", "allerdings", "dennoch", "trotzdem",
-		"mais", "cependant", "toutefois", "pourtant", "sinon",
-		"pero", "sino", "aunque", "embargo",
-		"maar", "echter", "hoewel", "toch")
-	andConj  = setOf("and", "or", "so", "und", "oder", "also", "et", "ou", "donc", "y", "o", "e", "en", "of", "dus")
-	subjects = setOf("we", "i", "you", "they", "she", "he", "our", "my", "their",
-		"wir", "ich", "sie", "er", "unser", "unsere", "unseren", "unserem", "unserer", "mein", "meine",
-		"nous", "je", "j", "il", "elle", "ils", "elles", "on", "notre", "nos", "mon", "ma", "mes",
-		"nosotros", "yo", "nuestro", "nuestra", "nuestros", "nuestras", "mi", "mis",
-		"wij", "ik", "zij", "hij", "onze", "ons", "mijn")
-)
-
-func setOf(words ...string) map[string]bool {
-	m := make(map[string]bool, len(words))
-	for _, w := range words {
-		m[w] = true
+	if w != nil {
+		markClauses(d)
 	}
-	return m
+	return d
 }
 
 // markClauses starts a new clause at adversative conjunctions and at
@@ -242,31 +184,17 @@ func setOf(words ...string) map[string]bool {
 func markClauses(d *textDoc) {
 	for i := range d.toks {
 		t := &d.toks[i]
-		if clauseConj[t.norm] {
+		if d.w.clauseConj[t.norm] {
 			t.flags |= tokClauseStart
 			continue
 		}
-		if andConj[t.norm] && i+1 < len(d.toks) && subjects[d.toks[i+1].norm] && d.toks[i+1].flags&tokSentStart == 0 {
+		if d.w.andConj[t.norm] && i+1 < len(d.toks) && d.w.subjects[d.toks[i+1].norm] && d.toks[i+1].flags&tokSentStart == 0 {
 			t.flags |= tokClauseStart
 		}
-		if i > 0 && d.toks[i-1].flags&tokCommaAfter != 0 && subjects[t.norm] && i+1 < len(d.toks) && isFiniteVerbish(d.toks[i+1].norm) {
+		if i > 0 && d.toks[i-1].flags&tokCommaAfter != 0 && d.w.subjects[t.norm] && i+1 < len(d.toks) && d.w.finiteVerbs[d.toks[i+1].norm] {
 			t.flags |= tokClauseStart
 		}
 	}
-}
-
-// isFiniteVerbish recognises the few auxiliaries that make ", we need ..."
-// a new clause rather than a list item.
-func isFiniteVerbish(w string) bool {
-	switch w {
-	case "re", "ve", "ll", "d", "m", "s", "are", "have", "will", "would", "need", "can", "could", "want", "should", "must", "do", "did", "am", "is", "was", "were", "had",
-		"haben", "sind", "werden", "brauchen", "mussen", "konnen", "wollen", "mochten", "habe", "bin", "brauche",
-		"avons", "sommes", "devons", "pouvons", "voulons", "souhaitons", "ai", "suis",
-		"hemos", "somos", "estamos", "necesitamos", "podemos", "queremos", "tenemos", "he", "estoy",
-		"hebben", "zijn", "moeten", "kunnen", "willen", "heb", "ben":
-		return true
-	}
-	return false
 }
 
 // sentenceOf returns the index of the sentence holding token i.
@@ -342,11 +270,9 @@ func minInt(a, b int) int {
 	return b
 }
 
-var monthPrefixes = []string{"jan", "feb", "fév", "fev", "mär", "mar", "maa", "apr", "avr", "abr", "mai", "mei", "may", "jun", "jui", "jul", "aug", "ago", "aoû", "aou", "sep", "okt", "oct", "nov", "dez", "dec", "déc", "dic", "ene"}
-
 // ordinalDate reports a '.' at src[i] that follows a one- or two-digit
 // day number and precedes a month name ("19. März", "3. Juni").
-func ordinalDate(src string, i int) bool {
+func ordinalDate(src string, i int, monthPrefixes []string) bool {
 	k := i
 	for k > 0 && src[k-1] >= '0' && src[k-1] <= '9' {
 		k--

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/core/intent"
-	"github.com/stagemover/stagemover/shared/core/signal"
 )
 
 // One table per general weakness; every row is phrased afresh (none is
@@ -85,25 +84,6 @@ func TestWeaknessSignatureDates(t *testing.T) {
 		{"nl voor datum", in("Proposal Made", sentProposal, fromBuyer(1, "Wij willen graag voor 15 juni tekenen.")), "Negotiations Started"},
 		{"es antes de firmar is not a date", in("Proposal Made", sentProposal, fromBuyer(1, "Gracias, lo leeremos antes de firmar nada.")), ""},
 	})
-}
-
-// 6. the buyer picks a time, the rep confirms it in other words.
-func TestWeaknessRepConfirmation(t *testing.T) {
-	ask := func(body string) signal.Signal { s := fromRep(0, body); s.Subject = "Demo"; return s }
-	rows := []struct{ name, ask, accept, confirm string }{
-		{"en please", "Would Thursday 11:00 or Friday 15:00 suit for the demo?", "Friday 15:00 please.", "Done - you're booked for Friday at 15:00."},
-		{"en on its way", "Could we do Monday 10:00 for the demo?", "Monday 10:00 works for me.", "Lovely, the invite is heading your way."},
-		{"de unterwegs", "Passt Ihnen Dienstag 10 Uhr für die Demo?", "Dienstag 10 Uhr passt gut.", "Super, die Einladung ist unterwegs."},
-		{"fr en route", "Mardi 14h pour la démo, cela vous irait ?", "Mardi 14h me convient.", "Parfait, l'invitation est en route."},
-		{"es apuntado", "¿Os va bien el jueves a las 11 para la demo?", "El jueves a las 11 nos va bien.", "Genial, estáis apuntados para el jueves."},
-		{"nl onderweg", "Past donderdag 10 uur voor de demo?", "Donderdag 10 uur graag.", "Top, de uitnodiging is onderweg."},
-	}
-	var cs []wcase
-	for _, r := range rows {
-		cs = append(cs, wcase{r.name, in("Contact Made", ask(r.ask), fromBuyer(1, r.accept), fromRep(2, r.confirm)), "Demo Scheduled"})
-	}
-	cs = append(cs, wcase{"en request by friday is no acceptance", in("Contact Made", ask("Shall we meet Tuesday 10:00?"), fromBuyer(1, "Could you send the brochure by Friday please?"), fromRep(2, "Noted.")), ""})
-	runW(t, cs)
 }
 
 // 7. a generic price list plus a promised tailored proposal is no proposal.

@@ -21,7 +21,7 @@ import (
 // inlineAnswers returns the answers interleaved with '>'-quoted lines in
 // lines (the whole message, quoted history included) and the indices of
 // the lines it took, so the caller can leave them out of the top text.
-func inlineAnswers(lines []string, cut int) (answers []string, taken map[int]bool) {
+func (mk *Markers) inlineAnswers(lines []string, cut int) (answers []string, taken map[int]bool) {
 	if !hasContent(unquoted(lines[:cut])) {
 		return nil, nil // a bottom-posted reply: read in order
 	}
@@ -39,13 +39,13 @@ func inlineAnswers(lines []string, cut int) (answers []string, taken map[int]boo
 		if !hasContent(unquoted(lines[:first])) {
 			return nil, nil
 		}
-		answers, taken = interleaved(lines, first, cut, false, answers, taken)
+		answers, taken = mk.interleaved(lines, first, cut, false, answers, taken)
 	}
-	if cut < len(lines) && !isForwardCut(lines, cut) {
-		k := firstQuotedAfter(lines, cut)
+	if cut < len(lines) && !mk.isForwardCut(lines, cut) {
+		k := mk.firstQuotedAfter(lines, cut)
 		if k > 0 {
-			end := k + quoteCut(lines[k:])
-			answers, taken = interleaved(lines, k, end, true, answers, taken)
+			end := k + mk.quoteCut(lines[k:])
+			answers, taken = mk.interleaved(lines, k, end, true, answers, taken)
 		}
 	}
 	return answers, taken
@@ -67,9 +67,9 @@ func isQuotedLine(l string) bool {
 }
 
 // isForwardCut: the history at cut is a forwarded message, not a reply.
-func isForwardCut(lines []string, cut int) bool {
+func (mk *Markers) isForwardCut(lines []string, cut int) bool {
 	t := strings.ToLower(strings.TrimSpace(lines[cut]))
-	if isForwardIntro(strings.TrimSpace(lines[cut])) {
+	if mk.isForwardIntro(strings.TrimSpace(lines[cut])) {
 		return true
 	}
 	for _, w := range []string{"forward", "weitergeleitet", "transféré", "réexpédié", "reenviado", "doorgestuurd", "inoltrato", "encaminhada"} {
@@ -83,14 +83,14 @@ func isForwardCut(lines []string, cut int) bool {
 // firstQuotedAfter skips the separator at cut and the header block or
 // attribution under it; it returns the first '>'-quoted line, or -1 when
 // other text comes first (history quoted without '>').
-func firstQuotedAfter(lines []string, cut int) int {
+func (mk *Markers) firstQuotedAfter(lines []string, cut int) int {
 	for k := cut + 1; k < len(lines) && k <= cut+12; k++ {
 		t := strings.TrimSpace(lines[k])
 		switch {
 		case t == "":
 		case t[0] == '>':
 			return k
-		case headerLabel(t) != 0:
+		case mk.headerLabel(t) != 0:
 		case strings.HasSuffix(t, ":") && len(t) < 200:
 			// an attribution line ("On ..., X wrote:")
 		default:
@@ -103,7 +103,7 @@ func firstQuotedAfter(lines []string, cut int) int {
 // interleaved collects the answers between '>'-quoted lines in [from, to).
 // Under a separator (history) a trailing block after the last quoted line
 // counts only as far as its lines are marked answers.
-func interleaved(lines []string, from, to int, history bool, answers []string, taken map[int]bool) ([]string, map[int]bool) {
+func (mk *Markers) interleaved(lines []string, from, to int, history bool, answers []string, taken map[int]bool) ([]string, map[int]bool) {
 	i := from
 	for i < to {
 		if !isQuotedLine(lines[i]) {
@@ -126,7 +126,7 @@ func interleaved(lines []string, from, to int, history bool, answers []string, t
 		block := k < to // a quoted line follows: interleaved
 		var got []int
 		if block {
-			if !wrapContinuation(lines, i, j, k) {
+			if !mk.wrapContinuation(lines, i, j, k) {
 				for x := j; x < k; x++ {
 					got = append(got, x)
 				}
@@ -140,7 +140,7 @@ func interleaved(lines []string, from, to int, history bool, answers []string, t
 				switch {
 				case t == "":
 					on = false
-				case isMarkedAnswer(t):
+				case mk.isMarkedAnswer(t):
 					on = true
 					got = append(got, x)
 				case on:
@@ -171,7 +171,7 @@ func interleaved(lines []string, from, to int, history bool, answers []string, t
 // wrapContinuation: one unquoted line right under a long quoted line that
 // does not end a sentence, with a quoted line right under it, continues the
 // quote (a client wrapped it without the '>').
-func wrapContinuation(lines []string, q, j, k int) bool {
+func (mk *Markers) wrapContinuation(lines []string, q, j, k int) bool {
 	if j != q+1 {
 		return false
 	}
@@ -182,7 +182,7 @@ func wrapContinuation(lines []string, q, j, k int) bool {
 		}
 	}
 	t := strings.TrimSpace(lines[j])
-	if n != 1 || isMarkedAnswer(t) {
+	if n != 1 || mk.isMarkedAnswer(t) {
 		return false
 	}
 	prev := strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(lines[q]), "> "))
@@ -196,11 +196,9 @@ func wrapContinuation(lines []string, q, j, k int) bool {
 	return len(prev) >= 50 && !strings.ContainsAny(prev[len(prev)-1:], ".?!:;)")
 }
 
-var answerLabels = []string{"answer", "antwort", "reply", "response", "réponse", "reponse", "respuesta", "antwoord", "comment", "kommentar", "commentaire", "comentario", "opmerking", "a", "r"}
-
 // isMarkedAnswer: "[BP] ...", "--> ...", "Antwort: ...", "JD: ...", or a
 // line in capitals.
-func isMarkedAnswer(t string) bool {
+func (mk *Markers) isMarkedAnswer(t string) bool {
 	if strings.HasPrefix(t, "[") {
 		if e := strings.IndexByte(t, ']'); e > 1 && e <= 24 {
 			return true
@@ -214,7 +212,7 @@ func isMarkedAnswer(t string) bool {
 	if c := strings.IndexByte(t, ':'); c > 0 && c <= 12 {
 		head := strings.TrimSpace(t[:c])
 		lh := strings.ToLower(head)
-		for _, l := range answerLabels {
+		for _, l := range mk.answerLabels {
 			if lh == l {
 				return true
 			}

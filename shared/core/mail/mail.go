@@ -1,5 +1,11 @@
 // Package mail reads an email the way a person does: only what this sender
 // wrote now counts, and machine mail is recognised as such.
+//
+// [Read] is the first pass; a [Reader] adds a conservative second pass and
+// is what the intent engine reads email with. The words that mark quoted
+// history, signatures, disclaimers and machine mail are data, one file per
+// language (markers/*.yaml, see [LoadMarkers]): adding a language is adding
+// a file.
 package mail
 
 import "strings"
@@ -41,6 +47,11 @@ const maxLines = 3000
 // text), attachments are listed as "Attachment: name" lines. Read never fails:
 // what cannot be decoded is read as text.
 func Read(headers map[string]string, subject, body string) Message {
+	return DefaultMarkers().read(headers, subject, body)
+}
+
+// read is Read with these markers.
+func (mk *Markers) read(headers map[string]string, subject, body string) Message {
 	h := scanHeaders(headers)
 	if looksMIMEMessage(body) {
 		if hh, s, b, err := ParseRaw([]byte(body)); err == nil {
@@ -69,9 +80,9 @@ func Read(headers map[string]string, subject, body string) Message {
 	if len(lines) > maxLines {
 		lines = lines[:maxLines] // what a person writes now comes first
 	}
-	own := ownLines(lines)
-	cut := quoteCut(lines)
-	answers, taken := inlineAnswers(lines, cut)
+	own := mk.ownLines(lines)
+	cut := mk.quoteCut(lines)
+	answers, taken := mk.inlineAnswers(lines, cut)
 	if len(taken) > 0 {
 		own = own[:0:0]
 		for i, l := range lines[:cut] {
@@ -82,9 +93,9 @@ func Read(headers map[string]string, subject, body string) Message {
 	}
 
 	opening := openingText(own)
-	kind, reason := detectMachine(&h, subject, &c, opening)
+	kind, reason := mk.detectMachine(&h, subject, &c, opening)
 
-	kept, attachments := stripSignature(own)
+	kept, attachments := mk.stripSignature(own)
 	if len(answers) > 0 {
 		kept = append(append(kept, ""), answers...)
 	}

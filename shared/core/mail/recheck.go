@@ -1,4 +1,4 @@
-package intent
+package mail
 
 import (
 	"strings"
@@ -6,41 +6,13 @@ import (
 	"unicode/utf8"
 )
 
-// The mail package reduces an email to what its sender wrote now and
-// recognises machine mail. The engine applies a conservative safety net on
-// top of it, so quoted history, signatures and auto-replies never count even
-// when mail.Read lets one through: the checks below are idempotent on text
-// that is already clean.
+// The second pass of [Reader]: a conservative safety net on top of the first
+// (Read by default), so quoted history, signatures and auto-replies never
+// count even when the first pass lets one through. The checks below are
+// idempotent on text that is already clean.
 
-func foldString(s string) string {
-	buf := make([]byte, 0, len(s))
-	for _, r := range s {
-		if unicode.Is(unicode.Mn, r) {
-			continue
-		}
-		buf = appendFold(buf, r)
-	}
-	return string(buf)
-}
-
-var quoteSeparators = []string{
-	"original message", "forwarded message", "ursprungliche nachricht", "weitergeleitete nachricht",
-	"message d origine", "message transfere", "mensaje original", "mensaje reenviado",
-	"oorspronkelijk bericht", "doorgestuurd bericht", "begin forwarded message", "anfang der weitergeleiteten",
-	"messaggio originale", "messaggio inoltrato",
-}
-
-var wroteVerbs = []string{"wrote", "a ecrit", "escribio", "schrieb", "schreef", "ha scritto", "skrev"}
-
-var headerStarts = []string{"from:", "von:", "de:", "de :", "van:", "da:"}
-var headerNext = []string{"sent:", "date:", "gesendet:", "datum:", "envoye:", "envoye :", "date :", "enviado:", "fecha:",
-	"verzonden:", "subject:", "betreff:", "objet:", "objet :", "asunto:", "onderwerp:", "to:", "an:", "a:", "a :", "para:", "aan:", "cc:"}
-
-var attachmentPrefixes = []string{"attachment", "attachments", "attached file", "anhang", "anlage", "anlagen", "piece jointe", "pieces jointes", "pj",
-	"adjunto", "adjuntos", "archivo adjunto", "bijlage", "bijlagen"}
-
-func isAttachmentLine(fl string) bool {
-	for _, p := range attachmentPrefixes {
+func (mk *Markers) isAttachmentLine(fl string) bool {
+	for _, p := range mk.attachmentPrefixes {
 		if strings.HasPrefix(fl, p) {
 			rest := strings.TrimSpace(fl[len(p):])
 			if strings.HasPrefix(rest, ":") {
@@ -52,14 +24,14 @@ func isAttachmentLine(fl string) bool {
 }
 
 // isQuoteStart reports whether line i starts quoted or forwarded history.
-func isQuoteStart(lines, folded []string, i int) bool {
+func (mk *Markers) isQuoteStart(lines, folded []string, i int) bool {
 	fl := strings.TrimSpace(folded[i])
 	if fl == "" {
 		return false
 	}
 	trimmed := strings.Trim(fl, "-_=* ")
 	if strings.HasPrefix(fl, "--") || strings.HasPrefix(fl, "__") || strings.HasPrefix(fl, "==") {
-		for _, s := range quoteSeparators {
+		for _, s := range mk.quoteSeparators {
 			if strings.Contains(trimmed, s) {
 				return true
 			}
@@ -68,7 +40,7 @@ func isQuoteStart(lines, folded []string, i int) bool {
 			return true
 		}
 	}
-	for _, s := range quoteSeparators[len(quoteSeparators)-4:] {
+	for _, s := range mk.forwardOpenings {
 		if strings.HasPrefix(trimmed, s) {
 			return true
 		}
@@ -79,7 +51,7 @@ func isQuoteStart(lines, folded []string, i int) bool {
 		joined = fl + " " + strings.TrimSpace(folded[i+1])
 	}
 	if strings.HasSuffix(fl, ":") || strings.HasSuffix(joined, ":") {
-		for _, v := range wroteVerbs {
+		for _, v := range mk.wroteVerbs {
 			if strings.Contains(fl, v) || (len(fl) < 120 && strings.Contains(joined, v) && strings.HasSuffix(joined, ":")) {
 				// must look like a header line, not a sentence
 				if len(fl) < 200 && (strings.ContainsAny(fl, "0123456789@<") || strings.HasPrefix(fl, "on ") || strings.HasPrefix(fl, "le ") || strings.HasPrefix(fl, "el ") || strings.HasPrefix(fl, "am ") || strings.HasPrefix(fl, "op ")) {
@@ -88,11 +60,11 @@ func isQuoteStart(lines, folded []string, i int) bool {
 			}
 		}
 	}
-	for _, h := range headerStarts {
+	for _, h := range mk.headerStarts {
 		if strings.HasPrefix(fl, h) {
 			for j := i + 1; j < len(folded) && j <= i+4; j++ {
 				n := strings.TrimSpace(folded[j])
-				for _, x := range headerNext {
+				for _, x := range mk.headerNext {
 					if strings.HasPrefix(n, x) {
 						return true
 					}
@@ -102,20 +74,6 @@ func isQuoteStart(lines, folded []string, i int) bool {
 	}
 	return false
 }
-
-var closings = setOf(
-	"thanks", "thank you", "many thanks", "thanks again", "thanks a lot", "thanks so much", "thank you very much", "thx", "ta",
-	"cheers", "best", "best regards", "kind regards", "warm regards", "warmest regards", "regards", "all the best", "best wishes",
-	"sincerely", "yours sincerely", "yours faithfully", "yours", "talk soon", "speak soon", "br", "kr", "rgds", "many regards",
-	"with thanks", "with best regards", "with kind regards", "thanks and regards", "thanks & regards", "best,", "respectfully",
-	"mit freundlichen grussen", "mit freundlichen gruessen", "freundliche grusse", "beste grusse", "viele grusse", "liebe grusse",
-	"herzliche grusse", "schone grusse", "gruss", "grusse", "lg", "vg", "mfg", "danke", "vielen dank", "besten dank", "danke und gruss",
-	"bien cordialement", "cordialement", "bien a vous", "salutations", "meilleures salutations", "sincerement", "bonne journee",
-	"bonne continuation", "merci", "merci beaucoup", "merci d avance", "a bientot", "bien amicalement", "amicalement",
-	"un saludo", "saludos", "saludos cordiales", "un cordial saludo", "atentamente", "un abrazo", "gracias", "muchas gracias",
-	"met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet", "vriendelijke groeten", "groeten", "groet",
-	"hartelijke groet", "hartelijke groeten", "mvg", "bedankt", "alvast bedankt", "dank je wel", "dank u wel", "fijne dag",
-)
 
 func normLine(fl string) string {
 	// letters, digits and single spaces only
@@ -136,15 +94,15 @@ func normLine(fl string) string {
 }
 
 // isClosing: "Kind regards," or "Thanks, Tom" or "Best - Irene".
-func isClosing(fl string) bool {
+func (mk *Markers) isClosing(fl string) bool {
 	n := normLine(fl)
-	if closings[n] {
+	if mk.closings[n] {
 		return true
 	}
 	if i := strings.IndexAny(fl, ",-–"); i > 0 {
 		head := normLine(fl[:i])
 		tail := strings.Fields(normLine(fl[i+1:]))
-		if closings[head] && len(tail) <= 3 {
+		if mk.closings[head] && len(tail) <= 3 {
 			return true
 		}
 	}
@@ -162,7 +120,7 @@ func senderNames(from string) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range strings.FieldsFunc(from, func(r rune) bool { return r == '.' || r == '_' || r == '-' || r == '+' }) {
 		if len(p) >= 2 {
-			out[foldString(p)] = true
+			out[Fold(p)] = true
 		}
 	}
 	return out
@@ -181,18 +139,15 @@ func isNameLine(line string, names map[string]bool) bool {
 		if r == utf8.RuneError || !unicode.IsUpper(r) {
 			return false
 		}
-		if names[foldString(strings.ToLower(w))] {
+		if names[Fold(strings.ToLower(w))] {
 			hit = true
 		}
 	}
 	return hit
 }
 
-func isDisclaimerStart(fl string) bool {
-	for _, p := range []string{"confidentiality notice", "confidentiality", "disclaimer", "this email and any", "this e mail and any", "this e-mail and any",
-		"this message and any", "this email is confidential", "this message is confidential", "this email may contain", "this e-mail may contain",
-		"diese e mail", "diese e-mail", "diese nachricht", "ce message", "ce courriel", "este mensaje", "este correo", "dit bericht", "deze e-mail", "deze e mail",
-		"sent from my", "von meinem", "envoye de mon", "enviado desde mi", "verzonden vanaf mijn", "verstuurd vanaf mijn", "get outlook for"} {
+func (mk *Markers) isDisclaimerStart(fl string) bool {
+	for _, p := range mk.disclaimerStarts {
 		if strings.HasPrefix(fl, p) {
 			return true
 		}
@@ -201,14 +156,14 @@ func isDisclaimerStart(fl string) bool {
 }
 
 // isSignatureish: a line that may sit under a sign-off.
-func isSignatureish(line, fl string) bool {
+func (mk *Markers) isSignatureish(line, fl string) bool {
 	if strings.ContainsAny(line, "@|") || strings.Contains(fl, "http") || strings.Contains(fl, "www.") {
 		return true
 	}
-	if isDisclaimerStart(fl) || strings.Contains(fl, "confidential") || strings.Contains(fl, "registered") || strings.Contains(fl, "vertraulich") || strings.Contains(fl, "intended recipient") {
+	if mk.isDisclaimerStart(fl) || containsAny(fl, mk.signatureWords) {
 		return true
 	}
-	if isAttachmentLine(fl) {
+	if mk.isAttachmentLine(fl) {
 		return true
 	}
 	return len(strings.Fields(line)) <= 12
@@ -216,7 +171,7 @@ func isSignatureish(line, fl string) bool {
 
 // ownText returns what the sender wrote now (no quoted history, no
 // signature) and the attachment lines of the message.
-func ownText(text, from string) (string, []string) {
+func (mk *Markers) ownText(text, from string) (string, []string) {
 	if strings.IndexByte(text, '\r') >= 0 {
 		text = strings.ReplaceAll(text, "\r\n", "\n")
 	}
@@ -226,7 +181,7 @@ func ownText(text, from string) (string, []string) {
 		if len(l) > 300 {
 			l = l[:300]
 		}
-		folded[i] = foldString(strings.ToLower(l))
+		folded[i] = Fold(strings.ToLower(l))
 	}
 	var kept []int
 	var atts []string
@@ -235,10 +190,10 @@ func ownText(text, from string) (string, []string) {
 		if strings.HasPrefix(t, ">") {
 			continue
 		}
-		if isQuoteStart(lines, folded, i) {
+		if mk.isQuoteStart(lines, folded, i) {
 			break
 		}
-		if isAttachmentLine(strings.TrimSpace(folded[i])) {
+		if mk.isAttachmentLine(strings.TrimSpace(folded[i])) {
 			atts = append(atts, t)
 			continue
 		}
@@ -261,12 +216,12 @@ func ownText(text, from string) (string, []string) {
 				continue
 			}
 		}
-		candidate := t == "--" || t == "—" || strings.HasPrefix(t, "-- ") || isDisclaimerStart(fl)
-		if !candidate && (isClosing(fl) || isNameLine(t, names)) {
+		candidate := t == "--" || t == "—" || strings.HasPrefix(t, "-- ") || mk.isDisclaimerStart(fl)
+		if !candidate && (mk.isClosing(fl) || isNameLine(t, names)) {
 			candidate = true
 			for _, j := range kept[k+1:] {
 				lt := strings.TrimSpace(lines[j])
-				if lt != "" && !isSignatureish(lt, strings.TrimSpace(folded[j])) {
+				if lt != "" && !mk.isSignatureish(lt, strings.TrimSpace(folded[j])) {
 					candidate = false
 					break
 				}
@@ -285,8 +240,8 @@ func ownText(text, from string) (string, []string) {
 	return strings.TrimSpace(b.String()), atts
 }
 
-// fallbackMachine recognises machine mail mail.Read did not flag.
-func fallbackMachine(headers map[string]string, from, subject, text string) (string, string) {
+// fallbackMachine recognises machine mail the first pass did not flag.
+func (mk *Markers) fallbackMachine(headers map[string]string, from, subject, text string) (string, string) {
 	for k, v := range headers {
 		lk := strings.ToLower(strings.TrimSpace(k))
 		lv := strings.ToLower(strings.TrimSpace(v))
@@ -342,46 +297,20 @@ func fallbackMachine(headers map[string]string, from, subject, text string) (str
 	case "noreply", "no-reply", "donotreply", "do-not-reply", "do_not_reply", "no_reply", "notifications", "notification":
 		return "auto_reply", "sender " + from
 	}
-	fs := foldString(strings.ToLower(strings.TrimSpace(subject)))
-	for _, p := range []string{"automatic reply", "auto reply", "autoreply", "auto-reply", "auto response", "autoresponse", "out of office", "out of the office", "ooo:",
-		"abwesenheit", "automatische antwort", "reponse automatique", "absence du bureau", "absent du bureau", "absence:", "respuesta automatica", "fuera de la oficina", "fuera de oficina",
-		"automatisch antwoord", "afwezig", "afwezigheid", "undeliverable", "undelivered", "delivery status notification", "mail delivery failed", "delivery failure",
-		"returned mail", "failure notice", "complaint about message", "abuse report", "delivery notification", "unzustellbar", "nicht zustellbar", "non remis", "echec de la remise", "no se puede entregar", "onbestelbaar", "niet bezorgd"} {
-		if strings.HasPrefix(fs, p) || strings.Contains(fs, ": "+p) {
-			kind := "auto_reply"
-			if strings.Contains(p, "deliver") || strings.Contains(p, "zustell") || strings.Contains(p, "remis") || strings.Contains(p, "entregar") || strings.Contains(p, "bestel") || strings.Contains(p, "bezorgd") || p == "returned mail" || p == "echec de la remise" || p == "failure notice" {
-				kind = "bounce"
-			}
-			if p == "complaint about message" || p == "abuse report" {
-				kind = "feedback_report"
-			}
-			return kind, "subject " + subject
+	fs := Fold(strings.ToLower(strings.TrimSpace(subject)))
+	for _, k := range mk.machineSubjects {
+		if strings.HasPrefix(fs, k.phrase) || strings.Contains(fs, ": "+k.phrase) {
+			return k.kind, "subject " + subject
 		}
 	}
 	open := text
 	if len(open) > 800 {
 		open = open[:800]
 	}
-	fo := strings.Join(strings.Fields(foldString(strings.ToLower(strings.ReplaceAll(open, "’", "'")))), " ")
-	for _, p := range []string{"i am out of the office", "i'm out of the office", "i am currently out of", "i'm currently out of", "out of the office until",
-		"out of office until", "i am on annual leave", "i'm on annual leave", "i am on leave", "i'm on leave", "on annual leave until", "on holiday until",
-		"on vacation until", "away from the office until", "i am away until", "i'm away until", "will reply on my return", "will respond on my return", "back in the office on", "limited access to email", "limited access to my email", "limited access to e-mail", "checking email only occasionally",
-		"checking my email only occasionally", "no access to email", "no access to my email", "will respond to your email when i return", "when i return on",
-		"a member of our team will get back", "a member of our team will respond", "a member of our team will be in touch", "thank you for your enquiry", "thank you for your inquiry", "thanks for your enquiry", "we've received your message", "we have received your message", "we have received your email", "we've received your email", "your request has been logged",
-		"your ticket has been", "this is an automated", "this is an automatic", "do not reply to this", "please do not reply",
-		"nicht im buro", "ich bin bis", "bin derzeit nicht", "eingeschranktem zugriff", "eingeschrankten zugriff", "keinen zugriff auf meine e-mails",
-		"je suis absent", "je suis actuellement absent", "je serai absent", "je suis en conge", "acces limite a mes", "ne lirai pas",
-		"estoy fuera de la oficina", "estare fuera", "estoy de vacaciones", "acceso limitado a mi correo", "ausente hasta",
-		"ik ben afwezig", "ik ben momenteel afwezig", "niet op kantoor", "beperkt toegang tot", "ik ben met vakantie", "afwezig tot",
-		"this is the mail system at host", "mail delivery subsystem", "message could not be delivered", "undelivered mail returned to sender",
-		"delivery to the following recipient", "permanent error", "delayed mail", "delivery status notification",
-		"delivery has failed", "could not be delivered", "couldn't be delivered", "recipient not found", "address not found", "mailbox unavailable", "550 5.1.1"} {
-		if strings.Contains(fo, p) {
-			kind := "auto_reply"
-			if strings.Contains(p, "deliver") || strings.Contains(p, "not found") || strings.Contains(p, "mailbox") || strings.HasPrefix(p, "550") || strings.Contains(p, "mail system") || strings.Contains(p, "error") || strings.Contains(p, "delayed") {
-				kind = "bounce"
-			}
-			return kind, "text: " + p
+	fo := strings.Join(strings.Fields(Fold(strings.ToLower(strings.ReplaceAll(open, "’", "'")))), " ")
+	for _, k := range mk.machineText {
+		if strings.Contains(fo, k.phrase) {
+			return k.kind, "text: " + k.phrase
 		}
 	}
 	return "", ""
@@ -468,4 +397,12 @@ func rawMachine(h map[string]string, rest string) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
 }
