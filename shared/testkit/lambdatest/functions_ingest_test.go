@@ -30,7 +30,7 @@ func ingestGeneric(t *testing.T, f *lambdatest.Fixture, sample []byte) ([]byte, 
 		if len(sigs) != 1 || sigs[0].Key() != wantKey || sigs[0].DealID != 4217 || sigs[0].Signal.Kind != "email" {
 			t.Errorf("stored signals %+v, want the sample's", sigs)
 		}
-		if !strings.Contains(rie.Output(), "signal stored") {
+		if !strings.Contains(rie.Output(), `"result":"stored"`) {
 			t.Errorf("expected the function's JSON log lines in its output:\n%s", rie.Output())
 		}
 	}}
