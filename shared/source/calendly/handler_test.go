@@ -26,6 +26,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/calendly"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -35,39 +36,20 @@ type fixture struct {
 	srv     *httptest.Server
 	tbl     *ddblocal.TestTable
 	metrics *metrics.Recorder
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	key     string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newFixture serves the handler over HTTP (as API Gateway would call it)
-// against a fresh table in DynamoDB Local.
 func newFixture(t *testing.T, key string, now func() time.Time) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
-	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-calendly"), logs: &syncBuffer{}, key: key}
+	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-calendly"), logs: &testkit.LogBuffer{}, key: key}
 	f.h = &ingest.Handler{
 		Source:  calendly.Webhook{},
 		Key:     func(context.Context) ([]byte, error) { return []byte(key), nil },
 		Store:   store.New(tbl.DB, tbl.Name),
 		Now:     now,
-		Log:     slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Log:     f.logs.LoggerAt(slog.LevelInfo),
 		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler(Route, f.h.Handle))

@@ -24,6 +24,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/docusign"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -33,36 +34,19 @@ type fixture struct {
 	srv     *httptest.Server
 	tbl     *ddblocal.TestTable
 	metrics *metrics.Recorder
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	key     string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newFixture(t *testing.T, key string) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
-	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-docusign"), logs: &syncBuffer{}, key: key}
+	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-docusign"), logs: &testkit.LogBuffer{}, key: key}
 	f.h = &ingest.Handler{
 		Source:  docusign.Webhook{InternalDomains: internal},
 		Key:     func(context.Context) ([]byte, error) { return []byte(key), nil },
 		Store:   store.New(tbl.DB, tbl.Name),
-		Log:     slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Log:     f.logs.LoggerAt(slog.LevelInfo),
 		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler(Route, f.h.Handle))

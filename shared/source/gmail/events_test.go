@@ -37,6 +37,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite events/ingest-gmail.json and events/fetcher-gmail.json")
@@ -170,7 +171,7 @@ func generateFetcher(t *testing.T, ks *gmailtest.KeySet, sample []byte) []byte {
 		Source:  gmail.Webhook{Verifier: &gmail.Verifier{Keys: &gmail.KeySet{URL: srv.CertsURL(), Now: now}, Audience: sampleAudience, Email: samplePushSA, Now: now}},
 		Store:   st,
 		Now:     now,
-		Log:     discardLogger(),
+		Log:     testkit.DiscardLogger(),
 		Metrics: metrics.New(nil, "StageMover", "ingest-gmail"),
 	}
 	var req events.APIGatewayV2HTTPRequest

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // FuzzDecodePush: any body is either a complete notification or refused
@@ -57,7 +58,7 @@ func FuzzVerifyPushToken(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer g.Close()
-	c := newClock(testNow)
+	c := testkit.NewClock(testNow)
 	v := verifierFor(g, c)
 	valid := g.Keys.Mint(gmailtest.DefaultPushClaims(testAudience, testNow))
 	parts := strings.Split(valid, ".")

@@ -32,6 +32,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // SampleClientState is the clientState of events/ingest-graph-notification.json
@@ -202,7 +203,7 @@ func TestSampleEvents(t *testing.T) {
 	st := store.New(tbl.DB, tbl.Name, store.WithClock(func() time.Time { return sampleReceived }))
 	h := &ingest.Handler{Source: graph.Webhook{Mailboxes: []string{sampleMailbox}}, Store: st,
 		Key: func(context.Context) ([]byte, error) { return []byte(SampleClientState), nil },
-		Now: func() time.Time { return sampleReceived }, Log: discardLog(), Metrics: metrics.New(nil, "StageMover", "ingest-graph")}
+		Now: func() time.Time { return sampleReceived }, Log: testkit.DiscardLogger(), Metrics: metrics.New(nil, "StageMover", "ingest-graph")}
 
 	var vreq events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(vraw, &vreq); err != nil {
@@ -251,7 +252,7 @@ func TestSampleEvents(t *testing.T) {
 	if fr.Mailbox != sampleMailbox || fr.Source != graph.Source || bytes.Contains(fraw, []byte(SampleClientState)) {
 		t.Fatalf("fetch item %+v (or the sample holds the clientState)", fr)
 	}
-	now := newClock(sampleReceived.Add(2 * time.Second))
+	now := testkit.NewClock(sampleReceived.Add(2 * time.Second))
 	s, c := newStandIn(t, now)
 	s.AddUserWithID(sampleMailbox, sampleUserID)
 	if got := s.AddMessage(sampleMailbox, readTestdata(t, "message-buyer-reply.json")); got != sampleMessageID {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -32,35 +32,24 @@ type fixture struct {
 	srv     *httptest.Server
 	tbl     *ddblocal.TestTable
 	metrics *metrics.Recorder
-	logs    *bytes.Buffer
+	logs    *testkit.LogBuffer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
-	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-generic"), logs: &bytes.Buffer{}}
+	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-generic"), logs: &testkit.LogBuffer{}}
 	h := &ingest.Handler{
 		Source:  ingest.Generic{Tolerance: 5 * time.Minute},
 		Key:     func(context.Context) ([]byte, error) { return []byte(secret), nil },
 		Store:   store.New(tbl.DB, tbl.Name),
 		Now:     time.Now,
-		Log:     slog.New(slog.NewJSONHandler(&syncWriter{w: f.logs}, nil)),
+		Log:     f.logs.LoggerAt(slog.LevelInfo),
 		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler("POST /signals", h.Handle))
 	t.Cleanup(f.srv.Close)
 	return f
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func (f *fixture) post(t *testing.T, body []byte, sign func(r *http.Request)) (int, map[string]string) {
