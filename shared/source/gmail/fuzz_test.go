@@ -18,7 +18,7 @@ import (
 // FuzzDecodePush: any body is either a complete notification or refused
 // with a reason; never a panic. Seeded with the golden sample.
 func FuzzDecodePush(f *testing.F) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(f), "events", "ingest-gmail.json"))
+	raw, err := os.ReadFile(filepath.Join(testkit.RepoRoot(f), "events", "ingest-gmail.json"))
 	if err != nil {
 		f.Fatal(err)
 	}

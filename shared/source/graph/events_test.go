@@ -155,18 +155,6 @@ func sampleQuery() url.Values {
 	return url.Values{graph.QueryMailbox: {sampleMailbox}, graph.QueryKind: {graph.KindMessages}}
 }
 
-func marshalSample(t *testing.T, v any) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func checkSample(t *testing.T, name string, got []byte) []byte {
 	t.Helper()
 	path := filepath.Join("..", "..", "..", "events", name)
@@ -191,12 +179,12 @@ func TestSampleEvents(t *testing.T) {
 	vq := sampleQuery()
 	vq.Set(graph.QueryValidationToken, sampleValidation)
 	validationAt := time.Date(2026, 3, 2, 9, 40, 3, 118_000_000, time.UTC)
-	vraw := checkSample(t, "ingest-graph-validation.json", marshalSample(t,
+	vraw := checkSample(t, "ingest-graph-validation.json", testkit.MarshalIndent(t,
 		sampleAPIEvent(vq, "text/plain; charset=utf-8", "", "Kx3vQjPZoAMEbUw=", "Root=1-69a55b13-1e2f3a4b5c6d7e8f9a0b1c2d", validationAt)))
 
 	// 2. the change notification for the buyer's reply
 	body := sampleNotificationBody()
-	nraw := checkSample(t, "ingest-graph-notification.json", marshalSample(t,
+	nraw := checkSample(t, "ingest-graph-notification.json", testkit.MarshalIndent(t,
 		sampleAPIEvent(sampleQuery(), "application/json", body, "Kx3vQjPZoAMEbVw=", "Root=1-69a55b60-5c1d3e7f9a2b4c6d8e0f1a2b", sampleReceived)))
 
 	tbl := ddblocal.ForTest(t)
@@ -234,7 +222,7 @@ func TestSampleEvents(t *testing.T) {
 	ev.EventSourceArn = sampleStreamARN
 	ev.Change.SequenceNumber = "4421584500000000017450439377"
 	ev.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: sampleReceived.Truncate(time.Second)}
-	fraw := checkSample(t, "fetcher-graph.json", marshalSample(t, orderedStreamBatch(ev)))
+	fraw := checkSample(t, "fetcher-graph.json", testkit.MarshalIndent(t, orderedStreamBatch(ev)))
 
 	// the fetcher sample decodes into the fetch item and fetches the reply
 	var batch events.DynamoDBEvent
