@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,36 +89,6 @@ func (f *fixture) items(t *testing.T) int {
 }
 
 const validBody = `{"event_id":"evt-100","deal_id":42,"signal":{"kind":"email","at":"2026-03-02T10:00:00Z","from":"jane@acme.example","to":["rep@vendor.example"],"subject":"Re: pricing","body":"Could you send the order form? We want to sign by Friday."}}`
-
-func TestFiftyConcurrentDeliveriesStoreOneSignal(t *testing.T) {
-	f := newFixture(t)
-	body := []byte(validBody)
-	codes := make(chan int, 50)
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, _ := f.post(t, body, signed(body))
-			codes <- code
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	byCode := map[int]int{}
-	for c := range codes {
-		byCode[c]++
-	}
-	if byCode[http.StatusAccepted] != 1 || byCode[http.StatusOK] != 49 {
-		t.Fatalf("status codes = %v, want one 202 and 49 200 (duplicate)", byCode)
-	}
-	if n := f.items(t); n != 1 {
-		t.Fatalf("items = %d, want exactly 1", n)
-	}
-	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
-		t.Fatalf("duplicates counted = %v, want 49", got)
-	}
-}
 
 func TestRejectionsStoreNothing(t *testing.T) {
 	f := newFixture(t)

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,36 +103,6 @@ func (f *fixture) records(t *testing.T) []store.SignalRecord {
 	return recs
 }
 
-func TestFiftyConcurrentRedeliveriesStoreOneSignal(t *testing.T) {
-	f := newFixture(t, testKey)
-	body := readTestdata(t, "state-viewed")
-	codes := make(chan int, 50)
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, _ := f.post(t, body, f.sign(body))
-			codes <- code
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	byCode := map[int]int{}
-	for c := range codes {
-		byCode[c]++
-	}
-	if byCode[http.StatusAccepted] != 1 || byCode[http.StatusOK] != 49 {
-		t.Fatalf("status codes = %v, want one 202 and 49 200", byCode)
-	}
-	if recs := f.records(t); len(recs) != 1 || recs[0].Source != pandadoc.Source || recs[0].Signal.Action != "viewed" {
-		t.Fatalf("items = %+v, want exactly one viewed signal", recs)
-	}
-	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
-		t.Fatalf("duplicates counted = %v, want 49", got)
-	}
-}
-
 // TestBatchStoresEveryNotification: a delivery of two notifications stores
 // two signals for the buyer; redelivered, nothing.
 func TestBatchStoresEveryNotification(t *testing.T) {
@@ -226,21 +194,14 @@ func TestIgnoredStoresNothing(t *testing.T) {
 	}
 }
 
-func TestUnavailableKeyOrTable(t *testing.T) {
+// TestEmptyKeyListIs503: a key secret that lists no key verifies nothing
+// (TestEverySourceAnswersAlike covers a key or table that cannot be read).
+func TestEmptyKeyListIs503(t *testing.T) {
 	f := newFixture(t, testKey)
 	body := readTestdata(t, "state-sent")
-	f.h.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
-	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("key unavailable: %d, want 503", code)
-	}
 	f.h.Key = func(context.Context) ([]byte, error) { return []byte(" ,\n"), nil }
 	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
 		t.Fatalf("empty key: %d, want 503", code)
-	}
-	f.h.Key = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
-	f.h.Store = store.New(f.tbl.DB, "no-such-table")
-	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("table unavailable: %d, want 503", code)
 	}
 	if n := len(f.records(t)); n != 0 {
 		t.Fatalf("%d items stored", n)
