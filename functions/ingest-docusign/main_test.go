@@ -98,30 +98,11 @@ func TestIngestDocuSignRefusesUnusableKey(t *testing.T) {
 	f, key := setup(t)
 	sample := testkit.Event(t, "ingest-docusign.json")
 	template := testkit.TemplateSecretString(t, "DocuSignHmacSecret")
-	for _, tc := range []struct{ name, secret string }{
-		{"the template's secret", template},
-		{"empty", `{"hmac_keys":""}`},
-		{"15 bytes", `{"hmac_keys":"dsgn-15-bytes-k"}`},
-		{"a placeholder among keys", `{"hmac_keys":"` + key + `,REPLACE_ME"}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			keys := testkit.SecretField(t, tc.secret, "hmac_keys")
-			f.PutSecret(t, "DOCUSIGN_HMAC_SECRET_ARN", "stagemover/docusign-unusable", tc.secret)
-			rie := f.Start(t)
-			for _, k := range strings.Split(keys, ",") {
-				resp := rie.InvokeHTTP(t, signed(t, sample, k))
-				if resp.StatusCode != http.StatusServiceUnavailable || resp.Body != `{"error":"not configured"}` {
-					t.Errorf("signed with the secret's key: %d %s, want 503 not configured", resp.StatusCode, resp.Body)
-				}
-			}
-			if n := len(f.Signals(t)); n != 0 {
-				t.Fatalf("%d signals stored with an unusable key, want 0", n)
-			}
-			out := rie.Output()
-			if !strings.Contains(out, "DOCUSIGN_HMAC_SECRET_ARN") {
-				t.Errorf("the log does not name the secret's variable:\n%s", out)
-			}
-			testkit.AssertNoSecrets(t, out, strings.Split(keys, ",")...)
-		})
-	}
+	f.AssertRefusesUnusableKeys(t, "DOCUSIGN_HMAC_SECRET_ARN", "hmac_keys", []lambdatest.UnusableKey{
+		{Name: "the template's secret", Secret: template},
+		{Name: "empty", Secret: `{"hmac_keys":""}`},
+		{Name: "15 bytes", Secret: `{"hmac_keys":"dsgn-15-bytes-k"}`},
+		{Name: "a placeholder among keys", Secret: `{"hmac_keys":"` + key + `,REPLACE_ME"}`},
+	}, func(t *testing.T, k string) []byte { return signed(t, sample, k) },
+		func(t *testing.T) int { return len(f.Signals(t)) })
 }

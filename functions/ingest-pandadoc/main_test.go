@@ -112,30 +112,11 @@ func TestIngestPandaDocRefusesUnusableKey(t *testing.T) {
 	f, key := setup(t)
 	sample := testkit.Event(t, "ingest-pandadoc.json")
 	template := testkit.TemplateSecretString(t, "PandaDocSharedKeySecret")
-	for _, tc := range []struct{ name, secret string }{
-		{"the template's secret", template},
-		{"empty", `{"shared_key":""}`},
-		{"15 bytes", `{"shared_key":"pdoc-15-bytes-k"}`},
-		{"a placeholder among keys", `{"shared_key":"` + key + `,changeme"}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			keys := testkit.SecretField(t, tc.secret, "shared_key")
-			f.PutSecret(t, "PANDADOC_SHARED_KEY_SECRET_ARN", "stagemover/pandadoc-unusable", tc.secret)
-			rie := f.Start(t)
-			for _, k := range strings.Split(keys, ",") {
-				resp := rie.InvokeHTTP(t, signed(t, sample, k))
-				if resp.StatusCode != http.StatusServiceUnavailable || resp.Body != `{"error":"not configured"}` {
-					t.Errorf("signed with the secret's key: %d %s, want 503 not configured", resp.StatusCode, resp.Body)
-				}
-			}
-			if n := len(f.Signals(t)); n != 0 {
-				t.Fatalf("%d signals stored with an unusable key, want 0", n)
-			}
-			out := rie.Output()
-			if !strings.Contains(out, "PANDADOC_SHARED_KEY_SECRET_ARN") {
-				t.Errorf("the log does not name the secret's variable:\n%s", out)
-			}
-			testkit.AssertNoSecrets(t, out, strings.Split(keys, ",")...)
-		})
-	}
+	f.AssertRefusesUnusableKeys(t, "PANDADOC_SHARED_KEY_SECRET_ARN", "shared_key", []lambdatest.UnusableKey{
+		{Name: "the template's secret", Secret: template},
+		{Name: "empty", Secret: `{"shared_key":""}`},
+		{Name: "15 bytes", Secret: `{"shared_key":"pdoc-15-bytes-k"}`},
+		{Name: "a placeholder among keys", Secret: `{"shared_key":"` + key + `,changeme"}`},
+	}, func(t *testing.T, k string) []byte { return signed(t, sample, k) },
+		func(t *testing.T) int { return len(f.Signals(t)) })
 }
