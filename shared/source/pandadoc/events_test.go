@@ -101,18 +101,18 @@ func TestSampleEventIsGenerated(t *testing.T) {
 // the golden signals; handled again, nothing.
 func TestSampleEvent(t *testing.T) {
 	f := newFixture(t, SampleSharedKey)
-	f.h.Now = func() time.Time { return sampleAt }
+	f.Handler.Now = func() time.Time { return sampleAt }
 	req := readSample(t)
-	resp, err := f.h.Handle(context.Background(), req)
+	resp, err := f.Handler.Handle(context.Background(), req)
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("%d %s %v, want 202", resp.StatusCode, resp.Body, err)
 	}
-	resp, _ = f.h.Handle(context.Background(), req)
+	resp, _ = f.Handler.Handle(context.Background(), req)
 	if resp.StatusCode != http.StatusOK || !bytes.Contains([]byte(resp.Body), []byte(`"status":"duplicate"`)) {
 		t.Fatalf("redelivered: %d %s", resp.StatusCode, resp.Body)
 	}
 	want := parse(t, sampleTestdata)
-	recs := f.records(t)
+	recs := f.Signals(t)
 	if len(recs) != len(want) {
 		t.Fatalf("%d items, want %d", len(recs), len(want))
 	}
