@@ -3,7 +3,6 @@ package calendly_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -51,22 +50,9 @@ func buildSample(t testing.TB, i int) []byte {
 	return testkit.MarshalIndent(t, e)
 }
 
-func samplePath(t testing.TB, i int) string {
-	t.Helper()
-	return testkit.RepoPath(t, "events/"+samples[i].file)
-}
-
 func readSample(t testing.TB, i int) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	raw, err := os.ReadFile(samplePath(t, i))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatalf("%s is not an API Gateway v2 event: %v", samples[i].file, err)
-	}
-	return req
+	return testkit.DecodeHTTPEvent(t, testkit.Event(t, samples[i].file))
 }
 
 // TestSampleEventsAreGenerated: the events/ files are exactly what the
@@ -77,18 +63,7 @@ func TestSampleEventsAreGenerated(t *testing.T) {
 	for i, s := range samples {
 		t.Run(s.file, func(t *testing.T) {
 			want := buildSample(t, i)
-			if *update {
-				if err := os.WriteFile(samplePath(t, i), want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := os.ReadFile(samplePath(t, i))
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("events/%s is not what the code generates; run go test ./shared/source/calendly -run TestSampleEventsAreGenerated -update", s.file)
-			}
+			testkit.Golden(t, "events/"+s.file, want, *update, "go test ./shared/source/calendly -run TestSampleEventsAreGenerated -update")
 			req := readSample(t, i)
 			if req.RouteKey != Route || req.RequestContext.HTTP.Method != "POST" {
 				t.Fatalf("route %q", req.RouteKey)

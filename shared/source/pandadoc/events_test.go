@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -52,22 +51,9 @@ func buildSample(t testing.TB) []byte {
 	return testkit.MarshalIndent(t, e)
 }
 
-func samplePath(t testing.TB) string {
-	t.Helper()
-	return testkit.RepoPath(t, "events/"+sampleFile)
-}
-
 func readSample(t testing.TB) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	raw, err := os.ReadFile(samplePath(t))
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatalf("%s is not an API Gateway v2 event: %v", sampleFile, err)
-	}
-	return req
+	return testkit.DecodeHTTPEvent(t, testkit.Event(t, sampleFile))
 }
 
 // TestSampleEventIsGenerated: events/ingest-pandadoc.json is exactly what
@@ -76,18 +62,7 @@ func readSample(t testing.TB) events.APIGatewayV2HTTPRequest {
 // SampleSharedKey.
 func TestSampleEventIsGenerated(t *testing.T) {
 	want := buildSample(t)
-	if *update {
-		if err := os.WriteFile(samplePath(t), want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(samplePath(t))
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("events/%s is not what the code generates; run go test ./shared/source/pandadoc -run TestSampleEventIsGenerated -update", sampleFile)
-	}
+	testkit.Golden(t, "events/"+sampleFile, want, *update, "go test ./shared/source/pandadoc -run TestSampleEventIsGenerated -update")
 	req := readSample(t)
 	if req.RouteKey != Route || req.RequestContext.HTTP.Method != "POST" {
 		t.Fatalf("route %q", req.RouteKey)
