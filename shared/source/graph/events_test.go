@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,59 +52,16 @@ const (
 // The notification arrives 13 s after the message (Graph's usual latency).
 var sampleReceived = time.Date(2026, 3, 2, 9, 41, 20, 317_000_000, time.UTC)
 
-// apiEvent keeps the field order of a real HTTP API (payload 2.0) event.
-type apiEvent struct {
-	Version               string            `json:"version"`
-	RouteKey              string            `json:"routeKey"`
-	RawPath               string            `json:"rawPath"`
-	RawQueryString        string            `json:"rawQueryString"`
-	Headers               map[string]string `json:"headers"`
-	QueryStringParameters map[string]string `json:"queryStringParameters"`
-	RequestContext        struct {
-		AccountID    string `json:"accountId"`
-		APIID        string `json:"apiId"`
-		DomainName   string `json:"domainName"`
-		DomainPrefix string `json:"domainPrefix"`
-		HTTP         struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		RouteKey  string `json:"routeKey"`
-		Stage     string `json:"stage"`
-		Time      string `json:"time"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body,omitempty"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
-func sampleAPIEvent(query url.Values, contentType, body, requestID, trace string, at time.Time) apiEvent {
-	var e apiEvent
-	e.Version, e.RouteKey, e.RawPath = "2.0", route, "/webhooks/graph"
-	e.RawQueryString = query.Encode()
+func sampleAPIEvent(query url.Values, contentType, body, requestID, trace string, at time.Time) testkit.HTTPEvent {
+	e := testkit.NewHTTPEvent(testkit.HTTPRequest{
+		Path: "/webhooks/graph", Query: query.Encode(), Body: []byte(body),
+		SourceIP: "52.159.23.209", RequestID: requestID, At: at.UTC(),
+		Headers: map[string]string{"content-type": contentType, "x-amzn-trace-id": trace},
+	})
 	e.QueryStringParameters = map[string]string{}
 	for k := range query {
 		e.QueryStringParameters[k] = query.Get(k)
 	}
-	e.Headers = map[string]string{
-		"content-length":    strconv.Itoa(len(body)),
-		"content-type":      contentType,
-		"host":              sampleAPIHost,
-		"x-amzn-trace-id":   trace,
-		"x-forwarded-for":   "52.159.23.209",
-		"x-forwarded-port":  "443",
-		"x-forwarded-proto": "https",
-	}
-	rc := &e.RequestContext
-	rc.AccountID, rc.APIID, rc.DomainName, rc.DomainPrefix = "123456789012", "r8k2m4x7q1", sampleAPIHost, "r8k2m4x7q1"
-	rc.HTTP.Method, rc.HTTP.Path, rc.HTTP.Protocol, rc.HTTP.SourceIP = "POST", "/webhooks/graph", "HTTP/1.1", "52.159.23.209"
-	rc.RequestID, rc.RouteKey, rc.Stage = requestID, route, "$default"
-	rc.Time, rc.TimeEpoch = at.UTC().Format("02/Jan/2006:15:04:05 -0700"), at.UnixMilli()
-	e.Body = body
 	return e
 }
 
