@@ -1,130 +1,61 @@
 package main
 
 // These tests run the real bootstrap (built as for Lambda) under the Lambda
-// Runtime Interface Emulator, against DynamoDB Local and an in-process
-// Secrets Manager (kumo) holding the DocuSign Connect HMAC key, configured only
-// through the environment. The sample events/ingest-docusign.json is
-// re-signed with the stored key, as Connect signs each message (the
-// X-DocuSign-Signature-1 header).
+// Runtime Interface Emulator with lambdatest.Fixture: DynamoDB Local and an
+// in-process Secrets Manager (kumo) holding the DocuSign Connect HMAC key,
+// in the environment template.yaml gives the function. The sample
+// events/ingest-docusign.json is re-signed with the stored key, as Connect
+// signs each message (the X-DocuSign-Signature-1 header).
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/source/docusign"
-	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
-func TestMain(m *testing.M) {
-	code := ddblocal.RunTests(m)
-	lambdatest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
-type fixture struct {
-	tbl       *ddblocal.TestTable
-	env       map[string]string
-	bootstrap string
-	key       string
-}
-
-func setup(t *testing.T) *fixture {
-	bootstrap := lambdatest.Build(t, "ingest-docusign")
-	tbl := ddblocal.ForTest(t)
-	sm := lambdatest.StartSecretsManager(t)
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	key := "dsgn-" + hex.EncodeToString(b)
-	f := &fixture{tbl: tbl, bootstrap: bootstrap, key: key}
-	f.env = map[string]string{
-		"TABLE_NAME":                    tbl.Name,
-		"STAGEMOVER_MODE":               "live",
-		"PIPEDRIVE_BASE_URL":            "https://api.pipedrive.com",
-		"PIPEDRIVE_INTEGRATION_USER_ID": "1000",
-		"INTERNAL_DOMAINS":              "acme-routing.io",
-		"METRICS_NAMESPACE":             "StageMover",
-		"DOCUSIGN_HMAC_SECRET_ARN":      sm.Put(t, "stagemover/docusign-hmac-keys", `{"hmac_keys":"`+key+`"}`),
-		// Where the AWS SDK finds the stand-ins.
-		"AWS_ENDPOINT_URL_DYNAMODB":        tbl.Instance.Endpoint(),
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.Endpoint,
-	}
-	return f
+func setup(t *testing.T) (*lambdatest.Fixture, string) {
+	f := lambdatest.NewFixture(t, "ingest-docusign")
+	key := testkit.RandomSecret(t, "dsgn-")
+	f.PutSecret(t, "DOCUSIGN_HMAC_SECRET_ARN", "stagemover/docusign-hmac-keys", testkit.SecretJSON("hmac_keys", key), key)
+	return f, key
 }
 
 // signed returns the sample with X-DocuSign-Signature-1 made with key.
 func signed(t *testing.T, sample []byte, key string) []byte {
 	t.Helper()
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(sample, &req); err != nil {
-		t.Fatal(err)
-	}
-	return lambdatest.WithHeaders(t, sample, nil, map[string]string{"x-docusign-signature-1": docusign.Sign([]byte(key), []byte(req.Body))})
-}
-
-func invoke(t *testing.T, rie *lambdatest.RIE, event []byte) events.APIGatewayV2HTTPResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := rie.Invoke(ctx, event)
-	if err != nil {
-		t.Fatalf("invoke: %v\nfunction output:\n%s", err, rie.Output())
-	}
-	var resp events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
-		t.Fatalf("not an HTTP API response: %s\nfunction output:\n%s", out, rie.Output())
-	}
-	return resp
-}
-
-func (f *fixture) signals(t *testing.T) []store.SignalRecord {
-	t.Helper()
-	var out []store.SignalRecord
-	for _, item := range lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeSignal) {
-		rec, err := store.SignalFromItem(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
+	body := testkit.DecodeHTTPEvent(t, sample).Body
+	return testkit.WithHeaders(t, sample, nil, map[string]string{"x-docusign-signature-1": docusign.Sign([]byte(key), []byte(body))})
 }
 
 func TestIngestDocuSignSample(t *testing.T) {
-	f := setup(t)
-	rie := lambdatest.Start(t, f.bootstrap, f.env)
-	sample := lambdatest.Event(t, "ingest-docusign.json")
+	f, key := setup(t)
+	rie := f.Start(t)
+	sample := testkit.Event(t, "ingest-docusign.json")
 
 	// Refused, storing nothing: the sample's own signature (made with the
 	// sample key) and a signature made with another key.
 	for name, ev := range map[string][]byte{"sample signature": sample, "wrong key": signed(t, sample, "not-the-hmac-key")} {
-		if resp := invoke(t, rie, ev); resp.StatusCode != http.StatusUnauthorized {
+		if resp := rie.InvokeHTTP(t, ev); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: %d %s, want 401", name, resp.StatusCode, resp.Body)
 		}
 	}
-	if n := len(f.signals(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Fatalf("%d signals stored by refused deliveries, want 0", n)
 	}
 
-	good := signed(t, sample, f.key)
-	resp := invoke(t, rie, good)
+	good := signed(t, sample, key)
+	resp := rie.InvokeHTTP(t, good)
 	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
 		t.Fatalf("signed sample: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
 	}
-	sigs := f.signals(t)
+	sigs := f.Signals(t)
 	if len(sigs) != 1 {
 		t.Fatalf("%d signals after one delivery, want 1", len(sigs))
 	}
@@ -133,11 +64,11 @@ func TestIngestDocuSignSample(t *testing.T) {
 	}
 
 	// The provider redelivers the same notification.
-	resp = invoke(t, rie, good)
+	resp = rie.InvokeHTTP(t, good)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
 		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
 	}
-	if n := len(f.signals(t)); n != 1 {
+	if n := len(f.Signals(t)); n != 1 {
 		t.Errorf("%d signals after a redelivery, want still 1", n)
 	}
 
@@ -145,48 +76,18 @@ func TestIngestDocuSignSample(t *testing.T) {
 	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
-	lambdatest.AssertNoSecrets(t, out, f.key)
+	f.AssertNoSecrets(t, out)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestDocuSignMissingEnvFailsInit(t *testing.T) {
-	f := setup(t)
-	event := signed(t, lambdatest.Event(t, "ingest-docusign.json"), f.key)
-	for _, name := range []string{"DOCUSIGN_HMAC_SECRET_ARN", "TABLE_NAME"} {
-		t.Run(name, func(t *testing.T) {
-			env := map[string]string{}
-			for k, v := range f.env {
-				if k != name {
-					env[k] = v
-				}
-			}
-			rie := lambdatest.Start(t, f.bootstrap, env)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out, err := rie.Invoke(ctx, event)
-			var ie *lambdatest.InvokeError
-			if !errors.As(err, &ie) {
-				t.Fatalf("invoke without %s: %s, %v; want an init failure", name, out, err)
-			}
-			logs := initLogs(rie)
-			if !strings.Contains(logs, "init failed") || !strings.Contains(logs, name) {
-				t.Errorf("init failure does not name %s:\n%s", name, logs)
-			}
-			if n := len(f.signals(t)); n != 0 {
-				t.Errorf("%d signals stored by a function that failed init", n)
-			}
-			lambdatest.AssertNoSecrets(t, logs, f.key)
-		})
-	}
-}
-
-// initLogs waits for the init failure to reach the captured output.
-func initLogs(rie *lambdatest.RIE) string {
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(rie.Output(), "init failed") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	return rie.Output()
+	f, key := setup(t)
+	event := signed(t, testkit.Event(t, "ingest-docusign.json"), key)
+	f.AssertInitFailsWithout(t, event, []string{"DOCUSIGN_HMAC_SECRET_ARN", "TABLE_NAME"}, func(t *testing.T) {
+		if n := len(f.Signals(t)); n != 0 {
+			t.Errorf("%d signals stored by a function that failed init", n)
+		}
+	})
 }
 
 // An HMAC key nobody should sign with (the template's own placeholder, an
@@ -194,38 +95,14 @@ func initLogs(rie *lambdatest.RIE) string {
 // configured" before reading the body, stores nothing, and the log names
 // the secret's variable but never the key.
 func TestIngestDocuSignRefusesUnusableKey(t *testing.T) {
-	f := setup(t)
-	sm := lambdatest.StartSecretsManager(t)
-	sample := lambdatest.Event(t, "ingest-docusign.json")
-	template := lambdatest.TemplateSecretString(t, "DocuSignHmacSecret")
-	for _, tc := range []struct{ name, secret string }{
-		{"the template's secret", template},
-		{"empty", `{"hmac_keys":""}`},
-		{"15 bytes", `{"hmac_keys":"dsgn-15-bytes-k"}`},
-		{"a placeholder among keys", `{"hmac_keys":"` + f.key + `,REPLACE_ME"}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			keys := lambdatest.SecretField(t, tc.secret, "hmac_keys")
-			env := map[string]string{}
-			for k, v := range f.env {
-				env[k] = v
-			}
-			env["DOCUSIGN_HMAC_SECRET_ARN"] = sm.Put(t, "stagemover/docusign-unusable", tc.secret)
-			rie := lambdatest.Start(t, f.bootstrap, env)
-			for _, k := range strings.Split(keys, ",") {
-				resp := invoke(t, rie, signed(t, sample, k))
-				if resp.StatusCode != http.StatusServiceUnavailable || resp.Body != `{"error":"not configured"}` {
-					t.Errorf("signed with the secret's key: %d %s, want 503 not configured", resp.StatusCode, resp.Body)
-				}
-			}
-			if n := len(f.signals(t)); n != 0 {
-				t.Fatalf("%d signals stored with an unusable key, want 0", n)
-			}
-			out := rie.Output()
-			if !strings.Contains(out, "DOCUSIGN_HMAC_SECRET_ARN") {
-				t.Errorf("the log does not name the secret's variable:\n%s", out)
-			}
-			lambdatest.AssertNoSecrets(t, out, strings.Split(keys, ",")...)
-		})
-	}
+	f, key := setup(t)
+	sample := testkit.Event(t, "ingest-docusign.json")
+	template := testkit.TemplateSecretString(t, "DocuSignHmacSecret")
+	f.AssertRefusesUnusableKeys(t, "DOCUSIGN_HMAC_SECRET_ARN", "hmac_keys", []lambdatest.UnusableKey{
+		{Name: "the template's secret", Secret: template},
+		{Name: "empty", Secret: `{"hmac_keys":""}`},
+		{Name: "15 bytes", Secret: `{"hmac_keys":"dsgn-15-bytes-k"}`},
+		{Name: "a placeholder among keys", Secret: `{"hmac_keys":"` + key + `,REPLACE_ME"}`},
+	}, func(t *testing.T, k string) []byte { return signed(t, sample, k) },
+		func(t *testing.T) int { return len(f.Signals(t)) })
 }

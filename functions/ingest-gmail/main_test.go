@@ -10,88 +10,53 @@ package main
 // publishes), as Pub/Sub signs every push anew.
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
-func TestMain(m *testing.M) {
-	code := ddblocal.RunTests(m)
-	lambdatest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 type fixture struct {
-	tbl       *ddblocal.TestTable
-	google    *gmailtest.Server
-	env       map[string]string
-	bootstrap string
-	sample    []byte
-	claims    gmailtest.PushClaims // the sample token's claims
+	*lambdatest.Fixture
+	google *gmailtest.Server
+	sample []byte
+	claims gmailtest.PushClaims // the sample token's claims
 }
 
 func setup(t *testing.T) *fixture {
-	bootstrap := lambdatest.Build(t, "ingest-gmail")
-	tbl := ddblocal.ForTest(t)
-	root, err := lambdatest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey, err := os.ReadFile(filepath.Join(root, "shared", "source", "gmail", "testdata", "sample-oidc-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := gmailtest.NewKeySetFromPEM(pemKey)
+	keys, err := gmailtest.NewKeySetFromPEM(testkit.ReadRepoFile(t, "shared/source/gmail/testdata/sample-oidc-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	google := gmailtest.NewServerWithKeys(keys)
 	t.Cleanup(google.Close)
 
-	sample := lambdatest.Event(t, "ingest-gmail.json")
-	f := &fixture{tbl: tbl, google: google, bootstrap: bootstrap, sample: sample, claims: sampleClaims(t, sample)}
-	f.env = map[string]string{
-		// Globals.Function.Environment and the function's own variables.
-		"TABLE_NAME":                    tbl.Name,
-		"STAGEMOVER_MODE":               "live",
-		"PIPEDRIVE_BASE_URL":            "https://api.pipedrive.com",
-		"PIPEDRIVE_INTEGRATION_USER_ID": "1000",
-		"INTERNAL_DOMAINS":              "acme-routing.io",
-		"METRICS_NAMESPACE":             "StageMover",
-		"GMAIL_PUSH_AUDIENCE":           f.claims.Audience,
-		"GMAIL_PUSH_SERVICE_ACCOUNT":    f.claims.Email,
-		"GMAIL_MAILBOXES":               "sam.ortega@acme-routing.io",
-		// Where the function finds the stand-ins.
-		"GOOGLE_CERTS_URL":          google.CertsURL(),
-		"AWS_ENDPOINT_URL_DYNAMODB": tbl.Instance.Endpoint(),
-	}
+	sample := testkit.Event(t, "ingest-gmail.json")
+	f := &fixture{Fixture: lambdatest.NewFixture(t, "ingest-gmail"), google: google, sample: sample, claims: sampleClaims(t, sample)}
+	f.Env["GMAIL_PUSH_AUDIENCE"] = f.claims.Audience
+	f.Env["GMAIL_PUSH_SERVICE_ACCOUNT"] = f.claims.Email
+	f.Env["GMAIL_MAILBOXES"] = "sam.ortega@acme-routing.io"
+	// Where the function finds the stand-in.
+	f.Env["GOOGLE_CERTS_URL"] = google.CertsURL()
 	return f
 }
 
 // sampleClaims decodes the claims of the sample's push token.
 func sampleClaims(t *testing.T, sample []byte) gmailtest.PushClaims {
 	t.Helper()
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(sample, &req); err != nil {
-		t.Fatal(err)
-	}
-	tok := strings.TrimPrefix(req.Headers["authorization"], "Bearer ")
+	tok := strings.TrimPrefix(testkit.DecodeHTTPEvent(t, sample).Headers["authorization"], "Bearer ")
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		t.Fatal("the sample carries no JWT bearer token")
@@ -120,40 +85,12 @@ func (f *fixture) fresh(edit func(*gmailtest.PushClaims)) gmailtest.PushClaims {
 
 func (f *fixture) push(t *testing.T, token string) []byte {
 	t.Helper()
-	return lambdatest.WithHeaders(t, f.sample, nil, map[string]string{"authorization": "Bearer " + token})
-}
-
-func invoke(t *testing.T, rie *lambdatest.RIE, event []byte) events.APIGatewayV2HTTPResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := rie.Invoke(ctx, event)
-	if err != nil {
-		t.Fatalf("invoke: %v\nfunction output:\n%s", err, rie.Output())
-	}
-	var resp events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
-		t.Fatalf("not an HTTP API response: %s\nfunction output:\n%s", out, rie.Output())
-	}
-	return resp
-}
-
-func (f *fixture) fetches(t *testing.T) []store.FetchRecord {
-	t.Helper()
-	var out []store.FetchRecord
-	for _, item := range lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeFetch) {
-		rec, err := store.FetchFromItem(item)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
-	return out
+	return testkit.WithHeaders(t, f.sample, nil, map[string]string{"authorization": "Bearer " + token})
 }
 
 func TestIngestGmailSample(t *testing.T) {
 	f := setup(t)
-	rie := lambdatest.Start(t, f.bootstrap, f.env)
+	rie := f.Start(t)
 	keys := f.google.Keys
 	kid := keys.CurrentKID()
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -163,7 +100,7 @@ func TestIngestGmailSample(t *testing.T) {
 
 	// The fetch item the fetcher's sample (events/fetcher-gmail.json) holds
 	// is the one this push must become.
-	want, err := store.FetchFromItem(lambdatest.NewImage(t, lambdatest.StreamEvent(t, lambdatest.Event(t, "fetcher-gmail.json")), 0))
+	want, err := store.FetchFromItem(lambdatest.NewImage(t, lambdatest.StreamEvent(t, testkit.Event(t, "fetcher-gmail.json")), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +108,7 @@ func TestIngestGmailSample(t *testing.T) {
 	// Refused with 401, storing nothing.
 	refused := map[string][]byte{
 		"the sample's expired token": f.sample,
-		"no Authorization header":    lambdatest.WithHeaders(t, f.sample, nil, map[string]string{"authorization": ""}),
+		"no Authorization header":    testkit.WithHeaders(t, f.sample, nil, map[string]string{"authorization": ""}),
 		"wrong audience": f.push(t, keys.Mint(f.fresh(func(c *gmailtest.PushClaims) {
 			c.Audience = "https://attacker.example/gmail/push"
 		}))),
@@ -185,28 +122,28 @@ func TestIngestGmailSample(t *testing.T) {
 		"signed with a key Google never published": f.push(t, keys.MintWith(f.fresh(nil), kid, other)),
 	}
 	for what, event := range refused {
-		if resp := invoke(t, rie, event); resp.StatusCode != http.StatusUnauthorized {
+		if resp := rie.InvokeHTTP(t, event); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: %d %s, want 401", what, resp.StatusCode, resp.Body)
 		}
 	}
-	if n := len(f.fetches(t)); n != 0 {
+	if n := len(f.Fetches(t)); n != 0 {
 		t.Fatalf("%d fetch items stored by refused pushes, want 0", n)
 	}
 
 	token := keys.Mint(f.fresh(nil))
 	start := time.Now()
-	resp := invoke(t, rie, f.push(t, token))
+	resp := rie.InvokeHTTP(t, f.push(t, token))
 	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
 		t.Fatalf("push: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("push answered after %s", took)
 	}
-	got := f.fetches(t)
+	got := f.Fetches(t)
 	if len(got) != 1 {
 		t.Fatalf("%d fetch items after one push, want 1", len(got))
 	}
-	if n := len(lambdatest.Items(t, f.tbl.DB, f.tbl.Name, store.TypeSignal)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Errorf("%d signals stored by the ingest function; the fetcher stores them", n)
 	}
 	g := got[0]
@@ -215,14 +152,14 @@ func TestIngestGmailSample(t *testing.T) {
 	}
 
 	// Pub/Sub redelivers the message (same messageId) with a new token.
-	resp = invoke(t, rie, f.push(t, keys.Mint(f.fresh(func(c *gmailtest.PushClaims) { c.Iat-- }))))
+	resp = rie.InvokeHTTP(t, f.push(t, keys.Mint(f.fresh(func(c *gmailtest.PushClaims) { c.Iat-- }))))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
 		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
 	}
-	if resp := invoke(t, rie, f.sample); resp.StatusCode != http.StatusUnauthorized {
+	if resp := rie.InvokeHTTP(t, f.sample); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("expired sample token after a stored push: %d, want 401", resp.StatusCode)
 	}
-	if n := len(f.fetches(t)); n != 1 {
+	if n := len(f.Fetches(t)); n != 1 {
 		t.Errorf("%d fetch items after a redelivery and a refused push, want still 1", n)
 	}
 	if n := f.google.Count(gmailtest.OpCerts); n < 1 || n > 2 {
@@ -233,47 +170,16 @@ func TestIngestGmailSample(t *testing.T) {
 	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
-	lambdatest.AssertNoSecrets(t, out, token)
+	testkit.AssertNoSecrets(t, out, token)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestGmailMissingEnvFailsInit(t *testing.T) {
 	f := setup(t)
 	event := f.push(t, f.google.Keys.Mint(f.fresh(nil)))
-	for _, name := range []string{"GMAIL_PUSH_AUDIENCE", "GMAIL_PUSH_SERVICE_ACCOUNT", "TABLE_NAME"} {
-		t.Run(name, func(t *testing.T) {
-			env := map[string]string{}
-			for k, v := range f.env {
-				if k != name {
-					env[k] = v
-				}
-			}
-			rie := lambdatest.Start(t, f.bootstrap, env)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out, err := rie.Invoke(ctx, event)
-			var ie *lambdatest.InvokeError
-			if !errors.As(err, &ie) {
-				t.Fatalf("invoke without %s: %s, %v; want an init failure", name, out, err)
-			}
-			logs := initLogs(rie)
-			if !strings.Contains(logs, "init failed") || !strings.Contains(logs, name) {
-				t.Errorf("init failure does not name %s:\n%s", name, logs)
-			}
-			if n := len(f.fetches(t)); n != 0 {
-				t.Errorf("%d fetch items stored by a function that failed init", n)
-			}
-		})
-	}
-}
-
-// initLogs waits for the function's init failure to reach the captured
-// output: the emulator may answer the invoke before it has copied the
-// function's stderr.
-func initLogs(rie *lambdatest.RIE) string {
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(rie.Output(), "init failed") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	return rie.Output()
+	f.AssertInitFailsWithout(t, event, []string{"GMAIL_PUSH_AUDIENCE", "GMAIL_PUSH_SERVICE_ACCOUNT", "TABLE_NAME"}, func(t *testing.T) {
+		if n := len(f.Fetches(t)); n != 0 {
+			t.Errorf("%d fetch items stored by a function that failed init", n)
+		}
+	})
 }

@@ -40,7 +40,7 @@ type HTTPEvent struct {
 		Time      string `json:"time"`
 		TimeEpoch int64  `json:"timeEpoch"`
 	} `json:"requestContext"`
-	Body            string `json:"body"`
+	Body            string `json:"body,omitempty"` // API Gateway sends none for an empty body
 	IsBase64Encoded bool   `json:"isBase64Encoded"`
 }
 

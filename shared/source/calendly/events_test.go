@@ -3,16 +3,14 @@ package calendly_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // SampleSigningKey is the key events/ingest-calendly-*.json are signed
@@ -29,36 +27,6 @@ var samples = []struct {
 	{"ingest-calendly-canceled.json", "invitee-canceled", "Mr8xSlU3pBNFdYz=", "203.0.113.62", time.Date(2026, 3, 4, 8, 31, 54, 0, time.UTC)},
 }
 
-// sampleEvent has the members of an API Gateway HTTP API (payload 2.0)
-// request in the order events/ingest-generic.json has them.
-type sampleEvent struct {
-	Version        string            `json:"version"`
-	RouteKey       string            `json:"routeKey"`
-	RawPath        string            `json:"rawPath"`
-	RawQueryString string            `json:"rawQueryString"`
-	Headers        map[string]string `json:"headers"`
-	RequestContext struct {
-		AccountID    string `json:"accountId"`
-		APIID        string `json:"apiId"`
-		DomainName   string `json:"domainName"`
-		DomainPrefix string `json:"domainPrefix"`
-		HTTP         struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		RouteKey  string `json:"routeKey"`
-		Stage     string `json:"stage"`
-		Time      string `json:"time"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
 // Route is the HTTP API route the samples (and the lead's template) use.
 const Route = "POST /webhooks/calendly"
 
@@ -69,57 +37,22 @@ func buildSample(t testing.TB, i int) []byte {
 	if err := json.Compact(&body, readTestdata(t, s.testdata)); err != nil {
 		t.Fatal(err)
 	}
-	var e sampleEvent
-	e.Version, e.RouteKey, e.RawPath = "2.0", Route, "/webhooks/calendly"
-	host := "r8k2m4x7q1.execute-api.us-east-1.amazonaws.com"
-	e.Headers = map[string]string{
-		"content-length":             strconv.Itoa(body.Len()),
-		"content-type":               "application/json",
-		"host":                       host,
-		"x-amzn-trace-id":            "Root=1-" + strconv.FormatInt(s.signedAt.Unix(), 16) + "-3b6e1f0a9c2d4e8b7a5f1c3d",
-		"x-forwarded-for":            s.sourceIP,
-		"x-forwarded-port":           "443",
-		"x-forwarded-proto":          "https",
-		"calendly-webhook-signature": calendly.Sign([]byte(SampleSigningKey), s.signedAt, body.Bytes()),
-	}
-	rc := &e.RequestContext
-	rc.AccountID, rc.APIID, rc.DomainName, rc.DomainPrefix = "123456789012", "r8k2m4x7q1", host, "r8k2m4x7q1"
-	rc.HTTP.Method, rc.HTTP.Path, rc.HTTP.Protocol, rc.HTTP.SourceIP = "POST", "/webhooks/calendly", "HTTP/1.1", s.sourceIP
-	rc.RequestID, rc.RouteKey, rc.Stage = s.requestID, Route, "$default"
-	rc.Time = s.signedAt.Format("02/Jan/2006:15:04:05 -0700")
-	rc.TimeEpoch = s.signedAt.UnixMilli() + 214
-	e.Body = body.String()
-
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(e); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
-func samplePath(t testing.TB, i int) string {
-	t.Helper()
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(root, "events", samples[i].file)
+	e := testkit.NewHTTPEvent(testkit.HTTPRequest{
+		Path: "/webhooks/calendly", Body: body.Bytes(),
+		SourceIP: s.sourceIP, RequestID: s.requestID,
+		At: s.signedAt, EpochMillis: 214,
+		Headers: map[string]string{
+			"content-type":               "application/json",
+			"x-amzn-trace-id":            "Root=1-" + strconv.FormatInt(s.signedAt.Unix(), 16) + "-3b6e1f0a9c2d4e8b7a5f1c3d",
+			"calendly-webhook-signature": calendly.Sign([]byte(SampleSigningKey), s.signedAt, body.Bytes()),
+		},
+	})
+	return testkit.MarshalIndent(t, e)
 }
 
 func readSample(t testing.TB, i int) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	raw, err := os.ReadFile(samplePath(t, i))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatalf("%s is not an API Gateway v2 event: %v", samples[i].file, err)
-	}
-	return req
+	return testkit.DecodeHTTPEvent(t, testkit.Event(t, samples[i].file))
 }
 
 // TestSampleEventsAreGenerated: the events/ files are exactly what the
@@ -130,18 +63,7 @@ func TestSampleEventsAreGenerated(t *testing.T) {
 	for i, s := range samples {
 		t.Run(s.file, func(t *testing.T) {
 			want := buildSample(t, i)
-			if *update {
-				if err := os.WriteFile(samplePath(t, i), want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := os.ReadFile(samplePath(t, i))
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("events/%s is not what the code generates; run go test ./shared/source/calendly -run TestSampleEventsAreGenerated -update", s.file)
-			}
+			testkit.Golden(t, "events/"+s.file, want, *update, "go test ./shared/source/calendly -run TestSampleEventsAreGenerated -update")
 			req := readSample(t, i)
 			if req.RouteKey != Route || req.RequestContext.HTTP.Method != "POST" {
 				t.Fatalf("route %q", req.RouteKey)

@@ -5,120 +5,51 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
-	"github.com/stagemover/stagemover/shared/platform/apigw"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/calendly"
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 type fixture struct {
-	h       *ingest.Handler
-	srv     *httptest.Server
-	tbl     *ddblocal.TestTable
-	metrics *metrics.Recorder
-	logs    *syncBuffer
-	key     string
+	*ingesttest.Fixture
+	key string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newFixture serves the handler over HTTP (as API Gateway would call it)
-// against a fresh table in DynamoDB Local.
 func newFixture(t *testing.T, key string, now func() time.Time) *fixture {
 	t.Helper()
-	tbl := ddblocal.ForTest(t)
-	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-calendly"), logs: &syncBuffer{}, key: key}
-	f.h = &ingest.Handler{
-		Source:  calendly.Webhook{},
-		Key:     func(context.Context) ([]byte, error) { return []byte(key), nil },
-		Store:   store.New(tbl.DB, tbl.Name),
-		Now:     now,
-		Log:     slog.New(slog.NewJSONHandler(f.logs, nil)),
-		Metrics: f.metrics,
-	}
-	f.srv = httptest.NewServer(apigw.Handler(Route, f.h.Handle))
-	t.Cleanup(f.srv.Close)
-	t.Cleanup(func() {
-		if strings.Contains(f.logs.String(), key) {
-			t.Errorf("the signing key appears in the logs")
-		}
-	})
+	f := &fixture{Fixture: ingesttest.New(t, Route, "ingest-calendly", calendly.Webhook{}, key), key: key}
+	f.Handler.Now = now
 	return f
 }
 
 func (f *fixture) post(t *testing.T, body []byte, header string) (int, map[string]string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/calendly", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/webhooks/calendly", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if header != "" {
 		req.Header.Set(calendly.HeaderSignature, header)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Error(err)
+	code, raw := f.Do(t, req)
+	if code == 0 {
 		return 0, nil
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if strings.Contains(string(raw), f.key) {
-		t.Errorf("the signing key appears in a response")
 	}
 	var out map[string]string
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Errorf("response %q is not a JSON object of strings: %v", raw, err)
 	}
-	return resp.StatusCode, out
-}
-
-func (f *fixture) records(t *testing.T) []store.SignalRecord {
-	t.Helper()
-	out, err := f.tbl.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.tbl.Name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []store.SignalRecord
-	for _, item := range out.Items {
-		rec, err := store.SignalFromItem(item)
-		if err != nil {
-			t.Fatalf("an item that is not a signal was stored: %v", err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs
+	return code, out
 }
 
 // TestSampleEvents: the events/ samples, handled at their signing time,
@@ -131,18 +62,18 @@ func TestSampleEvents(t *testing.T) {
 	for i, s := range samples {
 		at = s.signedAt
 		req := readSample(t, i)
-		resp, err := f.h.Handle(ctx, req)
+		resp, err := f.Handler.Handle(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"status":"stored"`) {
 			t.Fatalf("%s: %d %s, want 202 stored", s.file, resp.StatusCode, resp.Body)
 		}
-		resp, _ = f.h.Handle(ctx, req)
+		resp, _ = f.Handler.Handle(ctx, req)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"status":"duplicate"`) {
 			t.Fatalf("%s redelivered: %d %s, want 200 duplicate", s.file, resp.StatusCode, resp.Body)
 		}
-		recs := f.records(t)
+		recs := f.Signals(t)
 		if len(recs) != i+1 {
 			t.Fatalf("after %s: %d items, want %d", s.file, len(recs), i+1)
 		}
@@ -166,46 +97,15 @@ func TestSampleEvents(t *testing.T) {
 	}
 	// a late replay of a sample is refused and stores nothing
 	at = samples[0].signedAt.Add(10 * time.Minute)
-	resp, _ := f.h.Handle(ctx, readSample(t, 0))
+	resp, _ := f.Handler.Handle(ctx, readSample(t, 0))
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("replay 10 minutes later: %d, want 401", resp.StatusCode)
 	}
-	if got := f.metrics.Total(ingest.MetricStored); got != 2 {
+	if got := f.Metrics.Total(ingest.MetricStored); got != 2 {
 		t.Errorf("IngestStored = %v, want 2", got)
 	}
-	if got := f.metrics.Total(ingest.MetricDuplicate); got != 2 {
+	if got := f.Metrics.Total(ingest.MetricDuplicate); got != 2 {
 		t.Errorf("IngestDuplicate = %v, want 2", got)
-	}
-}
-
-func TestFiftyConcurrentRedeliveriesStoreOneSignal(t *testing.T) {
-	f := newFixture(t, testKey, time.Now)
-	body := readTestdata(t, "invitee-created")
-	codes := make(chan int, 50)
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// each redelivery is signed anew, as Calendly's retries are
-			code, _ := f.post(t, body, calendly.Sign([]byte(testKey), time.Now(), body))
-			codes <- code
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	byCode := map[int]int{}
-	for c := range codes {
-		byCode[c]++
-	}
-	if byCode[http.StatusAccepted] != 1 || byCode[http.StatusOK] != 49 {
-		t.Fatalf("status codes = %v, want one 202 and 49 200", byCode)
-	}
-	if n := len(f.records(t)); n != 1 {
-		t.Fatalf("items = %d, want exactly 1", n)
-	}
-	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
-		t.Fatalf("duplicates counted = %v, want 49", got)
 	}
 }
 
@@ -228,10 +128,10 @@ func TestDistinctDeliveriesAreDistinctSignals(t *testing.T) {
 		}
 	}
 	statuses := map[string]int{}
-	for _, r := range f.records(t) {
+	for _, r := range f.Signals(t) {
 		statuses[r.Signal.Status]++
 	}
-	if len(f.records(t)) != 4 || statuses["scheduled"] != 1 || statuses["canceled"] != 1 || statuses["rescheduled"] != 2 {
+	if len(f.Signals(t)) != 4 || statuses["scheduled"] != 1 || statuses["canceled"] != 1 || statuses["rescheduled"] != 2 {
 		t.Fatalf("stored statuses %v, want scheduled 1, canceled 1, rescheduled 2", statuses)
 	}
 }
@@ -274,10 +174,10 @@ func TestRejectionsStoreNothing(t *testing.T) {
 			}
 		})
 	}
-	if n := len(f.records(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Fatalf("%d items stored by rejected deliveries", n)
 	}
-	if got := f.metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
+	if got := f.Metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
 		t.Errorf("IngestRejected = %v, want %d", got, len(tests))
 	}
 }
@@ -294,10 +194,10 @@ func TestIgnoredEventStoresNothing(t *testing.T) {
 	if code != http.StatusUnauthorized {
 		t.Fatalf("unsigned ignored event: %d, want 401", code)
 	}
-	if n := len(f.records(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Fatalf("%d items stored for an ignored event", n)
 	}
-	if f.metrics.Total(ingest.MetricIgnored) != 1 {
+	if f.Metrics.Total(ingest.MetricIgnored) != 1 {
 		t.Errorf("ignored not counted")
 	}
 }
@@ -310,32 +210,13 @@ func TestBase64Body(t *testing.T) {
 		Body:            base64.StdEncoding.EncodeToString(body),
 		IsBase64Encoded: true,
 	}
-	resp, err := f.h.Handle(context.Background(), req)
+	resp, err := f.Handler.Handle(context.Background(), req)
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("base64 body: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
 	req.Body = "!!not base64"
-	resp, _ = f.h.Handle(context.Background(), req)
+	resp, _ = f.Handler.Handle(context.Background(), req)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad base64: %d, want 400", resp.StatusCode)
-	}
-}
-
-// TestUnavailableKeyOrTable: our own failures answer 503 (Calendly
-// retries) and store nothing.
-func TestUnavailableKeyOrTable(t *testing.T) {
-	f := newFixture(t, testKey, time.Now)
-	body := readTestdata(t, "invitee-created")
-	f.h.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
-	if code, _ := f.post(t, body, calendly.Sign([]byte(testKey), time.Now(), body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("key unavailable: %d, want 503", code)
-	}
-	f.h.Key = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
-	f.h.Store = store.New(f.tbl.DB, "no-such-table")
-	if code, _ := f.post(t, body, calendly.Sign([]byte(testKey), time.Now(), body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("table unavailable: %d, want 503", code)
-	}
-	if n := len(f.records(t)); n != 0 {
-		t.Fatalf("%d items stored", n)
 	}
 }

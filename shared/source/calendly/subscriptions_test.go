@@ -215,9 +215,9 @@ func TestAPIErrorsKeepTheTokenOut(t *testing.T) {
 func TestEndToEnd(t *testing.T) {
 	f := newFixture(t, testKey, time.Now)
 	s, c := newStandIn(t)
-	callback := f.srv.URL + "/webhooks/calendly"
+	callback := f.URL + "/webhooks/calendly"
 	k := &calendly.Keeper{Client: c, Spec: calendly.SubscriptionSpec{URL: callback, Organization: s.Organization},
-		SigningKey: f.h.Key, Log: slog.New(slog.NewTextHandler(f.logs, nil))}
+		SigningKey: f.Handler.Key, Log: slog.New(slog.NewTextHandler(f.Logs, nil))}
 	ctx := context.Background()
 	if err := k.Run(ctx); err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestEndToEnd(t *testing.T) {
 	if codes[http.StatusAccepted] != 1 || codes[http.StatusUnauthorized] != 1 {
 		t.Fatalf("deliveries %v, want one 202 (our key) and one 401 (other key)", codes)
 	}
-	if n := len(f.records(t)); n != 3 {
+	if n := len(f.Signals(t)); n != 3 {
 		t.Fatalf("%d items, want 3 (created, canceled, rescheduled)", n)
 	}
 }

@@ -2,154 +2,53 @@ package docusign_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
-	"github.com/stagemover/stagemover/shared/platform/apigw"
-	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/docusign"
 	"github.com/stagemover/stagemover/shared/source/ingest"
-	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 type fixture struct {
-	h       *ingest.Handler
-	srv     *httptest.Server
-	tbl     *ddblocal.TestTable
-	metrics *metrics.Recorder
-	logs    *syncBuffer
-	key     string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*ingesttest.Fixture
+	key string
 }
 
 func newFixture(t *testing.T, key string) *fixture {
 	t.Helper()
-	tbl := ddblocal.ForTest(t)
-	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-docusign"), logs: &syncBuffer{}, key: key}
-	f.h = &ingest.Handler{
-		Source:  docusign.Webhook{InternalDomains: internal},
-		Key:     func(context.Context) ([]byte, error) { return []byte(key), nil },
-		Store:   store.New(tbl.DB, tbl.Name),
-		Log:     slog.New(slog.NewJSONHandler(f.logs, nil)),
-		Metrics: f.metrics,
-	}
-	f.srv = httptest.NewServer(apigw.Handler(Route, f.h.Handle))
-	t.Cleanup(f.srv.Close)
-	t.Cleanup(func() {
-		if strings.Contains(f.logs.String(), key) {
-			t.Errorf("the HMAC key appears in the logs")
-		}
-	})
-	return f
+	return &fixture{Fixture: ingesttest.New(t, Route, "ingest-docusign", docusign.Webhook{InternalDomains: internal}, key), key: key}
 }
 
 // post sends body as Connect does, with one X-DocuSign-Signature-N header
 // per signature.
 func (f *fixture) post(t *testing.T, body []byte, sigs ...string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/docusign", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/webhooks/docusign", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Authorization-Digest", "HMACSHA256")
 	for i, s := range sigs {
 		req.Header.Set(docusign.HeaderSignaturePrefix+string(rune('1'+i)), s)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Error(err)
+	code, raw := f.Do(t, req)
+	if code == 0 {
 		return 0, nil
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if strings.Contains(string(raw), f.key) {
-		t.Errorf("the HMAC key appears in a response")
 	}
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Errorf("response %q is not a JSON object: %v", raw, err)
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func (f *fixture) sign(b []byte) string { return docusign.Sign([]byte(f.key), b) }
-
-func (f *fixture) records(t *testing.T) []store.SignalRecord {
-	t.Helper()
-	out, err := f.tbl.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.tbl.Name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []store.SignalRecord
-	for _, item := range out.Items {
-		rec, err := store.SignalFromItem(item)
-		if err != nil {
-			t.Fatalf("an item that is not a signal was stored: %v", err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs
-}
-
-func TestFiftyConcurrentRedeliveriesStoreOneSignal(t *testing.T) {
-	f := newFixture(t, testKey)
-	body := readTestdata(t, "recipient-delivered")
-	codes := make(chan int, 50)
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, _ := f.post(t, body, f.sign(body))
-			codes <- code
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	byCode := map[int]int{}
-	for c := range codes {
-		byCode[c]++
-	}
-	if byCode[http.StatusAccepted] != 1 || byCode[http.StatusOK] != 49 {
-		t.Fatalf("status codes = %v, want one 202 and 49 200", byCode)
-	}
-	if recs := f.records(t); len(recs) != 1 || recs[0].Source != docusign.Source || recs[0].PersonEmail != dana {
-		t.Fatalf("items = %+v, want exactly one", recs)
-	}
-	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
-		t.Fatalf("duplicates counted = %v, want 49", got)
-	}
-}
 
 // TestEveryEventStoresOnce: each sample is a distinct signal; Connect's
 // retry (new retryCount, new generatedDateTime, signed anew) stores nothing.
@@ -166,7 +65,7 @@ func TestEveryEventStoresOnce(t *testing.T) {
 			t.Fatalf("%s retried: %d %v, want 200 duplicate", name, code, out)
 		}
 	}
-	if n := len(f.records(t)); n != len(names) {
+	if n := len(f.Signals(t)); n != len(names) {
 		t.Fatalf("%d items, want %d", n, len(names))
 	}
 }
@@ -211,10 +110,10 @@ func TestRejectionsStoreNothing(t *testing.T) {
 			}
 		})
 	}
-	if n := len(f.records(t)); n != 0 {
+	if n := len(f.Signals(t)); n != 0 {
 		t.Fatalf("%d items stored by rejected messages", n)
 	}
-	if got := f.metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
+	if got := f.Metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
 		t.Errorf("IngestRejected = %v, want %d", got, len(tests))
 	}
 }
@@ -239,24 +138,7 @@ func TestIgnoredStoresNothing(t *testing.T) {
 	if code, _ := f.post(t, body, docusign.Sign([]byte("wrong"), body)); code != http.StatusUnauthorized {
 		t.Fatalf("wrongly signed ignored event: %d, want 401", code)
 	}
-	if n := len(f.records(t)); n != 0 || f.metrics.Total(ingest.MetricIgnored) != 1 {
-		t.Fatalf("%d items, ignored %v", n, f.metrics.Total(ingest.MetricIgnored))
-	}
-}
-
-func TestUnavailableKeyOrTable(t *testing.T) {
-	f := newFixture(t, testKey)
-	body := readTestdata(t, "envelope-sent")
-	f.h.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
-	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("key unavailable: %d, want 503", code)
-	}
-	f.h.Key = func(context.Context) ([]byte, error) { return []byte(testKey), nil }
-	f.h.Store = store.New(f.tbl.DB, "no-such-table")
-	if code, _ := f.post(t, body, f.sign(body)); code != http.StatusServiceUnavailable {
-		t.Fatalf("table unavailable: %d, want 503", code)
-	}
-	if n := len(f.records(t)); n != 0 {
-		t.Fatalf("%d items stored", n)
+	if n := len(f.Signals(t)); n != 0 || f.Metrics.Total(ingest.MetricIgnored) != 1 {
+		t.Fatalf("%d items, ignored %v", n, f.Metrics.Total(ingest.MetricIgnored))
 	}
 }

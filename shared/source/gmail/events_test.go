@@ -37,6 +37,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite events/ingest-gmail.json and events/fetcher-gmail.json")
@@ -85,34 +86,6 @@ func samplePushBody() []byte {
 		base64.StdEncoding.EncodeToString([]byte(data)), sampleMessageID, sampleMessageID, pub, pub, sampleSubscription))
 }
 
-type orderedIngest struct {
-	Version        string            `json:"version"`
-	RouteKey       string            `json:"routeKey"`
-	RawPath        string            `json:"rawPath"`
-	RawQueryString string            `json:"rawQueryString"`
-	Headers        map[string]string `json:"headers"`
-	RequestContext struct {
-		AccountID    string `json:"accountId"`
-		APIID        string `json:"apiId"`
-		DomainName   string `json:"domainName"`
-		DomainPrefix string `json:"domainPrefix"`
-		HTTP         struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		RouteKey  string `json:"routeKey"`
-		Stage     string `json:"stage"`
-		Time      string `json:"time"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
 func generateIngest(t *testing.T, ks *gmailtest.KeySet) []byte {
 	body := samplePushBody()
 	claims := gmailtest.DefaultPushClaims(sampleAudience, samplePublished.Truncate(time.Second))
@@ -120,41 +93,18 @@ func generateIngest(t *testing.T, ks *gmailtest.KeySet) []byte {
 	claims.AZP, claims.Sub = "108429537164902837561", "108429537164902837561"
 	token := ks.Mint(claims)
 	const ua = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
-	domain := sampleAPIID + ".execute-api." + sampleRegion + ".amazonaws.com"
-	var ev orderedIngest
-	ev.Version = "2.0"
-	ev.RouteKey = sampleRoute
-	ev.RawPath = "/gmail/push"
-	ev.Headers = map[string]string{
-		"accept-encoding":   "gzip, deflate, br",
-		"authorization":     "Bearer " + token,
-		"content-length":    fmt.Sprint(len(body)),
-		"content-type":      "application/json",
-		"from":              "noreply@google.com",
-		"host":              domain,
-		"user-agent":        ua,
-		"x-amzn-trace-id":   "Root=1-69a55b55-3e8c1f0a7b2d4e6f8a0c2e4b",
-		"x-forwarded-for":   "66.249.84.162",
-		"x-forwarded-port":  "443",
-		"x-forwarded-proto": "https",
-	}
-	rc := &ev.RequestContext
-	rc.AccountID = sampleAccount
-	rc.APIID = sampleAPIID
-	rc.DomainName = domain
-	rc.DomainPrefix = sampleAPIID
-	rc.HTTP.Method = http.MethodPost
-	rc.HTTP.Path = "/gmail/push"
-	rc.HTTP.Protocol = "HTTP/1.1"
-	rc.HTTP.SourceIP = "66.249.84.162"
-	rc.HTTP.UserAgent = ua
-	rc.RequestID = "Kx3vLhYdoAMEbQw="
-	rc.RouteKey = sampleRoute
-	rc.Stage = "$default"
-	rc.Time = sampleReceived.Format("02/Jan/2006:15:04:05 -0700")
-	rc.TimeEpoch = sampleReceived.UnixMilli()
-	ev.Body = string(body)
-	return marshalIndent(t, ev)
+	ev := testkit.NewHTTPEvent(testkit.HTTPRequest{
+		Path: "/gmail/push", Body: body, SourceIP: "66.249.84.162", UserAgent: ua, RequestID: "Kx3vLhYdoAMEbQw=",
+		At: sampleReceived,
+		Headers: map[string]string{
+			"accept-encoding": "gzip, deflate, br",
+			"authorization":   "Bearer " + token,
+			"content-type":    "application/json",
+			"from":            "noreply@google.com",
+			"x-amzn-trace-id": "Root=1-69a55b55-3e8c1f0a7b2d4e6f8a0c2e4b",
+		},
+	})
+	return testkit.MarshalIndent(t, ev)
 }
 
 // generateFetcher runs the handler on the ingest sample into DynamoDB Local
@@ -170,7 +120,7 @@ func generateFetcher(t *testing.T, ks *gmailtest.KeySet, sample []byte) []byte {
 		Source:  gmail.Webhook{Verifier: &gmail.Verifier{Keys: &gmail.KeySet{URL: srv.CertsURL(), Now: now}, Audience: sampleAudience, Email: samplePushSA, Now: now}},
 		Store:   st,
 		Now:     now,
-		Log:     discardLogger(),
+		Log:     testkit.DiscardLogger(),
 		Metrics: metrics.New(nil, "StageMover", "ingest-gmail"),
 	}
 	var req events.APIGatewayV2HTTPRequest
@@ -191,7 +141,7 @@ func generateFetcher(t *testing.T, ks *gmailtest.KeySet, sample []byte) []byte {
 	ev.EventSourceArn = sampleStream
 	ev.Change.SequenceNumber = "4421584400000000017450438811"
 	ev.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: sampleReceived.Truncate(time.Second)}
-	return marshalIndent(t, orderedEvent(ev))
+	return testkit.MarshalIndent(t, orderedEvent(ev))
 }
 
 type orderedBatch struct {
@@ -259,27 +209,6 @@ func readStream(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, 
 	}
 }
 
-func marshalIndent(t *testing.T, v any) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // TestSampleEvents checks (or, with -update, rewrites) the two samples.
 func TestSampleEvents(t *testing.T) {
 	ks := sampleKeys(t)
@@ -289,7 +218,7 @@ func TestSampleEvents(t *testing.T) {
 		"fetcher-gmail.json": generateFetcher(t, ks, pushSample),
 	}
 	for name, b := range want {
-		path := filepath.Join(repoRoot(t), "events", name)
+		path := filepath.Join(testkit.RepoRoot(t), "events", name)
 		if *update {
 			if err := os.WriteFile(path, b, 0o644); err != nil {
 				t.Fatal(err)
@@ -310,7 +239,7 @@ func TestSampleEvents(t *testing.T) {
 // TestPushSampleGolden decodes the sample exactly as documented and checks
 // the fetch item the fetcher sample carries.
 func TestPushSampleGolden(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	raw, err := os.ReadFile(filepath.Join(root, "events", "ingest-gmail.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
@@ -32,7 +33,7 @@ type fetchFixture struct {
 	tbl     *table
 	state   gmail.StoreState
 	fetcher *gmail.Fetcher
-	logs    *logBuffer
+	logs    *testkit.LogBuffer
 	keyFile []byte
 	seq     int
 }
@@ -48,7 +49,7 @@ func newFetchFixture(t *testing.T) *fetchFixture {
 	sm := lambdatest.StartSecretsManager(t)
 	arn := sm.Put(t, "gmail-credentials", string(keyFile))
 	cache := secrets.NewCache(sm.Client, time.Minute)
-	log, lb := newLogger()
+	log, lb := testkit.NewLogger()
 	f.logs = lb
 	f.state = gmail.StoreState{Docs: f.tbl.st}
 	f.fetcher = &gmail.Fetcher{

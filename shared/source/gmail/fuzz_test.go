@@ -12,12 +12,13 @@ import (
 
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // FuzzDecodePush: any body is either a complete notification or refused
 // with a reason; never a panic. Seeded with the golden sample.
 func FuzzDecodePush(f *testing.F) {
-	raw, err := os.ReadFile(filepath.Join(repoRoot(f), "events", "ingest-gmail.json"))
+	raw, err := os.ReadFile(filepath.Join(testkit.RepoRoot(f), "events", "ingest-gmail.json"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func FuzzVerifyPushToken(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer g.Close()
-	c := newClock(testNow)
+	c := testkit.NewClock(testNow)
 	v := verifierFor(g, c)
 	valid := g.Keys.Mint(gmailtest.DefaultPushClaims(testAudience, testNow))
 	parts := strings.Split(valid, ".")

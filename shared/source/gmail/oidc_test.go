@@ -16,13 +16,14 @@ import (
 
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 const testAudience = "https://push.stagemover.example/gmail/push"
 
 var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-func verifierFor(g *gmailtest.Server, c *clock) *gmail.Verifier {
+func verifierFor(g *gmailtest.Server, c *testkit.Clock) *gmail.Verifier {
 	return &gmail.Verifier{
 		Keys:     &gmail.KeySet{URL: g.CertsURL(), Now: c.Now},
 		Audience: testAudience,
@@ -45,7 +46,7 @@ func tamper(tok string, edit func(m map[string]any)) string {
 
 func TestVerifyPushTokens(t *testing.T) {
 	g := google(t)
-	c := newClock(testNow)
+	c := testkit.NewClock(testNow)
 	valid := gmailtest.DefaultPushClaims(testAudience, testNow.Add(-10*time.Minute))
 	mint := func(edit func(*gmailtest.PushClaims)) string {
 		cl := valid
@@ -135,7 +136,7 @@ func TestVerifyPushTokens(t *testing.T) {
 func TestKeySetCachingAndRotation(t *testing.T) {
 	g := google(t)
 	g.CertsMaxAge = time.Hour
-	c := newClock(testNow)
+	c := testkit.NewClock(testNow)
 	v := verifierFor(g, c)
 	mint := func() string {
 		return "Bearer " + g.Keys.Mint(gmailtest.DefaultPushClaims(testAudience, c.Now()))
@@ -151,7 +152,7 @@ func TestKeySetCachingAndRotation(t *testing.T) {
 
 	// Google rotates: a new kid signs before our cache expires.
 	oldKID := g.Keys.CurrentKID()
-	c.Add(2 * time.Minute) // past MinRefetch
+	c.Advance(2 * time.Minute) // past MinRefetch
 	if _, err := g.Keys.Rotate(); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestKeySetCachingAndRotation(t *testing.T) {
 	// A retired key is refused once the set no longer lists it.
 	retired := g.Keys.MintAs(gmailtest.DefaultPushClaims(testAudience, c.Now().Add(2*time.Hour)), oldKID)
 	g.Keys.Retire(oldKID)
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if _, err := v.Verify(ctxT(t), "Bearer "+retired); !errors.Is(err, gmail.ErrTokenInvalid) {
 		t.Fatalf("token signed with a retired key: %v, want refused", err)
 	}
@@ -188,7 +189,7 @@ func TestKeySetCachingAndRotation(t *testing.T) {
 
 	// After max-age the set is fetched again.
 	before := g.Count(gmailtest.OpCerts)
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if _, err := v.Verify(ctxT(t), mint()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestKeySetCachingAndRotation(t *testing.T) {
 func TestKeySetOutage(t *testing.T) {
 	g := google(t)
 	g.CertsMaxAge = time.Hour
-	c := newClock(testNow)
+	c := testkit.NewClock(testNow)
 	v := verifierFor(g, c)
 	mint := func() string { return "Bearer " + g.Keys.Mint(gmailtest.DefaultPushClaims(testAudience, c.Now())) }
 
@@ -209,12 +210,12 @@ func TestKeySetOutage(t *testing.T) {
 	if _, err := v.Verify(ctxT(t), mint()); !errors.Is(err, gmail.ErrKeysUnavailable) {
 		t.Fatalf("certs outage with an empty cache: %v, want ErrKeysUnavailable", err)
 	}
-	c.Add(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if _, err := v.Verify(ctxT(t), mint()); err != nil {
 		t.Fatal(err)
 	}
 	// Cache expired and Google down again: the held key still serves.
-	c.Add(90 * time.Minute)
+	c.Advance(90 * time.Minute)
 	g.Fail(gmailtest.OpCerts, 500, 500, 500)
 	if _, err := v.Verify(ctxT(t), mint()); err != nil {
 		t.Fatalf("held key not used during an outage: %v", err)
@@ -224,13 +225,13 @@ func TestKeySetOutage(t *testing.T) {
 func TestKeySetHonoursNoCache(t *testing.T) {
 	g := google(t)
 	g.CertsMaxAge = 0 // Cache-Control: no-cache
-	c := newClock(testNow)
+	c := testkit.NewClock(testNow)
 	v := verifierFor(g, c)
 	for i := 0; i < 3; i++ {
 		if _, err := v.Verify(ctxT(t), "Bearer "+g.Keys.Mint(gmailtest.DefaultPushClaims(testAudience, c.Now()))); err != nil {
 			t.Fatal(err)
 		}
-		c.Add(2 * time.Minute)
+		c.Advance(2 * time.Minute)
 	}
 	if n := g.Count(gmailtest.OpCerts); n != 3 {
 		t.Fatalf("certs fetched %d times with no-cache and MinRefetch elapsed each time, want 3", n)

@@ -18,6 +18,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 type pushFixture struct {
@@ -25,14 +26,14 @@ type pushFixture struct {
 	tbl     *table
 	srv     *httptest.Server
 	metrics *metrics.Recorder
-	logs    *logBuffer
-	clock   *clock
+	logs    *testkit.LogBuffer
+	clock   *testkit.Clock
 }
 
 func newPushFixture(t *testing.T, mailboxes ...string) *pushFixture {
 	t.Helper()
-	f := &pushFixture{g: google(t), tbl: newTable(t), metrics: metrics.New(nil, "StageMover", "ingest-gmail"), clock: newClock(time.Now())}
-	log, lb := newLogger()
+	f := &pushFixture{g: google(t), tbl: newTable(t), metrics: metrics.New(nil, "StageMover", "ingest-gmail"), clock: testkit.NewClock(time.Now())}
+	log, lb := testkit.NewLogger()
 	f.logs = lb
 	h := &ingest.Handler{
 		Source: gmail.Webhook{

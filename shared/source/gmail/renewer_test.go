@@ -8,11 +8,12 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestRenewerWatchesAndRenewsBeforeExpiry(t *testing.T) {
 	g := google(t)
-	c := newClock(time.Now().UTC().Truncate(time.Millisecond))
+	c := testkit.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	g.Now = c.Now
 	keyFile, _ := g.AddServiceAccount(saEmail, "acme-routing.io")
 	tbl := newTable(t)
@@ -27,7 +28,7 @@ func TestRenewerWatchesAndRenewsBeforeExpiry(t *testing.T) {
 		Watches:   state,
 		History:   state,
 		Now:       c.Now,
-		Log:       discardLogger(),
+		Log:       testkit.DiscardLogger(),
 	}
 	res, err := r.Renew(ctxT(t))
 	if err == nil || !strings.Contains(err.Error(), outsider) || strings.Contains(err.Error(), rep) {
@@ -61,7 +62,7 @@ func TestRenewerWatchesAndRenewsBeforeExpiry(t *testing.T) {
 	if err := state.PutCursor(ctxT(t), rep, gmail.Cursor{HistoryID: 999999}); err != nil {
 		t.Fatal(err)
 	}
-	c.Add(132 * time.Hour)
+	c.Advance(132 * time.Hour)
 	r.Mailboxes = []string{rep, li}
 	if err := r.Run(ctxT(t)); err != nil {
 		t.Fatal(err)

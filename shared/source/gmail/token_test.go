@@ -11,6 +11,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/gmail"
 	"github.com/stagemover/stagemover/shared/source/gmail/gmailtest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func staticSecret(s []byte) func(context.Context) (string, error) {
@@ -23,7 +24,7 @@ func TestServiceAccountTokensPerMailboxCachedUntilExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClock(time.Now())
+	c := testkit.NewClock(time.Now())
 	g.Now = c.Now
 	o := &gmail.OAuth{Secret: staticSecret(keyFile), TokenURL: g.TokenURL(), Now: c.Now}
 	a1, err := o.Token(ctxT(t), rep)
@@ -51,11 +52,11 @@ func TestServiceAccountTokensPerMailboxCachedUntilExpiry(t *testing.T) {
 		t.Fatalf("assertion lifetime %v s", exp-iat)
 	}
 	// Tokens live 3599 s; a minute before that a new one is fetched.
-	c.Add(58 * time.Minute)
+	c.Advance(58 * time.Minute)
 	if a3, _ := o.Token(ctxT(t), rep); a3 != a1 || g.Count(gmailtest.OpToken) != 2 {
 		t.Fatal("token renewed while still valid for a minute")
 	}
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	if a3, _ := o.Token(ctxT(t), rep); a3 == a1 || g.Count(gmailtest.OpToken) != 3 {
 		t.Fatalf("expiring token not renewed (%d requests)", g.Count(gmailtest.OpToken))
 	}

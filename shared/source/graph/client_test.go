@@ -17,6 +17,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/secrets"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/lambdatest"
 )
 
@@ -54,7 +55,7 @@ func TestTokenCachedAcrossConcurrentCalls(t *testing.T) {
 }
 
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now, graphtest.WithTokenLifetime(time.Hour))
 	id := s.AddMessage(mailbox, readTestdata(t, "message-buyer-reply.json"))
 	ctx := context.Background()
@@ -252,7 +253,7 @@ func TestPagingStaysOnTheGraphHost(t *testing.T) {
 }
 
 func TestSubscriptionCalls(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	s.AddUser(mailbox)
 	e := newEnv(t, now)

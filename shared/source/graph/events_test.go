@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // SampleClientState is the clientState of events/ingest-graph-notification.json
@@ -52,59 +52,16 @@ const (
 // The notification arrives 13 s after the message (Graph's usual latency).
 var sampleReceived = time.Date(2026, 3, 2, 9, 41, 20, 317_000_000, time.UTC)
 
-// apiEvent keeps the field order of a real HTTP API (payload 2.0) event.
-type apiEvent struct {
-	Version               string            `json:"version"`
-	RouteKey              string            `json:"routeKey"`
-	RawPath               string            `json:"rawPath"`
-	RawQueryString        string            `json:"rawQueryString"`
-	Headers               map[string]string `json:"headers"`
-	QueryStringParameters map[string]string `json:"queryStringParameters"`
-	RequestContext        struct {
-		AccountID    string `json:"accountId"`
-		APIID        string `json:"apiId"`
-		DomainName   string `json:"domainName"`
-		DomainPrefix string `json:"domainPrefix"`
-		HTTP         struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		RouteKey  string `json:"routeKey"`
-		Stage     string `json:"stage"`
-		Time      string `json:"time"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body,omitempty"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
-func sampleAPIEvent(query url.Values, contentType, body, requestID, trace string, at time.Time) apiEvent {
-	var e apiEvent
-	e.Version, e.RouteKey, e.RawPath = "2.0", route, "/webhooks/graph"
-	e.RawQueryString = query.Encode()
+func sampleAPIEvent(query url.Values, contentType, body, requestID, trace string, at time.Time) testkit.HTTPEvent {
+	e := testkit.NewHTTPEvent(testkit.HTTPRequest{
+		Path: "/webhooks/graph", Query: query.Encode(), Body: []byte(body),
+		SourceIP: "52.159.23.209", RequestID: requestID, At: at.UTC(),
+		Headers: map[string]string{"content-type": contentType, "x-amzn-trace-id": trace},
+	})
 	e.QueryStringParameters = map[string]string{}
 	for k := range query {
 		e.QueryStringParameters[k] = query.Get(k)
 	}
-	e.Headers = map[string]string{
-		"content-length":    strconv.Itoa(len(body)),
-		"content-type":      contentType,
-		"host":              sampleAPIHost,
-		"x-amzn-trace-id":   trace,
-		"x-forwarded-for":   "52.159.23.209",
-		"x-forwarded-port":  "443",
-		"x-forwarded-proto": "https",
-	}
-	rc := &e.RequestContext
-	rc.AccountID, rc.APIID, rc.DomainName, rc.DomainPrefix = "123456789012", "r8k2m4x7q1", sampleAPIHost, "r8k2m4x7q1"
-	rc.HTTP.Method, rc.HTTP.Path, rc.HTTP.Protocol, rc.HTTP.SourceIP = "POST", "/webhooks/graph", "HTTP/1.1", "52.159.23.209"
-	rc.RequestID, rc.RouteKey, rc.Stage = requestID, route, "$default"
-	rc.Time, rc.TimeEpoch = at.UTC().Format("02/Jan/2006:15:04:05 -0700"), at.UnixMilli()
-	e.Body = body
 	return e
 }
 
@@ -154,18 +111,6 @@ func sampleQuery() url.Values {
 	return url.Values{graph.QueryMailbox: {sampleMailbox}, graph.QueryKind: {graph.KindMessages}}
 }
 
-func marshalSample(t *testing.T, v any) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func checkSample(t *testing.T, name string, got []byte) []byte {
 	t.Helper()
 	path := filepath.Join("..", "..", "..", "events", name)
@@ -190,19 +135,19 @@ func TestSampleEvents(t *testing.T) {
 	vq := sampleQuery()
 	vq.Set(graph.QueryValidationToken, sampleValidation)
 	validationAt := time.Date(2026, 3, 2, 9, 40, 3, 118_000_000, time.UTC)
-	vraw := checkSample(t, "ingest-graph-validation.json", marshalSample(t,
+	vraw := checkSample(t, "ingest-graph-validation.json", testkit.MarshalIndent(t,
 		sampleAPIEvent(vq, "text/plain; charset=utf-8", "", "Kx3vQjPZoAMEbUw=", "Root=1-69a55b13-1e2f3a4b5c6d7e8f9a0b1c2d", validationAt)))
 
 	// 2. the change notification for the buyer's reply
 	body := sampleNotificationBody()
-	nraw := checkSample(t, "ingest-graph-notification.json", marshalSample(t,
+	nraw := checkSample(t, "ingest-graph-notification.json", testkit.MarshalIndent(t,
 		sampleAPIEvent(sampleQuery(), "application/json", body, "Kx3vQjPZoAMEbVw=", "Root=1-69a55b60-5c1d3e7f9a2b4c6d8e0f1a2b", sampleReceived)))
 
 	tbl := ddblocal.ForTest(t)
 	st := store.New(tbl.DB, tbl.Name, store.WithClock(func() time.Time { return sampleReceived }))
 	h := &ingest.Handler{Source: graph.Webhook{Mailboxes: []string{sampleMailbox}}, Store: st,
 		Key: func(context.Context) ([]byte, error) { return []byte(SampleClientState), nil },
-		Now: func() time.Time { return sampleReceived }, Log: discardLog(), Metrics: metrics.New(nil, "StageMover", "ingest-graph")}
+		Now: func() time.Time { return sampleReceived }, Log: testkit.DiscardLogger(), Metrics: metrics.New(nil, "StageMover", "ingest-graph")}
 
 	var vreq events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(vraw, &vreq); err != nil {
@@ -233,7 +178,7 @@ func TestSampleEvents(t *testing.T) {
 	ev.EventSourceArn = sampleStreamARN
 	ev.Change.SequenceNumber = "4421584500000000017450439377"
 	ev.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: sampleReceived.Truncate(time.Second)}
-	fraw := checkSample(t, "fetcher-graph.json", marshalSample(t, orderedStreamBatch(ev)))
+	fraw := checkSample(t, "fetcher-graph.json", testkit.MarshalIndent(t, orderedStreamBatch(ev)))
 
 	// the fetcher sample decodes into the fetch item and fetches the reply
 	var batch events.DynamoDBEvent
@@ -251,7 +196,7 @@ func TestSampleEvents(t *testing.T) {
 	if fr.Mailbox != sampleMailbox || fr.Source != graph.Source || bytes.Contains(fraw, []byte(SampleClientState)) {
 		t.Fatalf("fetch item %+v (or the sample holds the clientState)", fr)
 	}
-	now := newClock(sampleReceived.Add(2 * time.Second))
+	now := testkit.NewClock(sampleReceived.Add(2 * time.Second))
 	s, c := newStandIn(t, now)
 	s.AddUserWithID(sampleMailbox, sampleUserID)
 	if got := s.AddMessage(sampleMailbox, readTestdata(t, "message-buyer-reply.json")); got != sampleMessageID {

@@ -19,6 +19,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and generated samples")
@@ -79,14 +80,14 @@ func checkGolden(t *testing.T, name string, recs []store.SignalRecord) {
 // the mailboxes of the documentation's examples.
 var watchedMailboxes = []string{mailbox, "alexw@contoso.onmicrosoft.com", "irvins@m365x214355.onmicrosoft.com"}
 
-func newFetcher(c *graph.Client, now *clock) *graph.Fetcher {
-	return &graph.Fetcher{Client: c, Mailboxes: watchedMailboxes, Now: now.Now, Log: discardLog(), InternalDomains: []string{"acme-routing.io"},
+func newFetcher(c *graph.Client, now *testkit.Clock) *graph.Fetcher {
+	return &graph.Fetcher{Client: c, Mailboxes: watchedMailboxes, Now: now.Now, Log: testkit.DiscardLogger(), InternalDomains: []string{"acme-routing.io"},
 		Metrics: metrics.New(nil, "StageMover", "fetcher")}
 }
 
 func TestFetchGolden(t *testing.T) {
 	fetchedAt := time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC)
-	now := newClock(fetchedAt)
+	now := testkit.NewClock(fetchedAt)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	for _, tc := range []struct {
@@ -132,7 +133,7 @@ func TestFetchGolden(t *testing.T) {
 // The email as stored is what mail.Read makes sense of in the engine: the
 // buyer's new words, without the quoted history; the auto-reply as machine mail.
 func TestFetchedEmailReadsCleanly(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	id := s.AddMessage(mailbox, readTestdata(t, "message-buyer-reply.json"))
@@ -164,7 +165,7 @@ func TestFetchedEmailReadsCleanly(t *testing.T) {
 }
 
 func TestOutboundMailNamesTheBuyer(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	f.InternalDomains = nil // the mailbox's own domain is internal anyway
@@ -182,7 +183,7 @@ func TestOutboundMailNamesTheBuyer(t *testing.T) {
 }
 
 func TestDraftsAndDeletedItemsAreNoSignals(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	ctx := context.Background()
@@ -207,7 +208,7 @@ func TestDraftsAndDeletedItemsAreNoSignals(t *testing.T) {
 }
 
 func TestFetchErrorsAreRetryable(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	id := s.AddMessage(mailbox, readTestdata(t, "message-buyer-reply.json"))
@@ -231,7 +232,7 @@ func TestFetchErrorsAreRetryable(t *testing.T) {
 }
 
 func TestEventUpdatesAreNewSignalsOnlyWhenTheEventChanged(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	ctx := context.Background()
@@ -268,11 +269,11 @@ func TestEventUpdatesAreNewSignalsOnlyWhenTheEventChanged(t *testing.T) {
 }
 
 func TestLifecycleActions(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	e := newEnv(t, now)
 	ctx := context.Background()
-	renewer := &graph.Renewer{Client: c, Now: now.Now, Log: discardLog(), Subscriptions: graph.SubscriptionConfig{
+	renewer := &graph.Renewer{Client: c, Now: now.Now, Log: testkit.DiscardLogger(), Subscriptions: graph.SubscriptionConfig{
 		Mailboxes: []string{mailbox}, NotificationURL: e.url(""),
 		ClientState: func(context.Context) (string, error) { return clientState, nil }}}
 	s.AddUser(mailbox)
@@ -339,7 +340,7 @@ func TestLifecycleActions(t *testing.T) {
 // dropped from the list since) is refused before any Graph request: a
 // permanent error, so it ends in the failure queue, and counted.
 func TestFetcherNeverReadsAnUnwatchedMailbox(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	const other = "ceo@acme-routing.io"
 	otherID := s.AddMessage(other, readTestdata(t, "message-buyer-reply.json"))
@@ -402,7 +403,7 @@ func TestFetcherNeverReadsAnUnwatchedMailbox(t *testing.T) {
 // fetcher retries it and it ends in the failure queue with FetchFailed; only
 // item-not-found means deleted (no signal, no error).
 func TestOnlyItemNotFoundMeansDeleted(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	ctx := context.Background()

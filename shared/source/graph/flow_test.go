@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,10 +21,11 @@ import (
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
-func newRenewer(c *graph.Client, now *clock, notificationURL string, mailboxes ...string) *graph.Renewer {
-	return &graph.Renewer{Client: c, Now: now.Now, Log: discardLog(), Subscriptions: graph.SubscriptionConfig{
+func newRenewer(c *graph.Client, now *testkit.Clock, notificationURL string, mailboxes ...string) *graph.Renewer {
+	return &graph.Renewer{Client: c, Now: now.Now, Log: testkit.DiscardLogger(), Subscriptions: graph.SubscriptionConfig{
 		Mailboxes: mailboxes, NotificationURL: notificationURL,
 		ClientState: func(context.Context) (string, error) { return clientState, nil }}}
 }
@@ -44,15 +44,15 @@ func countMethod(reqs []string, method, path string) int {
 // the notification URL by calling the handler (served like API Gateway over
 // HTTP) with ?validationToken=..., as Graph does, before creating anything.
 func TestSubscriptionsCreatedThroughTheRealHandshake(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	e := newEnv(t, now)
 	const second = "li.chen@acme-routing.io"
 	s.AddUser(mailbox)
 	s.AddUser(second)
 	r := newRenewer(c, now, e.url(""), mailbox, strings.ToUpper(second))
-	logs := &syncBuffer{}
-	r.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &testkit.LogBuffer{}
+	r.Log = logs.Logger()
 	ctx := context.Background()
 	if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestSubscriptionsCreatedThroughTheRealHandshake(t *testing.T) {
 }
 
 func TestRenewerRenewsWithinADayOfExpiry(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	e := newEnv(t, now)
 	s.AddUser(mailbox)
@@ -165,7 +165,7 @@ func TestRenewerRenewsWithinADayOfExpiry(t *testing.T) {
 }
 
 func TestRenewerReportsAFailedHandshake(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	s.AddUser(mailbox)
 	// an endpoint that answers the handshake with JSON, not the token
@@ -190,7 +190,7 @@ func TestRenewerReportsAFailedHandshake(t *testing.T) {
 // reads the message from the stand-in, and the signal lands in the table.
 // A redelivery stores nothing new anywhere.
 func TestNotificationToSignal(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	e := newEnv(t, now)
 	s.AddUser(mailbox)
@@ -199,8 +199,8 @@ func TestNotificationToSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := newFetcher(c, now)
-	logs := &syncBuffer{}
-	src.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &testkit.LogBuffer{}
+	src.Log = logs.Logger()
 	fm := metrics.New(nil, "StageMover", "fetcher")
 	fn := &fetcher.Fetcher{Store: e.st, Sources: map[string]fetcher.Source{graph.Source: src}, Attempts: 3, Log: src.Log, Metrics: fm}
 	var signals atomic.Int32
@@ -280,7 +280,7 @@ func TestNotificationToSignal(t *testing.T) {
 }
 
 func TestRenewerReportsASlowHandshake(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now, graphtest.WithValidationTimeout(200*time.Millisecond)) // Graph: 10 s
 	s.AddUser(mailbox)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +312,7 @@ func TestParseMailboxes(t *testing.T) {
 // keeps notifying: the handler acknowledges and refuses each notification,
 // and nothing reads that mailbox.
 func TestNotificationFromADroppedMailboxReadsNothing(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	e := newEnv(t, now) // watches mailbox only
 	const dropped = "li.chen@acme-routing.io"

@@ -11,12 +11,13 @@ import (
 
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 41, 20, 0, time.UTC)
 
 func TestValidationHandshakeEchoesDecodedToken(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	token := "Validation: Testing client application reachability for subscription Request-Id: 3b3f9821-ce3f-23d9-879b-00a23f3c2d1e"
 	for name, rawQuery := range map[string]string{
 		"percent-encoded": "validationToken=" + url.PathEscape(token),
@@ -53,7 +54,7 @@ func TestValidationHandshakeEchoesDecodedToken(t *testing.T) {
 }
 
 func TestValidationHandshakeRejectsUnusableTokens(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	for name, rawQuery := range map[string]string{
 		"empty":        "validationToken=",
 		"control char": "validationToken=" + url.QueryEscape("abc\r\nSet-Cookie: x=y"),
@@ -98,7 +99,7 @@ func decodeAccepted(t *testing.T, r response) accepted {
 }
 
 func TestNotificationStoredAsFetchItem(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	body := readTestdata(t, "notification-message-created.json")
 	r := post(t, e.url("kind=messages&mailbox=sam.ortega%40acme-routing.io"), "application/json", body)
 	if a := decodeAccepted(t, r); a.Stored != 1 || a.Duplicate != 0 || a.Rejected != 0 {
@@ -143,7 +144,7 @@ func TestNotificationStoredAsFetchItem(t *testing.T) {
 // users/{id} cannot be checked against GRAPH_MAILBOXES (see
 // TestNotificationForAnUnwatchedMailboxIsRefused).
 func TestMailboxFallsBackToTheResourcePath(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	body := strings.ReplaceAll(string(readTestdata(t, "notification-message-created.json")),
 		"users/5b2f7c1e-8d3a-4f6b-9c0e-1a2b3c4d5e6f@84bd8158-6d4d-4958-8b9f-9d6445542f95/", "users/Sam.Ortega@acme-routing.io/")
 	r := post(t, e.url(""), "application/json", []byte(body))
@@ -157,7 +158,7 @@ func TestMailboxFallsBackToTheResourcePath(t *testing.T) {
 }
 
 func TestRedeliveryStoresNothingNew(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	body := readTestdata(t, "notification-message-created.json")
 	decodeAccepted(t, post(t, e.url("mailbox=sam.ortega%40acme-routing.io"), "application/json", body))
 	before := e.items(t)
@@ -176,7 +177,7 @@ func TestRedeliveryStoresNothingNew(t *testing.T) {
 }
 
 func TestSecondUpdateOfAnEventIsANewFetch(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	mk := func(etag string) []byte {
 		return []byte(`{"value":[{"subscriptionId":"s-1","subscriptionExpirationDateTime":"2026-03-04T22:11:09Z","clientState":"` + clientState + `",
 			"changeType":"updated","resource":"Users/u-1/Events/AAMkEv=","tenantId":"t-1",
@@ -200,7 +201,7 @@ func TestClientState(t *testing.T) {
 		return strings.Replace(good(sub), `"clientState":"`+clientState+`"`, `"clientState":`+state, 1)
 	}
 	t.Run("all bad is 401 and stores nothing", func(t *testing.T) {
-		e := newEnv(t, newClock(t0))
+		e := newEnv(t, testkit.NewClock(t0))
 		for _, state := range []string{`"wrong"`, `""`, `null`, `"secretClientValu"`, `"secretClientValue "`} {
 			r := post(t, e.url(""), "application/json", []byte(`{"value":[`+bad("a", state)+`,`+bad("b", `"nope"`)+`]}`))
 			if r.status != 401 {
@@ -221,7 +222,7 @@ func TestClientState(t *testing.T) {
 		}
 	})
 	t.Run("mixed stores the good ones", func(t *testing.T) {
-		e := newEnv(t, newClock(t0))
+		e := newEnv(t, testkit.NewClock(t0))
 		a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(`{"value":[`+good("a")+`,`+bad("b", `"forged"`)+`,`+good("c")+`]}`)))
 		if a.Stored != 2 || a.Rejected != 1 {
 			t.Fatalf("answer %+v, want 2 stored 1 rejected", a)
@@ -237,7 +238,7 @@ func TestClientState(t *testing.T) {
 		}
 	})
 	t.Run("good", func(t *testing.T) {
-		e := newEnv(t, newClock(t0))
+		e := newEnv(t, testkit.NewClock(t0))
 		if a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(`{"value":[`+good("a")+`]}`))); a.Stored != 1 {
 			t.Fatalf("answer %+v", a)
 		}
@@ -245,7 +246,7 @@ func TestClientState(t *testing.T) {
 }
 
 func TestLifecycleNotificationsStoredWithTheirAction(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	decodeAccepted(t, post(t, e.url("kind=events&mailbox=sam.ortega%40acme-routing.io"), "application/json", readTestdata(t, "notification-lifecycle.json")))
 	decodeAccepted(t, post(t, e.url("kind=messages&mailbox=sam.ortega%40acme-routing.io"), "application/json", readTestdata(t, "notification-lifecycle-organization.json")))
 	got := map[string]string{}
@@ -282,7 +283,7 @@ func TestLifecycleNotificationsStoredWithTheirAction(t *testing.T) {
 }
 
 func TestUnsupportedChangeTypeIsAcknowledgedNotStored(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	body := `{"value":[{"subscriptionId":"s","clientState":"` + clientState + `","changeType":"unknownFutureValue","resource":"Users/u/Messages/m"}]}`
 	a := decodeAccepted(t, post(t, e.url(""), "application/json", []byte(body)))
 	if a.Ignored != 1 || a.Stored != 0 {
@@ -294,7 +295,7 @@ func TestUnsupportedChangeTypeIsAcknowledgedNotStored(t *testing.T) {
 }
 
 func TestMalformedAndOversizedBodies(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	cases := map[string]struct {
 		body string
 		code int
@@ -330,7 +331,7 @@ func TestMalformedAndOversizedBodies(t *testing.T) {
 }
 
 func TestSecretUnavailableIs503(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	body := readTestdata(t, "notification-message-created.json")
 	e.handler.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
 	if r := post(t, e.url(""), "application/json", body); r.status != 503 {
@@ -348,7 +349,7 @@ func TestSecretUnavailableIs503(t *testing.T) {
 }
 
 func TestClientStateNeverLoggedOrEchoed(t *testing.T) {
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	body := readTestdata(t, "notification-message-created.json")
 	r1 := post(t, e.url(watched), "application/json", body)
 	r2 := post(t, e.url(watched), "application/json", withClientState(body, "forged-state-value"))
@@ -396,7 +397,7 @@ func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
 		"lifecycle naming no mailbox":               {"", lifecycle},
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, newClock(t0))
+			e := newEnv(t, testkit.NewClock(t0))
 			a := decodeAccepted(t, post(t, e.url(c.query), "application/json", []byte(c.body)))
 			if a.Stored != 0 || a.Unwatched != 1 {
 				t.Fatalf("answer %+v, want 0 stored, 1 unwatched", a)
@@ -424,7 +425,7 @@ func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
 		"lifecycle":         {watched, lifecycle},
 	} {
 		t.Run("watched "+name, func(t *testing.T) {
-			e := newEnv(t, newClock(t0))
+			e := newEnv(t, testkit.NewClock(t0))
 			if a := decodeAccepted(t, post(t, e.url(c.query), "application/json", []byte(c.body))); a.Stored != 1 || a.Unwatched != 0 {
 				t.Fatalf("answer %+v, want 1 stored", a)
 			}
@@ -434,7 +435,7 @@ func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
 		})
 	}
 	// a batch: the watched mailbox's notification is stored, the other refused
-	e := newEnv(t, newClock(t0))
+	e := newEnv(t, testkit.NewClock(t0))
 	batch := strings.Replace(change("users/ceo@acme-routing.io/messages/AAMkMsg="), `]}`, `,`+
 		strings.TrimSuffix(strings.TrimPrefix(change("users/sam.ortega@acme-routing.io/messages/AAMkMsg2="), `{"value":[`), `]}`)+`]}`, 1)
 	if a := decodeAccepted(t, post(t, e.url(""), "application/json", []byte(batch))); a.Stored != 1 || a.Unwatched != 1 {
@@ -444,7 +445,7 @@ func TestNotificationForAnUnwatchedMailboxIsRefused(t *testing.T) {
 		t.Fatalf("fetch items %+v", fs)
 	}
 	// no mailboxes configured: none is watched
-	e = newEnv(t, newClock(t0))
+	e = newEnv(t, testkit.NewClock(t0))
 	e.handler.Source = graph.Webhook{}
 	if a := decodeAccepted(t, post(t, e.url(watched), "application/json", []byte(change(byID)))); a.Stored != 0 || a.Unwatched != 1 {
 		t.Fatalf("no mailboxes configured: %+v, want the notification refused", a)

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/graph/graphtest"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -34,44 +33,6 @@ const clientState = "secretClientValue"
 
 const route = "POST /webhooks/graph"
 
-// clock is a settable clock shared by the code under test and the stand-in.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects logs from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a notification handler on DynamoDB Local, served over HTTP the
 // way API Gateway would call it.
 type env struct {
@@ -80,21 +41,21 @@ type env struct {
 	handler *ingest.Handler
 	srv     *httptest.Server
 	metrics *metrics.Recorder
-	logs    *syncBuffer
-	clock   *clock
+	logs    *testkit.LogBuffer
+	clock   *testkit.Clock
 }
 
-func newEnv(t *testing.T, now *clock) *env {
+func newEnv(t *testing.T, now *testkit.Clock) *env {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
-	e := &env{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-graph"), logs: &syncBuffer{}, clock: now}
+	e := &env{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-graph"), logs: &testkit.LogBuffer{}, clock: now}
 	e.st = store.New(tbl.DB, tbl.Name, store.WithClock(now.Now))
 	e.handler = &ingest.Handler{
 		Source:  graph.Webhook{Mailboxes: []string{mailbox}},
 		Key:     func(context.Context) ([]byte, error) { return []byte(clientState), nil },
 		Store:   e.st,
 		Now:     now.Now,
-		Log:     slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:     e.logs.Logger(),
 		Metrics: e.metrics,
 	}
 	e.srv = httptest.NewServer(apigw.Handler(route, e.handler.Handle))
@@ -182,7 +143,7 @@ func withClientState(b []byte, state string) []byte {
 }
 
 // newStandIn starts the Graph stand-in and a client for it.
-func newStandIn(t *testing.T, now *clock, opts ...graphtest.Option) (*graphtest.Server, *graph.Client) {
+func newStandIn(t *testing.T, now *testkit.Clock, opts ...graphtest.Option) (*graphtest.Server, *graph.Client) {
 	t.Helper()
 	if now != nil {
 		opts = append([]graphtest.Option{graphtest.WithClock(now.Now)}, opts...)
@@ -199,8 +160,6 @@ func newStandIn(t *testing.T, now *clock, opts ...graphtest.Option) (*graphtest.
 	}
 	return s, c
 }
-
-func discardLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 func mustContain(t *testing.T, what, s, sub string) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // Issue 8, point 7: Graph names zones the Windows way ("Pacific Standard
@@ -143,7 +144,7 @@ func TestZonesLoadWithoutHostZoneinfo(t *testing.T) {
 // A meeting whose start is in a Windows zone keeps its start, so a meeting
 // booked for a time already past is recognised as such.
 func TestEventInAWindowsTimeZoneKeepsItsStart(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
 	ctx := context.Background()
@@ -180,11 +181,11 @@ func TestEventInAWindowsTimeZoneKeepsItsStart(t *testing.T) {
 // "booked in the future" signal without starts_at); a cancellation needs no
 // time and is kept. Both are logged and counted.
 func TestEventInAnUnknownTimeZone(t *testing.T) {
-	now := newClock(t0)
+	now := testkit.NewClock(t0)
 	s, c := newStandIn(t, now)
 	f := newFetcher(c, now)
-	logs := &syncBuffer{}
-	f.Log = slog.New(slog.NewJSONHandler(logs, nil))
+	logs := &testkit.LogBuffer{}
+	f.Log = logs.LoggerAt(slog.LevelInfo)
 	ctx := context.Background()
 	raw := readTestdata(t, "event-buyer-demo.json")
 	var ev map[string]any

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -32,35 +31,24 @@ type fixture struct {
 	srv     *httptest.Server
 	tbl     *ddblocal.TestTable
 	metrics *metrics.Recorder
-	logs    *bytes.Buffer
+	logs    *testkit.LogBuffer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	tbl := ddblocal.ForTest(t)
-	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-generic"), logs: &bytes.Buffer{}}
+	f := &fixture{tbl: tbl, metrics: metrics.New(nil, "StageMover", "ingest-generic"), logs: &testkit.LogBuffer{}}
 	h := &ingest.Handler{
 		Source:  ingest.Generic{Tolerance: 5 * time.Minute},
 		Key:     func(context.Context) ([]byte, error) { return []byte(secret), nil },
 		Store:   store.New(tbl.DB, tbl.Name),
 		Now:     time.Now,
-		Log:     slog.New(slog.NewJSONHandler(&syncWriter{w: f.logs}, nil)),
+		Log:     f.logs.LoggerAt(slog.LevelInfo),
 		Metrics: f.metrics,
 	}
 	f.srv = httptest.NewServer(apigw.Handler("POST /signals", h.Handle))
 	t.Cleanup(f.srv.Close)
 	return f
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func (f *fixture) post(t *testing.T, body []byte, sign func(r *http.Request)) (int, map[string]string) {
@@ -101,36 +89,6 @@ func (f *fixture) items(t *testing.T) int {
 }
 
 const validBody = `{"event_id":"evt-100","deal_id":42,"signal":{"kind":"email","at":"2026-03-02T10:00:00Z","from":"jane@acme.example","to":["rep@vendor.example"],"subject":"Re: pricing","body":"Could you send the order form? We want to sign by Friday."}}`
-
-func TestFiftyConcurrentDeliveriesStoreOneSignal(t *testing.T) {
-	f := newFixture(t)
-	body := []byte(validBody)
-	codes := make(chan int, 50)
-	var wg sync.WaitGroup
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, _ := f.post(t, body, signed(body))
-			codes <- code
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	byCode := map[int]int{}
-	for c := range codes {
-		byCode[c]++
-	}
-	if byCode[http.StatusAccepted] != 1 || byCode[http.StatusOK] != 49 {
-		t.Fatalf("status codes = %v, want one 202 and 49 200 (duplicate)", byCode)
-	}
-	if n := f.items(t); n != 1 {
-		t.Fatalf("items = %d, want exactly 1", n)
-	}
-	if got := f.metrics.Total(ingest.MetricDuplicate); got != 49 {
-		t.Fatalf("duplicates counted = %v, want 49", got)
-	}
-}
 
 func TestRejectionsStoreNothing(t *testing.T) {
 	f := newFixture(t)

@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/stagemover/stagemover"
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
@@ -27,6 +30,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // route is one of the seven routes as its provider calls it.
@@ -40,7 +44,10 @@ type route struct {
 	deliver func(t *testing.T, body []byte, authentic bool) events.APIGatewayV2HTTPRequest
 	good    []byte // a delivery stored as one or more items
 	ignored []byte // a delivery of something the source does not use; nil: it has none
-	skip    ingest.Skip
+	// single is a delivery of one notification (good when nil), for the
+	// concurrent redeliveries: each of a batch's items races on its own.
+	single []byte
+	skip   ingest.Skip
 }
 
 const routeKey = "a-usable-route-key-0123456789"
@@ -128,6 +135,7 @@ func routes(t *testing.T) []route {
 				return req
 			},
 			good:    []byte(eventSample(t, "ingest-pandadoc.json").Body),
+			single:  testkit.ReadRepoFile(t, "shared/source/pandadoc/testdata/state-viewed.json"),
 			ignored: []byte(`[{"event":"document_updated","data":{}}]`),
 			skip:    ingest.Unused,
 		},
@@ -218,6 +226,27 @@ func (f *routeFixture) items(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return int(out.Count)
+}
+
+// all are the table's items.
+func (f *routeFixture) all(t *testing.T) []map[string]types.AttributeValue {
+	t.Helper()
+	out, err := f.tbl.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.tbl.Name), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
+}
+
+// signals are the items that decode as signals, by key.
+func signals(items []map[string]types.AttributeValue) map[string]store.SignalRecord {
+	out := map[string]store.SignalRecord{}
+	for _, item := range items {
+		if rec, err := store.SignalFromItem(item); err == nil {
+			out[rec.Key()] = rec
+		}
+	}
+	return out
 }
 
 func (f *routeFixture) count(name, source string, dims ...string) float64 {
@@ -325,6 +354,95 @@ func TestEverySourceAnswersAlike(t *testing.T) {
 			}
 			if f.count(ingest.MetricIgnored, r.name, "Reason", string(r.skip)) != 1 || f.items(t) != 0 {
 				t.Fatalf("not counted as ignored (%s), or stored", r.skip)
+			}
+			// an ignored event still has to be authentic
+			if resp := f.handle(t, r.deliver(t, r.ignored, false)); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("wrongly signed ignored event: %d %s, want 401", resp.StatusCode, resp.Body)
+			}
+			if f.items(t) != 0 {
+				t.Fatal("a wrongly signed ignored event stored something")
+			}
+		})
+		// 50 concurrent redeliveries of one delivery store what one
+		// delivery stores: one answer is the first delivery's, 49 are
+		// 200 duplicate, and each is counted.
+		t.Run(r.name+"/50 concurrent redeliveries", func(t *testing.T) {
+			body := r.single
+			if body == nil {
+				body = r.good
+			}
+			ref := newRoute(t, r, nil)
+			once := ref.handle(t, r.deliver(t, body, true))
+			want, stored, n1 := signals(ref.all(t)), ref.count(ingest.MetricStored, r.name), ref.items(t)
+			again := ref.handle(t, r.deliver(t, body, true))
+			if once.StatusCode/100 != 2 || stored < 1 || again.StatusCode/100 != 2 {
+				t.Fatalf("one delivery: %d %s, stored %v; again: %d %s", once.StatusCode, once.Body, stored, again.StatusCode, again.Body)
+			}
+			f := newRoute(t, r, nil)
+			reqs := make([]events.APIGatewayV2HTTPRequest, 50)
+			for i := range reqs {
+				reqs[i] = r.deliver(t, body, true) // each signed anew, as retries are
+			}
+			resps := make([]events.APIGatewayV2HTTPResponse, len(reqs))
+			var wg sync.WaitGroup
+			for i := range reqs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resps[i], _ = f.h.Handle(context.Background(), reqs[i])
+				}()
+			}
+			wg.Wait()
+			firsts, dups := 0, 0
+			for _, resp := range resps {
+				switch {
+				case resp.StatusCode == again.StatusCode && resp.Body == again.Body:
+					dups++
+				case resp.StatusCode == once.StatusCode && resp.Body == once.Body:
+					firsts++
+				default:
+					t.Errorf("answer %d %s, want %d %s (first) or %d %s (duplicate)", resp.StatusCode, resp.Body, once.StatusCode, once.Body, again.StatusCode, again.Body)
+				}
+			}
+			if firsts != 1 || dups != 49 {
+				t.Fatalf("%d first answers and %d duplicates, want 1 and 49", firsts, dups)
+			}
+			if got := f.count(ingest.MetricDuplicate, r.name); got != 49*stored {
+				t.Fatalf("duplicates counted = %v, want %v", got, 49*stored)
+			}
+			if n := f.items(t); n != n1 {
+				t.Fatalf("items = %d, want %d, as one delivery stores", n, n1)
+			}
+			got := signals(f.all(t))
+			if len(got) != len(want) {
+				t.Fatalf("%d signals, want %d", len(got), len(want))
+			}
+			for k, w := range want {
+				g, ok := got[k]
+				if !ok || g.Source != r.name || g.Source != w.Source || g.PersonEmail != w.PersonEmail || g.Signal.Action != w.Signal.Action || g.Signal.Kind != w.Signal.Kind {
+					t.Fatalf("signal %s = %+v, want %+v from %s", k, g, w, r.name)
+				}
+			}
+		})
+		// Our own failures answer 503 (the provider retries) and store
+		// nothing: the key cannot be read, the table cannot be written.
+		t.Run(r.name+"/unavailable key or table", func(t *testing.T) {
+			f := newRoute(t, r, nil)
+			if r.key != "" {
+				f.h.Key = func(context.Context) ([]byte, error) { return nil, errors.New("secrets manager: throttled") }
+				if resp := f.handle(t, r.deliver(t, r.good, true)); resp.StatusCode != http.StatusServiceUnavailable {
+					t.Fatalf("key unavailable: %d %s, want 503", resp.StatusCode, resp.Body)
+				}
+				f.h.Key = func(context.Context) ([]byte, error) { return []byte(r.key), nil }
+			}
+			missing := *f.tbl
+			missing.Name = "no-such-table"
+			f.h.Store, f.h.Source = store.New(f.tbl.DB, missing.Name), r.source(t, &missing)
+			if resp := f.handle(t, r.deliver(t, r.good, true)); resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("table unavailable: %d %s, want 503", resp.StatusCode, resp.Body)
+			}
+			if n := f.items(t); n != 0 {
+				t.Fatalf("%d items stored", n)
 			}
 		})
 	}

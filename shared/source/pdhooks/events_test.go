@@ -20,6 +20,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/ingest"
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite events/ingest-pipedrive.json")
@@ -32,34 +33,6 @@ const (
 	sampleFile     = "ingest-pipedrive.json"
 )
 
-type sampleEvent struct {
-	Version        string            `json:"version"`
-	RouteKey       string            `json:"routeKey"`
-	RawPath        string            `json:"rawPath"`
-	RawQueryString string            `json:"rawQueryString"`
-	Headers        map[string]string `json:"headers"`
-	RequestContext struct {
-		AccountID    string `json:"accountId"`
-		APIID        string `json:"apiId"`
-		DomainName   string `json:"domainName"`
-		DomainPrefix string `json:"domainPrefix"`
-		HTTP         struct {
-			Method    string `json:"method"`
-			Path      string `json:"path"`
-			Protocol  string `json:"protocol"`
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"http"`
-		RequestID string `json:"requestId"`
-		RouteKey  string `json:"routeKey"`
-		Stage     string `json:"stage"`
-		Time      string `json:"time"`
-		TimeEpoch int64  `json:"timeEpoch"`
-	} `json:"requestContext"`
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-}
-
 func buildSample(t testing.TB) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "deal-stage-change.json"))
@@ -71,34 +44,16 @@ func buildSample(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 5, 9, 12, 45, 0, time.UTC)
-	host := "r8k2m4x7q1.execute-api.us-east-1.amazonaws.com"
-	var e sampleEvent
-	e.Version, e.RouteKey, e.RawPath = "2.0", Route, "/pipedrive"
-	e.Headers = map[string]string{
-		"authorization":     "Basic " + base64.StdEncoding.EncodeToString([]byte(SampleUser+":"+SamplePassword)),
-		"content-length":    strconv.Itoa(body.Len()),
-		"content-type":      "application/json",
-		"host":              host,
-		"x-amzn-trace-id":   "Root=1-" + strconv.FormatInt(at.Unix(), 16) + "-5d2a7c9e1f3b4a6c8e0d2f41",
-		"x-forwarded-for":   "185.166.142.20",
-		"x-forwarded-port":  "443",
-		"x-forwarded-proto": "https",
-	}
-	rc := &e.RequestContext
-	rc.AccountID, rc.APIID, rc.DomainName, rc.DomainPrefix = "123456789012", "r8k2m4x7q1", host, "r8k2m4x7q1"
-	rc.HTTP.Method, rc.HTTP.Path, rc.HTTP.Protocol, rc.HTTP.SourceIP = "POST", "/pipedrive", "HTTP/1.1", "185.166.142.20"
-	rc.RequestID, rc.RouteKey, rc.Stage = "Pd4kQw7ZoAMEbXa=", Route, "$default"
-	rc.Time = at.Format("02/Jan/2006:15:04:05 -0700")
-	rc.TimeEpoch = at.UnixMilli() + 87
-	e.Body = body.String()
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(e); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	e := testkit.NewHTTPEvent(testkit.HTTPRequest{
+		Path: "/pipedrive", Body: body.Bytes(), SourceIP: "185.166.142.20", RequestID: "Pd4kQw7ZoAMEbXa=",
+		At: at, EpochMillis: 87,
+		Headers: map[string]string{
+			"authorization":   "Basic " + base64.StdEncoding.EncodeToString([]byte(SampleUser+":"+SamplePassword)),
+			"content-type":    "application/json",
+			"x-amzn-trace-id": "Root=1-" + strconv.FormatInt(at.Unix(), 16) + "-5d2a7c9e1f3b4a6c8e0d2f41",
+		},
+	})
+	return testkit.MarshalIndent(t, e)
 }
 
 // TestSampleEventIsGenerated: events/ingest-pipedrive.json is what the

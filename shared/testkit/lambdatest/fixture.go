@@ -302,3 +302,36 @@ func (r *RIE) InitFailure(t testing.TB, event []byte) string {
 	}
 	return r.Output()
 }
+
+// UnusableKey is a key secret a route must refuse to verify with.
+type UnusableKey struct{ Name, Secret string }
+
+// AssertRefusesUnusableKeys checks, for each secret in a subtest, that the
+// function given it as envVar's secret answers every delivery signed with
+// one of its keys (field, comma-separated) 503 "not configured", stores
+// nothing (stored counts what it would store), and logs envVar but never
+// a key. sign returns the delivery signed with a key.
+func (f *Fixture) AssertRefusesUnusableKeys(t *testing.T, envVar, field string, secrets []UnusableKey, sign func(t *testing.T, key string) []byte, stored func(t *testing.T) int) {
+	t.Helper()
+	for _, tc := range secrets {
+		t.Run(tc.Name, func(t *testing.T) {
+			keys := strings.Split(testkit.SecretField(t, tc.Secret, field), ",")
+			f.PutSecret(t, envVar, "stagemover/unusable-key", tc.Secret)
+			rie := f.Start(t)
+			for _, k := range keys {
+				resp := rie.InvokeHTTP(t, sign(t, k))
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Body != `{"error":"not configured"}` {
+					t.Errorf("signed with the secret's key: %d %s, want 503 not configured", resp.StatusCode, resp.Body)
+				}
+			}
+			if n := stored(t); n != 0 {
+				t.Fatalf("%d items stored with an unusable key, want 0", n)
+			}
+			out := rie.Output()
+			if !strings.Contains(out, envVar) {
+				t.Errorf("the log does not name the secret's variable:\n%s", out)
+			}
+			testkit.AssertNoSecrets(t, out, keys...)
+		})
+	}
+}
