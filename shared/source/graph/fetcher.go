@@ -185,6 +185,26 @@ func (s side) external(addr string) bool {
 	return strings.Contains(addr, "@") && addr != s.mailbox && !s.internal[domainOf(addr)]
 }
 
+// firstExternal is the first of addrs on the buyer's side, or "".
+func (s side) firstExternal(addrs ...string) string {
+	for _, a := range addrs {
+		if s.external(a) {
+			return a
+		}
+	}
+	return ""
+}
+
+// firstTime is the first set time of ts, or fallback: when an item happened.
+func firstTime(fallback time.Time, ts ...*time.Time) time.Time {
+	for _, t := range ts {
+		if t != nil && !t.IsZero() {
+			return *t
+		}
+	}
+	return fallback
+}
+
 func domainOf(addr string) string {
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
 		return strings.ToLower(addr[i+1:])
@@ -253,23 +273,11 @@ func (f *Fetcher) messageSignal(rec store.FetchRecord, m *Message) (store.Signal
 	}
 	to, cc := addresses(m.ToRecipients), addresses(m.CcRecipients)
 	sd := f.sides(rec.Mailbox)
-	person := ""
-	for _, a := range append(append([]string{from}, to...), cc...) {
-		if sd.external(a) {
-			person = a
-			break
-		}
-	}
+	person := sd.firstExternal(append(append([]string{from}, to...), cc...)...)
 	if person == "" {
 		return store.SignalRecord{}, "no participant outside the mailbox's organisation"
 	}
-	at := f.now()
-	switch {
-	case m.ReceivedDateTime != nil && !m.ReceivedDateTime.IsZero():
-		at = *m.ReceivedDateTime
-	case m.SentDateTime != nil && !m.SentDateTime.IsZero():
-		at = *m.SentDateTime
-	}
+	at := firstTime(f.now(), m.ReceivedDateTime, m.SentDateTime)
 	sig := signal.Signal{
 		Kind:    signal.KindEmail,
 		At:      at.UTC(),
@@ -332,27 +340,11 @@ func (f *Fetcher) eventSignal(ctx context.Context, log *slog.Logger, rec store.F
 			}
 		}
 	}
-	person := ""
-	if sd.external(organizer) {
-		person = organizer
-	} else {
-		for _, a := range attendees {
-			if sd.external(a) {
-				person = a
-				break
-			}
-		}
-	}
+	person := sd.firstExternal(append([]string{organizer}, attendees...)...)
 	if person == "" {
 		return store.SignalRecord{}, "no participant outside the mailbox's organisation"
 	}
-	at := f.now()
-	switch {
-	case e.LastModifiedDateTime != nil && !e.LastModifiedDateTime.IsZero():
-		at = *e.LastModifiedDateTime
-	case e.CreatedDateTime != nil && !e.CreatedDateTime.IsZero():
-		at = *e.CreatedDateTime
-	}
+	at := firstTime(f.now(), e.LastModifiedDateTime, e.CreatedDateTime)
 	var startsAt *time.Time
 	t, startErr := e.Start.Parse()
 	if startErr == nil {
