@@ -2,9 +2,7 @@ package pandadoc_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 	"github.com/stagemover/stagemover/shared/testkit"
 )
@@ -78,30 +77,11 @@ func TestSampleEvent(t *testing.T) {
 	f := newFixture(t, SampleSharedKey)
 	f.Handler.Now = func() time.Time { return sampleAt }
 	req := readSample(t)
-	resp, err := f.Handler.Handle(context.Background(), req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("%d %s %v, want 202", resp.StatusCode, resp.Body, err)
-	}
-	resp, _ = f.Handler.Handle(context.Background(), req)
-	if resp.StatusCode != http.StatusOK || !bytes.Contains([]byte(resp.Body), []byte(`"status":"duplicate"`)) {
-		t.Fatalf("redelivered: %d %s", resp.StatusCode, resp.Body)
-	}
+	f.AssertAcceptedOnce(t, req)
 	want := parse(t, sampleTestdata)
-	recs := f.Signals(t)
-	if len(recs) != len(want) {
-		t.Fatalf("%d items, want %d", len(recs), len(want))
-	}
+	var stored []ingesttest.Stored
 	for _, w := range want {
-		found := false
-		for _, r := range recs {
-			gj, _ := json.Marshal(r.Signal)
-			wj, _ := json.Marshal(w.Signal)
-			if r.EventID == w.EventID && string(gj) == string(wj) && r.PersonEmail == w.PersonEmail && r.ReceivedAt.Equal(sampleAt) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("no stored record equals the golden item %+v", w)
-		}
+		stored = append(stored, ingesttest.Stored{EventID: w.EventID, PersonEmail: w.PersonEmail, Signal: w.Signal})
 	}
+	f.AssertStoredExactly(t, stored, sampleAt)
 }

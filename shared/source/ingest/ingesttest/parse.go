@@ -1,0 +1,171 @@
+package ingesttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/stagemover/stagemover/shared/core/intent"
+	"github.com/stagemover/stagemover/shared/core/signal"
+)
+
+// ReadTestdata returns testdata/<name>.json of the package under test.
+func ReadTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// GoldenEach runs a subtest per name: normalise(name), indented as JSON
+// with a final newline, must equal testdata/golden/<name>.json; with
+// update set it is written there first.
+func GoldenEach(t *testing.T, names []string, update bool, normalise func(t *testing.T, name string) any) {
+	t.Helper()
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			got, err := json.MarshalIndent(normalise(t, name), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", "golden", name+".json")
+			if update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("normalised %s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
+			}
+		})
+	}
+}
+
+// Swapper returns a function that replaces the first old in good with new,
+// failing the test when good lacks old.
+func Swapper(t testing.TB, good string) func(old, new string) string {
+	return func(old, new string) string {
+		t.Helper()
+		if !strings.Contains(good, old) {
+			t.Fatalf("sample lacks %q", old)
+		}
+		return strings.Replace(good, old, new, 1)
+	}
+}
+
+// Reject is a body a parser must refuse, and what its error must say.
+type Reject = struct{ Name, Body, Reason string }
+
+// AssertRejects runs a subtest per case: parse(body) must fail with an
+// error that is sentinel and says the case's reason.
+func AssertRejects(t *testing.T, cases []Reject, sentinel error, parse func(body []byte) error) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			err := parse([]byte(tc.Body))
+			if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), tc.Reason) {
+				t.Fatalf("error %v, want %v saying %q", err, sentinel, tc.Reason)
+			}
+		})
+	}
+}
+
+// SeedTestdata adds every testdata/*.json delivery and each of extra to
+// the fuzz corpus.
+func SeedTestdata(f *testing.F, extra ...string) {
+	f.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range extra {
+		f.Add([]byte(s))
+	}
+}
+
+// Decider returns decide(stage, items...): the default intent rules'
+// decision at now on deal (its stage replaced) given the items' signals.
+func Decider[T any](t *testing.T, now time.Time, internal []string, deal intent.Deal, sig func(T) signal.Signal) func(stage string, items ...T) intent.Decision {
+	engine := intent.NewEngine(intent.DefaultRules())
+	return func(stage string, items ...T) intent.Decision {
+		t.Helper()
+		d := deal
+		d.Stage = stage
+		in := intent.Input{Now: now, InternalDomains: internal, Deal: d}
+		for _, it := range items {
+			in.Signals = append(in.Signals, sig(it))
+		}
+		dec, err := engine.Decide(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dec
+	}
+}
+
+// Stored is what a stored signal record must hold.
+type Stored struct {
+	EventID     string
+	PersonEmail string
+	Signal      signal.Signal
+}
+
+// AssertStoredExactly: the table holds exactly len(want) signals and each
+// of want is among them, received at at.
+func (f *Fixture) AssertStoredExactly(t *testing.T, want []Stored, at time.Time) {
+	t.Helper()
+	recs := f.Signals(t)
+	if len(recs) != len(want) {
+		t.Fatalf("%d items, want %d", len(recs), len(want))
+	}
+	for _, w := range want {
+		found := false
+		for _, r := range recs {
+			gj, _ := json.Marshal(r.Signal)
+			wj, _ := json.Marshal(w.Signal)
+			if r.EventID == w.EventID && string(gj) == string(wj) && r.PersonEmail == w.PersonEmail && r.ReceivedAt.Equal(at) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no stored record equals the golden item %+v", w)
+		}
+	}
+}
+
+// AssertAcceptedOnce hands req to the handler twice: the first time it is
+// accepted (202), the second it is a duplicate (200).
+func (f *Fixture) AssertAcceptedOnce(t *testing.T, req events.APIGatewayV2HTTPRequest) {
+	t.Helper()
+	resp, err := f.Handler.Handle(context.Background(), req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%d %s %v, want 202", resp.StatusCode, resp.Body, err)
+	}
+	resp, _ = f.Handler.Handle(context.Background(), req)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains([]byte(resp.Body), []byte(`"status":"duplicate"`)) {
+		t.Fatalf("redelivered: %d %s", resp.StatusCode, resp.Body)
+	}
+}
