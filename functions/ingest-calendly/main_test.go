@@ -82,10 +82,7 @@ func TestIngestCalendlySamples(t *testing.T) {
 
 	// Calendly redelivers the same delivery, signed anew.
 	time.Sleep(1100 * time.Millisecond) // a different t=, as a real retry has
-	resp = rie.InvokeHTTP(t, signed(t, created, nil, signingKey, time.Now()))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
-		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
-	}
+	rie.AssertDuplicate(t, signed(t, created, nil, signingKey, time.Now()))
 	if n := len(f.Signals(t)); n != 1 {
 		t.Errorf("%d signals after a redelivery, want still 1", n)
 	}
@@ -115,20 +112,12 @@ func TestIngestCalendlySamples(t *testing.T) {
 		t.Errorf("%d signals after a refused delivery, want still 2", n)
 	}
 
-	out := rie.Output()
-	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
-		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
-	}
-	f.AssertNoSecrets(t, out)
+	f.AssertIngestLogged(t, rie)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestCalendlyMissingEnvFailsInit(t *testing.T) {
 	f, signingKey := setup(t)
 	event := signed(t, testkit.Event(t, "ingest-calendly-created.json"), nil, signingKey, time.Now())
-	f.AssertInitFailsWithout(t, event, []string{"CALENDLY_SIGNING_KEY_SECRET_ARN", "TABLE_NAME"}, func(t *testing.T) {
-		if n := len(f.Signals(t)); n != 0 {
-			t.Errorf("%d signals stored by a function that failed init", n)
-		}
-	})
+	f.AssertInitFailsStoringNoSignals(t, event, []string{"CALENDLY_SIGNING_KEY_SECRET_ARN", "TABLE_NAME"})
 }

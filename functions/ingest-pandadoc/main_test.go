@@ -78,30 +78,19 @@ func TestIngestPandaDocSample(t *testing.T) {
 	}
 
 	// The provider redelivers the same notification.
-	resp = rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
-		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
-	}
+	rie.AssertDuplicate(t, good)
 	if n := len(f.Signals(t)); n != 2 {
 		t.Errorf("%d signals after a redelivery, want still 2", n)
 	}
 
-	out := rie.Output()
-	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
-		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
-	}
-	f.AssertNoSecrets(t, out)
+	f.AssertIngestLogged(t, rie)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestPandaDocMissingEnvFailsInit(t *testing.T) {
 	f, key := setup(t)
 	event := signed(t, testkit.Event(t, "ingest-pandadoc.json"), key)
-	f.AssertInitFailsWithout(t, event, []string{"PANDADOC_SHARED_KEY_SECRET_ARN", "TABLE_NAME"}, func(t *testing.T) {
-		if n := len(f.Signals(t)); n != 0 {
-			t.Errorf("%d signals stored by a function that failed init", n)
-		}
-	})
+	f.AssertInitFailsStoringNoSignals(t, event, []string{"PANDADOC_SHARED_KEY_SECRET_ARN", "TABLE_NAME"})
 }
 
 // A shared key nobody should sign with (the template's own placeholder, an
