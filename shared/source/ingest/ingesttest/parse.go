@@ -16,6 +16,7 @@ import (
 
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
+	"github.com/stagemover/stagemover/shared/source/ingest"
 )
 
 // ReadTestdata returns testdata/<name>.json of the package under test.
@@ -167,5 +168,43 @@ func (f *Fixture) AssertAcceptedOnce(t *testing.T, req events.APIGatewayV2HTTPRe
 	resp, _ = f.Handler.Handle(context.Background(), req)
 	if resp.StatusCode != http.StatusOK || !bytes.Contains([]byte(resp.Body), []byte(`"status":"duplicate"`)) {
 		t.Fatalf("redelivered: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+// DoJSON is Do with the response body decoded as a JSON object; a body
+// that is not one is an error. A failed request is status 0 and no body.
+func (f *Fixture) DoJSON(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	code, raw := f.Do(t, req)
+	if code == 0 {
+		return 0, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Errorf("response %q is not a JSON object: %v", raw, err)
+	}
+	return code, out
+}
+
+// AssertRefused: the response has status want and its error says reason.
+func AssertRefused(t *testing.T, code int, out map[string]any, want int, reason string) {
+	t.Helper()
+	if code != want {
+		t.Fatalf("status %d %v, want %d", code, out, want)
+	}
+	if got, _ := out["error"].(string); !strings.Contains(got, reason) {
+		t.Fatalf("reason %q does not say %q", got, reason)
+	}
+}
+
+// AssertAllRejected: nothing is stored and rejected requests were counted
+// as IngestRejected.
+func (f *Fixture) AssertAllRejected(t *testing.T, rejected int) {
+	t.Helper()
+	if n := len(f.Signals(t)); n != 0 {
+		t.Fatalf("%d items stored by rejected deliveries", n)
+	}
+	if got := f.Metrics.Total(ingest.MetricRejected); got != float64(rejected) {
+		t.Errorf("IngestRejected = %v, want %d", got, rejected)
 	}
 }
