@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,48 +16,6 @@ import (
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/source/ingest"
 )
-
-// ReadTestdata returns testdata/<name>.json of the package under test.
-func ReadTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// GoldenEach runs a subtest per name: normalise(name), indented as JSON
-// with a final newline, must equal testdata/golden/<name>.json; with
-// update set it is written there first.
-func GoldenEach(t *testing.T, names []string, update bool, normalise func(t *testing.T, name string) any) {
-	t.Helper()
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			got, err := json.MarshalIndent(normalise(t, name), "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", name+".json")
-			if update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("normalised %s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
-			}
-		})
-	}
-}
 
 // Swapper returns a function that replaces the first old in good with new,
 // failing the test when good lacks old.
@@ -87,23 +43,6 @@ func AssertRejects(t *testing.T, cases []Reject, sentinel error, parse func(body
 				t.Fatalf("error %v, want %v saying %q", err, sentinel, tc.Reason)
 			}
 		})
-	}
-}
-
-// SeedTestdata adds every testdata/*.json delivery and each of extra to
-// the fuzz corpus.
-func SeedTestdata(f *testing.F, extra ...string) {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	for _, s := range extra {
-		f.Add([]byte(s))
 	}
 }
 
