@@ -10,7 +10,6 @@ package main
 import (
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/source/docusign"
@@ -21,10 +20,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 func setup(t *testing.T) (*lambdatest.Fixture, string) {
-	f := lambdatest.NewFixture(t, "ingest-docusign")
-	key := testkit.RandomSecret(t, "dsgn-")
-	f.PutSecret(t, "DOCUSIGN_HMAC_SECRET_ARN", "stagemover/docusign-hmac-keys", testkit.SecretJSON("hmac_keys", key), key)
-	return f, key
+	return lambdatest.NewKeyedFixture(t, "ingest-docusign", "dsgn-", "DOCUSIGN_HMAC_SECRET_ARN", "stagemover/docusign-hmac-keys", "hmac_keys")
 }
 
 // signed returns the sample with X-DocuSign-Signature-1 made with key.
@@ -51,23 +47,13 @@ func TestIngestDocuSignSample(t *testing.T) {
 	}
 
 	good := signed(t, sample, key)
-	resp := rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
-		t.Fatalf("signed sample: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
-	}
-	sigs := f.Signals(t)
-	if len(sigs) != 1 {
-		t.Fatalf("%d signals after one delivery, want 1", len(sigs))
-	}
+	sigs := f.DeliverStored(t, rie, good, "signed sample", 1)
 	if s := sigs[0]; s.Source != docusign.Source || s.Signal.Kind != "document" || s.Signal.Action != "completed" {
 		t.Errorf("stored signal %+v", s)
 	}
 
 	// The provider redelivers the same notification.
-	rie.AssertDuplicate(t, good)
-	if n := len(f.Signals(t)); n != 1 {
-		t.Errorf("%d signals after a redelivery, want still 1", n)
-	}
+	f.AssertRedelivered(t, rie, good, 1)
 
 	f.AssertIngestLogged(t, rie)
 }

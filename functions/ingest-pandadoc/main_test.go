@@ -10,7 +10,6 @@ package main
 import (
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
@@ -21,10 +20,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 func setup(t *testing.T) (*lambdatest.Fixture, string) {
-	f := lambdatest.NewFixture(t, "ingest-pandadoc")
-	key := testkit.RandomSecret(t, "pdoc-")
-	f.PutSecret(t, "PANDADOC_SHARED_KEY_SECRET_ARN", "stagemover/pandadoc-shared-key", testkit.SecretJSON("shared_key", key), key)
-	return f, key
+	return lambdatest.NewKeyedFixture(t, "ingest-pandadoc", "pdoc-", "PANDADOC_SHARED_KEY_SECRET_ARN", "stagemover/pandadoc-shared-key", "shared_key")
 }
 
 // signed returns the sample with its signature query parameter made with key.
@@ -55,17 +51,10 @@ func TestIngestPandaDocSample(t *testing.T) {
 	}
 
 	good := signed(t, sample, key)
-	resp := rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
-		t.Fatalf("signed sample: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
-	}
 	// The sample is one delivery of two notifications: the vendor's
 	// countersignature (recipient_completed, kept as the vendor's: the
 	// engine discounts it) and the buyer-side document.completed.
-	sigs := f.Signals(t)
-	if len(sigs) != 2 {
-		t.Fatalf("%d signals after one delivery of two notifications, want 2", len(sigs))
-	}
+	sigs := f.DeliverStored(t, rie, good, "signed sample", 2)
 	actors := map[string]bool{}
 	for _, s := range sigs {
 		if s.Source != pandadoc.Source || s.Signal.Kind != "document" || s.Signal.Action != "completed" || s.PersonEmail != "dana.whitfield@northwind-logistics.com" {
@@ -78,10 +67,7 @@ func TestIngestPandaDocSample(t *testing.T) {
 	}
 
 	// The provider redelivers the same notification.
-	rie.AssertDuplicate(t, good)
-	if n := len(f.Signals(t)); n != 2 {
-		t.Errorf("%d signals after a redelivery, want still 2", n)
-	}
+	f.AssertRedelivered(t, rie, good, 2)
 
 	f.AssertIngestLogged(t, rie)
 }

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 // AssertInitFailsStoringNoSignals is AssertInitFailsWithout for an ingest
@@ -35,4 +38,39 @@ func (f *Fixture) AssertIngestLogged(t testing.TB, r *RIE) {
 		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
 	}
 	f.AssertNoSecrets(t, out)
+}
+
+// NewKeyedFixture is the fixture of the function in dir with a new random
+// key (prefixed) stored, hidden, as the JSON secret {field: key} that
+// envVar names.
+func NewKeyedFixture(t *testing.T, dir, prefix, envVar, secretName, field string) (*Fixture, string) {
+	f := NewFixture(t, dir)
+	key := testkit.RandomSecret(t, prefix)
+	f.PutSecret(t, envVar, secretName, testkit.SecretJSON(field, key), key)
+	return f, key
+}
+
+// AssertRedelivered delivers event again: it must be answered 200
+// duplicate, and the table must still hold want signals.
+func (f *Fixture) AssertRedelivered(t testing.TB, r *RIE, event []byte, want int) {
+	t.Helper()
+	r.AssertDuplicate(t, event)
+	if n := len(f.Signals(t)); n != want {
+		t.Errorf("%d signals after a redelivery, want still %d", n, want)
+	}
+}
+
+// DeliverStored delivers event (what names it in failures): it must be
+// answered 202 stored, leaving want signals, which it returns.
+func (f *Fixture) DeliverStored(t testing.TB, r *RIE, event []byte, what string, want int) []store.SignalRecord {
+	t.Helper()
+	resp := r.InvokeHTTP(t, event)
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
+		t.Fatalf("%s: %d %s, want 202 stored\n%s", what, resp.StatusCode, resp.Body, r.Output())
+	}
+	sigs := f.Signals(t)
+	if len(sigs) != want {
+		t.Fatalf("%d signals after one delivery (%s), want %d", len(sigs), what, want)
+	}
+	return sigs
 }
