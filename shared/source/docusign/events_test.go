@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/stagemover/stagemover/shared/source/docusign"
 	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/testkit"
@@ -50,22 +48,14 @@ func buildSample(t testing.TB) []byte {
 	return testkit.MarshalIndent(t, e)
 }
 
-func readSample(t testing.TB) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	return testkit.DecodeHTTPEvent(t, testkit.Event(t, sampleFile))
-}
+var sample = ingesttest.Sample{File: sampleFile, Route: Route, Regen: "go test ./shared/source/docusign -run TestSampleEventIsGenerated -update"}
 
 // TestSampleEventIsGenerated: events/ingest-docusign.json is exactly what
 // the testdata delivery and the signing scheme produce (-update rewrites
 // it), decodes as an API Gateway v2 request and verifies with
 // SampleHMACKey.
 func TestSampleEventIsGenerated(t *testing.T) {
-	want := buildSample(t)
-	testkit.Golden(t, "events/"+sampleFile, want, *update, "go test ./shared/source/docusign -run TestSampleEventIsGenerated -update")
-	req := readSample(t)
-	if req.RouteKey != Route || req.RequestContext.HTTP.Method != "POST" {
-		t.Fatalf("route %q", req.RouteKey)
-	}
+	req := sample.AssertGenerated(t, buildSample(t), *update)
 	if err := docusign.Verify([][]byte{[]byte(SampleHMACKey)}, docusign.Signatures(req), []byte(req.Body)); err != nil {
 		t.Fatalf("sample signature: %v", err)
 	}
@@ -74,14 +64,8 @@ func TestSampleEventIsGenerated(t *testing.T) {
 // TestSampleEvent: the sample, handled as the Lambda receives it, stores
 // the golden signals; handled again, nothing.
 func TestSampleEvent(t *testing.T) {
-	f := newFixture(t, SampleHMACKey)
-	f.Handler.Now = func() time.Time { return sampleAt }
-	req := readSample(t)
-	f.AssertAcceptedOnce(t, req)
-	want := []docusign.Item{parse(t, sampleTestdata)}
-	var stored []ingesttest.Stored
-	for _, w := range want {
-		stored = append(stored, ingesttest.Stored{EventID: w.EventID, PersonEmail: w.PersonEmail, Signal: w.Signal})
-	}
-	f.AssertStoredExactly(t, stored, sampleAt)
+	ingesttest.AssertSampleStored(t, newFixture(t, SampleHMACKey).Fixture, sample.Read(t), sampleAt, []docusign.Item{parse(t, sampleTestdata)},
+		func(it docusign.Item) ingesttest.Stored {
+			return ingesttest.Stored{EventID: it.EventID, PersonEmail: it.PersonEmail, Signal: it.Signal}
+		})
 }
