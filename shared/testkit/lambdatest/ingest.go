@@ -74,3 +74,22 @@ func (f *Fixture) DeliverStored(t testing.TB, r *RIE, event []byte, what string,
 	}
 	return sigs
 }
+
+// AssertOneFetch: after one delivery (what), the table holds one fetch
+// item, equal to want (the sample events/<sample>), and no signal: the
+// fetcher stores those. It returns the item.
+func (f *Fixture) AssertOneFetch(t testing.TB, want store.FetchRecord, what, sample string) store.FetchRecord {
+	t.Helper()
+	got := f.Fetches(t)
+	if len(got) != 1 {
+		t.Fatalf("%d fetch items after one %s, want 1", len(got), what)
+	}
+	if n := len(f.Signals(t)); n != 0 {
+		t.Errorf("%d signals stored by the ingest function; the fetcher stores them", n)
+	}
+	g := got[0]
+	if g.Key() != want.Key() || g.Source != want.Source || g.Mailbox != want.Mailbox || g.Resource != want.Resource || g.Payload != want.Payload {
+		t.Errorf("stored fetch item differs from events/%s:\n got  %+v\n want %+v", sample, g, want)
+	}
+	return g
+}
