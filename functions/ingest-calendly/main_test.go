@@ -22,10 +22,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 func setup(t *testing.T) (*lambdatest.Fixture, string) {
-	f := lambdatest.NewFixture(t, "ingest-calendly")
-	key := testkit.RandomSecret(t, "cal-")
-	f.PutSecret(t, "CALENDLY_SIGNING_KEY_SECRET_ARN", "stagemover/calendly-signing-key", testkit.SecretJSON("signing_key", key), key)
-	return f, key
+	return lambdatest.NewKeyedFixture(t, "ingest-calendly", "cal-", "CALENDLY_SIGNING_KEY_SECRET_ARN", "stagemover/calendly-signing-key", "signing_key")
 }
 
 // signed returns the sample with its Calendly-Webhook-Signature made with
@@ -67,14 +64,7 @@ func TestIngestCalendlySamples(t *testing.T) {
 	}
 
 	// invitee.created: one meeting signal.
-	resp := rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
-		t.Fatalf("invitee.created: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
-	}
-	sigs := f.Signals(t)
-	if len(sigs) != 1 {
-		t.Fatalf("%d signals after one delivery, want 1", len(sigs))
-	}
+	sigs := f.DeliverStored(t, rie, good, "invitee.created", 1)
 	first := sigs[0]
 	if first.Source != calendly.Source || first.PersonEmail != "dana.whitfield@northwind-logistics.com" || first.Signal.Kind != "meeting" {
 		t.Errorf("stored signal %+v", first)
@@ -82,16 +72,10 @@ func TestIngestCalendlySamples(t *testing.T) {
 
 	// Calendly redelivers the same delivery, signed anew.
 	time.Sleep(1100 * time.Millisecond) // a different t=, as a real retry has
-	resp = rie.InvokeHTTP(t, signed(t, created, nil, signingKey, time.Now()))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
-		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
-	}
-	if n := len(f.Signals(t)); n != 1 {
-		t.Errorf("%d signals after a redelivery, want still 1", n)
-	}
+	f.AssertRedelivered(t, rie, signed(t, created, nil, signingKey, time.Now()), 1)
 
 	// invitee.canceled: one more signal, about the same invitee.
-	resp = rie.InvokeHTTP(t, signed(t, canceled, nil, signingKey, time.Now()))
+	resp := rie.InvokeHTTP(t, signed(t, canceled, nil, signingKey, time.Now()))
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("invitee.canceled: %d %s, want 202\n%s", resp.StatusCode, resp.Body, rie.Output())
 	}
@@ -115,20 +99,12 @@ func TestIngestCalendlySamples(t *testing.T) {
 		t.Errorf("%d signals after a refused delivery, want still 2", n)
 	}
 
-	out := rie.Output()
-	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
-		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
-	}
-	f.AssertNoSecrets(t, out)
+	f.AssertIngestLogged(t, rie)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestCalendlyMissingEnvFailsInit(t *testing.T) {
 	f, signingKey := setup(t)
 	event := signed(t, testkit.Event(t, "ingest-calendly-created.json"), nil, signingKey, time.Now())
-	f.AssertInitFailsWithout(t, event, []string{"CALENDLY_SIGNING_KEY_SECRET_ARN", "TABLE_NAME"}, func(t *testing.T) {
-		if n := len(f.Signals(t)); n != 0 {
-			t.Errorf("%d signals stored by a function that failed init", n)
-		}
-	})
+	f.AssertInitFailsStoringNoSignals(t, event, []string{"CALENDLY_SIGNING_KEY_SECRET_ARN", "TABLE_NAME"})
 }

@@ -10,7 +10,6 @@ package main
 import (
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/source/docusign"
@@ -21,10 +20,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 func setup(t *testing.T) (*lambdatest.Fixture, string) {
-	f := lambdatest.NewFixture(t, "ingest-docusign")
-	key := testkit.RandomSecret(t, "dsgn-")
-	f.PutSecret(t, "DOCUSIGN_HMAC_SECRET_ARN", "stagemover/docusign-hmac-keys", testkit.SecretJSON("hmac_keys", key), key)
-	return f, key
+	return lambdatest.NewKeyedFixture(t, "ingest-docusign", "dsgn-", "DOCUSIGN_HMAC_SECRET_ARN", "stagemover/docusign-hmac-keys", "hmac_keys")
 }
 
 // signed returns the sample with X-DocuSign-Signature-1 made with key.
@@ -51,43 +47,22 @@ func TestIngestDocuSignSample(t *testing.T) {
 	}
 
 	good := signed(t, sample, key)
-	resp := rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
-		t.Fatalf("signed sample: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
-	}
-	sigs := f.Signals(t)
-	if len(sigs) != 1 {
-		t.Fatalf("%d signals after one delivery, want 1", len(sigs))
-	}
+	sigs := f.DeliverStored(t, rie, good, "signed sample", 1)
 	if s := sigs[0]; s.Source != docusign.Source || s.Signal.Kind != "document" || s.Signal.Action != "completed" {
 		t.Errorf("stored signal %+v", s)
 	}
 
 	// The provider redelivers the same notification.
-	resp = rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
-		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
-	}
-	if n := len(f.Signals(t)); n != 1 {
-		t.Errorf("%d signals after a redelivery, want still 1", n)
-	}
+	f.AssertRedelivered(t, rie, good, 1)
 
-	out := rie.Output()
-	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
-		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
-	}
-	f.AssertNoSecrets(t, out)
+	f.AssertIngestLogged(t, rie)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestDocuSignMissingEnvFailsInit(t *testing.T) {
 	f, key := setup(t)
 	event := signed(t, testkit.Event(t, "ingest-docusign.json"), key)
-	f.AssertInitFailsWithout(t, event, []string{"DOCUSIGN_HMAC_SECRET_ARN", "TABLE_NAME"}, func(t *testing.T) {
-		if n := len(f.Signals(t)); n != 0 {
-			t.Errorf("%d signals stored by a function that failed init", n)
-		}
-	})
+	f.AssertInitFailsStoringNoSignals(t, event, []string{"DOCUSIGN_HMAC_SECRET_ARN", "TABLE_NAME"})
 }
 
 // An HMAC key nobody should sign with (the template's own placeholder, an

@@ -139,17 +139,7 @@ func TestIngestGmailSample(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("push answered after %s", took)
 	}
-	got := f.Fetches(t)
-	if len(got) != 1 {
-		t.Fatalf("%d fetch items after one push, want 1", len(got))
-	}
-	if n := len(f.Signals(t)); n != 0 {
-		t.Errorf("%d signals stored by the ingest function; the fetcher stores them", n)
-	}
-	g := got[0]
-	if g.Key() != want.Key() || g.Source != want.Source || g.Mailbox != want.Mailbox || g.Resource != want.Resource || g.Payload != want.Payload {
-		t.Errorf("stored fetch item differs from events/fetcher-gmail.json:\n got  %+v\n want %+v", g, want)
-	}
+	f.AssertOneFetch(t, want, "push", "fetcher-gmail.json")
 
 	// Pub/Sub redelivers the message (same messageId) with a new token.
 	resp = rie.InvokeHTTP(t, f.push(t, keys.Mint(f.fresh(func(c *gmailtest.PushClaims) { c.Iat-- }))))

@@ -130,17 +130,7 @@ func TestIngestGraphNotification(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body["stored"] != float64(1) {
 		t.Errorf("notification body %s, want stored 1", resp.Body)
 	}
-	got := f.Fetches(t)
-	if len(got) != 1 {
-		t.Fatalf("%d fetch items after one notification, want 1", len(got))
-	}
-	if n := len(f.Signals(t)); n != 0 {
-		t.Errorf("%d signals stored by the ingest function; the fetcher stores them", n)
-	}
-	g := got[0]
-	if g.Key() != want.Key() || g.Source != want.Source || g.Mailbox != want.Mailbox || g.Resource != want.Resource || g.Payload != want.Payload {
-		t.Errorf("stored fetch item differs from events/fetcher-graph.json:\n got  %+v\n want %+v", g, want)
-	}
+	g := f.AssertOneFetch(t, want, "notification", "fetcher-graph.json")
 	if strings.Contains(g.Payload, f.clientState) {
 		t.Error("the stored payload keeps the clientState secret")
 	}
@@ -157,11 +147,7 @@ func TestIngestGraphNotification(t *testing.T) {
 		t.Errorf("%d items after a redelivery and a refused notification, want still 1", n)
 	}
 
-	out := rie.Output()
-	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
-		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
-	}
-	f.AssertNoSecrets(t, out)
+	f.AssertIngestLogged(t, rie)
 }
 
 // Issue 8, point 3: the function stores notifications only for the

@@ -10,7 +10,6 @@ package main
 import (
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
@@ -21,10 +20,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(lambdatest.RunTests(m)) }
 
 func setup(t *testing.T) (*lambdatest.Fixture, string) {
-	f := lambdatest.NewFixture(t, "ingest-pandadoc")
-	key := testkit.RandomSecret(t, "pdoc-")
-	f.PutSecret(t, "PANDADOC_SHARED_KEY_SECRET_ARN", "stagemover/pandadoc-shared-key", testkit.SecretJSON("shared_key", key), key)
-	return f, key
+	return lambdatest.NewKeyedFixture(t, "ingest-pandadoc", "pdoc-", "PANDADOC_SHARED_KEY_SECRET_ARN", "stagemover/pandadoc-shared-key", "shared_key")
 }
 
 // signed returns the sample with its signature query parameter made with key.
@@ -55,17 +51,10 @@ func TestIngestPandaDocSample(t *testing.T) {
 	}
 
 	good := signed(t, sample, key)
-	resp := rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusAccepted || !strings.Contains(resp.Body, `"stored"`) {
-		t.Fatalf("signed sample: %d %s, want 202 stored\n%s", resp.StatusCode, resp.Body, rie.Output())
-	}
 	// The sample is one delivery of two notifications: the vendor's
 	// countersignature (recipient_completed, kept as the vendor's: the
 	// engine discounts it) and the buyer-side document.completed.
-	sigs := f.Signals(t)
-	if len(sigs) != 2 {
-		t.Fatalf("%d signals after one delivery of two notifications, want 2", len(sigs))
-	}
+	sigs := f.DeliverStored(t, rie, good, "signed sample", 2)
 	actors := map[string]bool{}
 	for _, s := range sigs {
 		if s.Source != pandadoc.Source || s.Signal.Kind != "document" || s.Signal.Action != "completed" || s.PersonEmail != "dana.whitfield@northwind-logistics.com" {
@@ -78,30 +67,16 @@ func TestIngestPandaDocSample(t *testing.T) {
 	}
 
 	// The provider redelivers the same notification.
-	resp = rie.InvokeHTTP(t, good)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"duplicate"`) {
-		t.Errorf("redelivery: %d %s, want 200 duplicate", resp.StatusCode, resp.Body)
-	}
-	if n := len(f.Signals(t)); n != 2 {
-		t.Errorf("%d signals after a redelivery, want still 2", n)
-	}
+	f.AssertRedelivered(t, rie, good, 2)
 
-	out := rie.Output()
-	if !strings.Contains(out, `"result":"stored"`) || !strings.Contains(out, `"msg":"ingest rejected"`) {
-		t.Errorf("expected the function's JSON log lines in its output:\n%s", out)
-	}
-	f.AssertNoSecrets(t, out)
+	f.AssertIngestLogged(t, rie)
 }
 
 // A missing variable stops the function at init, naming the variable.
 func TestIngestPandaDocMissingEnvFailsInit(t *testing.T) {
 	f, key := setup(t)
 	event := signed(t, testkit.Event(t, "ingest-pandadoc.json"), key)
-	f.AssertInitFailsWithout(t, event, []string{"PANDADOC_SHARED_KEY_SECRET_ARN", "TABLE_NAME"}, func(t *testing.T) {
-		if n := len(f.Signals(t)); n != 0 {
-			t.Errorf("%d signals stored by a function that failed init", n)
-		}
-	})
+	f.AssertInitFailsStoringNoSignals(t, event, []string{"PANDADOC_SHARED_KEY_SECRET_ARN", "TABLE_NAME"})
 }
 
 // A shared key nobody should sign with (the template's own placeholder, an

@@ -2,14 +2,13 @@ package calendly_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 )
 
 var safeEventID = regexp.MustCompile(`^[A-Za-z0-9._~:/-]{1,300}$`)
@@ -18,19 +17,9 @@ var safeEventID = regexp.MustCompile(`^[A-Za-z0-9._~:/-]{1,300}$`)
 // that is ignored, or rejected with a reason; it never panics.
 // Seeds: every testdata delivery. Bounded run: go test -fuzz=FuzzParse -fuzztime=30s
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	for _, s := range []string{``, `{}`, `null`, `[]`, `{"event":"invitee.created","payload":null}`,
+	ingesttest.SeedTestdata(f, ``, `{}`, `null`, `[]`, `{"event":"invitee.created","payload":null}`,
 		`{"event":"invitee.canceled","payload":{"uri":"https://api.calendly.com/scheduled_events/a/invitees/b","email":"a@b.c","rescheduled":true,"scheduled_event":{"start_time":"2026-01-01T00:00:00Z"},"updated_at":"2026-01-01T00:00:00Z"}}`,
-		`{"event":"invitee.created","payload":{"uri":"http://x/%zz","email":"a@b"}}`} {
-		f.Add([]byte(s))
-	}
+		`{"event":"invitee.created","payload":{"uri":"http://x/%zz","email":"a@b"}}`)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := calendly.Parse(body)
 		if err != nil {

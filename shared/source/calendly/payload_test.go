@@ -7,8 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +14,12 @@ import (
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/source/calendly"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden and the events/ samples from the code")
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var readTestdata = ingesttest.ReadTestdata
 
 func parse(t *testing.T, name string) calendly.Meeting {
 	t.Helper()
@@ -40,32 +32,8 @@ func parse(t *testing.T, name string) calendly.Meeting {
 
 // TestGolden: every sample delivery normalises to exactly its golden signal.
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"invitee-created", "invitee-canceled", "rescheduled-canceled", "rescheduled-created"} {
-		t.Run(name, func(t *testing.T) {
-			m := parse(t, name)
-			got, err := json.MarshalIndent(m, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("normalised %s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
-			}
-		})
-	}
+	ingesttest.GoldenEach(t, []string{"invitee-created", "invitee-canceled", "rescheduled-canceled", "rescheduled-created"}, *update,
+		func(t *testing.T, name string) any { return parse(t, name) })
 }
 
 // TestMapping spells out what the golden files hold, so a regenerated
@@ -180,15 +148,8 @@ func TestIgnoredEvents(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	good := string(readTestdata(t, "invitee-created"))
-	swap := func(old, new string) string {
-		if !strings.Contains(good, old) {
-			t.Fatalf("sample lacks %q", old)
-		}
-		return strings.Replace(good, old, new, 1)
-	}
-	tests := []struct {
-		name, body, reason string
-	}{
+	swap := ingesttest.Swapper(t, good)
+	tests := []ingesttest.Reject{
 		{"empty", ``, "not a Calendly webhook payload"},
 		{"not JSON", `<xml/>`, "invalid JSON"},
 		{"array", `[]`, "JSON object"},
@@ -210,17 +171,10 @@ func TestParseRejects(t *testing.T) {
 		{"no time at all", strings.NewReplacer(`"created_at": "2026-03-02T10:15:08.000000Z"`, `"created_at": null`,
 			`"created_at": "2026-03-02T10:15:07.412903Z"`, `"created_at": null`).Replace(good), "created_at"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := calendly.Parse([]byte(tc.body))
-			if !errors.Is(err, calendly.ErrInvalid) {
-				t.Fatalf("Parse: %v, want ErrInvalid", err)
-			}
-			if !strings.Contains(err.Error(), tc.reason) {
-				t.Fatalf("reason %q does not say %q", err, tc.reason)
-			}
-		})
-	}
+	ingesttest.AssertRejects(t, tests, calendly.ErrInvalid, func(b []byte) error {
+		_, err := calendly.Parse(b)
+		return err
+	})
 }
 
 func TestAttendeesDeduplicatedAndBounded(t *testing.T) {

@@ -2,16 +2,13 @@ package docusign_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/stagemover/stagemover/shared/source/docusign"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/testkit"
 )
 
@@ -51,22 +48,14 @@ func buildSample(t testing.TB) []byte {
 	return testkit.MarshalIndent(t, e)
 }
 
-func readSample(t testing.TB) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	return testkit.DecodeHTTPEvent(t, testkit.Event(t, sampleFile))
-}
+var sample = ingesttest.Sample{File: sampleFile, Route: Route, Regen: "go test ./shared/source/docusign -run TestSampleEventIsGenerated -update"}
 
 // TestSampleEventIsGenerated: events/ingest-docusign.json is exactly what
 // the testdata delivery and the signing scheme produce (-update rewrites
 // it), decodes as an API Gateway v2 request and verifies with
 // SampleHMACKey.
 func TestSampleEventIsGenerated(t *testing.T) {
-	want := buildSample(t)
-	testkit.Golden(t, "events/"+sampleFile, want, *update, "go test ./shared/source/docusign -run TestSampleEventIsGenerated -update")
-	req := readSample(t)
-	if req.RouteKey != Route || req.RequestContext.HTTP.Method != "POST" {
-		t.Fatalf("route %q", req.RouteKey)
-	}
+	req := sample.AssertGenerated(t, buildSample(t), *update)
 	if err := docusign.Verify([][]byte{[]byte(SampleHMACKey)}, docusign.Signatures(req), []byte(req.Body)); err != nil {
 		t.Fatalf("sample signature: %v", err)
 	}
@@ -75,33 +64,8 @@ func TestSampleEventIsGenerated(t *testing.T) {
 // TestSampleEvent: the sample, handled as the Lambda receives it, stores
 // the golden signals; handled again, nothing.
 func TestSampleEvent(t *testing.T) {
-	f := newFixture(t, SampleHMACKey)
-	f.Handler.Now = func() time.Time { return sampleAt }
-	req := readSample(t)
-	resp, err := f.Handler.Handle(context.Background(), req)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("%d %s %v, want 202", resp.StatusCode, resp.Body, err)
-	}
-	resp, _ = f.Handler.Handle(context.Background(), req)
-	if resp.StatusCode != http.StatusOK || !bytes.Contains([]byte(resp.Body), []byte(`"status":"duplicate"`)) {
-		t.Fatalf("redelivered: %d %s", resp.StatusCode, resp.Body)
-	}
-	want := []docusign.Item{parse(t, sampleTestdata)}
-	recs := f.Signals(t)
-	if len(recs) != len(want) {
-		t.Fatalf("%d items, want %d", len(recs), len(want))
-	}
-	for _, w := range want {
-		found := false
-		for _, r := range recs {
-			gj, _ := json.Marshal(r.Signal)
-			wj, _ := json.Marshal(w.Signal)
-			if r.EventID == w.EventID && string(gj) == string(wj) && r.PersonEmail == w.PersonEmail && r.ReceivedAt.Equal(sampleAt) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("no stored record equals the golden item %+v", w)
-		}
-	}
+	ingesttest.AssertSampleStored(t, newFixture(t, SampleHMACKey).Fixture, sample.Read(t), sampleAt, []docusign.Item{parse(t, sampleTestdata)},
+		func(it docusign.Item) ingesttest.Stored {
+			return ingesttest.Stored{EventID: it.EventID, PersonEmail: it.PersonEmail, Signal: it.Signal}
+		})
 }

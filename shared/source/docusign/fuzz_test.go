@@ -2,8 +2,6 @@ package docusign_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stagemover/stagemover/shared/source/docusign"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 )
 
 var safeEventID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}:(envelope|recipient)-[a-z]+(:[A-Za-z0-9-]{1,64})?:[0-9T:.Z-]{20,40}$`)
@@ -19,18 +18,8 @@ var safeEventID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}:(envelope|recipient)-[
 // with a reason; never a panic.
 // Bounded run: go test -fuzz=FuzzParse -fuzztime=30s ./shared/source/docusign
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	for _, s := range []string{``, `{}`, `null`, `{"event":"envelope-sent","data":null}`, "\ufeff <?xml version=\"1.0\"?><DocuSignEnvelopeInformation/>",
-		`{"event":"recipient-completed","data":{"envelopeId":"e","recipientId":1,"envelopeSummary":{"recipients":{"signers":[{"email":"a@b.c","recipientId":1,"signedDateTime":"0001-01-01T08:00:00.0000000Z"}]}}},"generatedDateTime":"2026-01-01T00:00:00Z"}`} {
-		f.Add([]byte(s))
-	}
+	ingesttest.SeedTestdata(f, ``, `{}`, `null`, `{"event":"envelope-sent","data":null}`, "\ufeff <?xml version=\"1.0\"?><DocuSignEnvelopeInformation/>",
+		`{"event":"recipient-completed","data":{"envelopeId":"e","recipientId":1,"envelopeSummary":{"recipients":{"signers":[{"email":"a@b.c","recipientId":1,"signedDateTime":"0001-01-01T08:00:00.0000000Z"}]}}},"generatedDateTime":"2026-01-01T00:00:00Z"}`)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		it, err := docusign.Parse(body, docusign.Config{InternalDomains: []string{"acme-routing.io"}})
 		if err != nil {

@@ -2,11 +2,9 @@ package docusign_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
@@ -37,15 +35,7 @@ func (f *fixture) post(t *testing.T, body []byte, sigs ...string) (int, map[stri
 	for i, s := range sigs {
 		req.Header.Set(docusign.HeaderSignaturePrefix+string(rune('1'+i)), s)
 	}
-	code, raw := f.Do(t, req)
-	if code == 0 {
-		return 0, nil
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Errorf("response %q is not a JSON object: %v", raw, err)
-	}
-	return code, out
+	return f.DoJSON(t, req)
 }
 
 func (f *fixture) sign(b []byte) string { return docusign.Sign([]byte(f.key), b) }
@@ -102,20 +92,10 @@ func TestRejectionsStoreNothing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := f.post(t, tc.body, tc.sigs...)
-			if code != tc.want {
-				t.Fatalf("status %d %v, want %d", code, out, tc.want)
-			}
-			if reason, _ := out["error"].(string); !strings.Contains(reason, tc.reason) {
-				t.Fatalf("reason %q does not say %q", reason, tc.reason)
-			}
+			ingesttest.AssertRefused(t, code, out, tc.want, tc.reason)
 		})
 	}
-	if n := len(f.Signals(t)); n != 0 {
-		t.Fatalf("%d items stored by rejected messages", n)
-	}
-	if got := f.Metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
-		t.Errorf("IngestRejected = %v, want %d", got, len(tests))
-	}
+	f.AssertAllRejected(t, len(tests))
 }
 
 func TestKeyRotation(t *testing.T) {

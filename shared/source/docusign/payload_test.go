@@ -2,8 +2,6 @@ package docusign_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
 	"github.com/stagemover/stagemover/shared/source/docusign"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden and the events/ sample from the code")
@@ -23,14 +22,7 @@ var internal = []string{"acme-routing.io"}
 
 const dana = "dana.whitfield@northwind-logistics.com"
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var readTestdata = ingesttest.ReadTestdata
 
 func parse(t *testing.T, name string) docusign.Item {
 	t.Helper()
@@ -44,28 +36,7 @@ func parse(t *testing.T, name string) docusign.Item {
 var goldenNames = []string{"envelope-sent", "recipient-delivered", "envelope-delivered", "recipient-completed", "recipient-delivered-internal", "envelope-completed", "envelope-declined", "ignored-voided"}
 
 func TestGolden(t *testing.T) {
-	for _, name := range goldenNames {
-		t.Run(name, func(t *testing.T) {
-			got, err := json.MarshalIndent(parse(t, name), "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("normalised %s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
-			}
-		})
-	}
+	ingesttest.GoldenEach(t, goldenNames, *update, func(t *testing.T, name string) any { return parse(t, name) })
 }
 
 // TestMapping spells out what the golden files hold.
@@ -123,19 +94,9 @@ func TestRetryIsTheSameEvent(t *testing.T) {
 }
 
 func TestEngineReadsTheSignals(t *testing.T) {
-	engine := intent.NewEngine(intent.DefaultRules())
-	decide := func(stage string, items ...docusign.Item) intent.Decision {
-		in := intent.Input{Now: time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC), InternalDomains: internal,
-			Deal: intent.Deal{ID: 4217, Pipeline: "Sales", Stage: stage, Status: "open", PersonEmail: dana, OrgDomain: "northwind-logistics.com"}}
-		for _, it := range items {
-			in.Signals = append(in.Signals, it.Signal)
-		}
-		d, err := engine.Decide(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	decide := ingesttest.Decider(t, time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC), internal,
+		intent.Deal{ID: 4217, Pipeline: "Sales", Status: "open", PersonEmail: dana, OrgDomain: "northwind-logistics.com"},
+		func(it docusign.Item) signal.Signal { return it.Signal })
 	if d := decide("Negotiations Started", parse(t, "recipient-completed")); d.Status != "won" {
 		t.Errorf("buyer signed the MSA: %q/%q %+v, want won", d.Stage, d.Status, d.Reasons)
 	}
@@ -146,13 +107,8 @@ func TestEngineReadsTheSignals(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	good := string(readTestdata(t, "recipient-completed"))
-	swap := func(old, new string) string {
-		if !strings.Contains(good, old) {
-			t.Fatalf("sample lacks %q", old)
-		}
-		return strings.Replace(good, old, new, 1)
-	}
-	tests := []struct{ name, body, reason string }{
+	swap := ingesttest.Swapper(t, good)
+	tests := []ingesttest.Reject{
 		{"empty", ``, "body is empty"},
 		{"xml", `<DocuSignEnvelopeInformation/>`, "XML is not supported"},
 		{"not json", `nope`, "invalid JSON at byte"},
@@ -168,14 +124,10 @@ func TestParseRejects(t *testing.T) {
 		{"bad time", swap(`"signedDateTime": "2026-03-09T16:05:11.4820000Z"`, `"signedDateTime": "Monday"`), "RFC 3339"},
 		{"signers wrong type", swap(`"signers": [`, `"signers": 1, "x": [`), `wrong type`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := docusign.Parse([]byte(tc.body), docusign.Config{InternalDomains: internal})
-			if !errors.Is(err, docusign.ErrInvalid) || !strings.Contains(err.Error(), tc.reason) {
-				t.Fatalf("error %v, want ErrInvalid saying %q", err, tc.reason)
-			}
-		})
-	}
+	ingesttest.AssertRejects(t, tests, docusign.ErrInvalid, func(b []byte) error {
+		_, err := docusign.Parse(b, docusign.Config{InternalDomains: internal})
+		return err
+	})
 }
 
 func TestNumericIDs(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,6 +29,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/source/graph"
 	"github.com/stagemover/stagemover/shared/source/ingest"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
 )
@@ -113,20 +113,8 @@ func sampleQuery() url.Values {
 
 func checkSample(t *testing.T, name string, got []byte) []byte {
 	t.Helper()
-	path := filepath.Join("..", "..", "..", "events", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("events/%s is not what the code generates now; run go test ./shared/source/graph -run TestSampleEvents -update\n got: %s", name, got)
-	}
-	return want
+	return ingesttest.GoldenBytes(t, filepath.Join("..", "..", "..", "events", name), got, *update,
+		"what the code generates now (run go test ./shared/source/graph -run TestSampleEvents -update)")
 }
 
 func TestSampleEvents(t *testing.T) {

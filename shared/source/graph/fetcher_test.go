@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/platform/retry"
 	"github.com/stagemover/stagemover/shared/source/graph"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
 )
@@ -60,20 +60,7 @@ func checkGolden(t *testing.T, name string, recs []store.SignalRecord) {
 	if err := enc.Encode(out); err != nil {
 		t.Fatal(err)
 	}
-	got := buf.Bytes()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the fetched signals:\n got: %s\nwant: %s", name, got, want)
-	}
+	ingesttest.GoldenBytes(t, filepath.Join("testdata", name), buf.Bytes(), *update, "the fetched signals")
 }
 
 // watchedMailboxes are the fetcher's GRAPH_MAILBOXES: the test mailbox and

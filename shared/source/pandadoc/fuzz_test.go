@@ -2,12 +2,11 @@ package pandadoc_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 )
 
@@ -17,19 +16,9 @@ var safeEventID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}:(document_state_chang
 // or is rejected with a reason; it never panics.
 // Seeds: every testdata delivery. Bounded run: go test -fuzz=FuzzParse -fuzztime=30s ./shared/source/pandadoc
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	for _, s := range []string{``, `[]`, `{}`, `null`, `[null]`, `[{"event":"document_state_changed","data":null}]`,
+	ingesttest.SeedTestdata(f, ``, `[]`, `{}`, `null`, `[null]`, `[{"event":"document_state_changed","data":null}]`,
 		`[{"event":"recipient_completed","data":{"id":"a","status":"document.viewed","date_modified":"2026-01-01T00:00:00Z","recipients":[{"email":"b@c.d","recipient_type":"SIGNER"}],"action_by":{"email":"x@y.z"}}}]`,
-		`[{"event":"document_state_changed","data":{"id":"a","status":"document.viewed","date_modified":"2026-01-01T00:00:00Z","recipients":[{"email":"b@c.d","signing_order":-3},{"email":"e@f.g","signing_order":2,"recipient_type":"SIGNER"}]}}]`} {
-		f.Add([]byte(s))
-	}
+		`[{"event":"document_state_changed","data":{"id":"a","status":"document.viewed","date_modified":"2026-01-01T00:00:00Z","recipients":[{"email":"b@c.d","signing_order":-3},{"email":"e@f.g","signing_order":2,"recipient_type":"SIGNER"}]}}]`)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		items, err := pandadoc.Parse(body, pandadoc.Config{InternalDomains: []string{"acme-routing.io"}})
 		if err != nil {

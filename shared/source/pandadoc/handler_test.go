@@ -3,10 +3,8 @@ package pandadoc_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
@@ -38,15 +36,7 @@ func (f *fixture) post(t *testing.T, body []byte, sig string) (int, map[string]a
 	req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(pandadoc.HeaderEventID, "7c0d4bd1-2a55-4cf8-9f0a-0f7d3b1c2e4f")
-	code, raw := f.Do(t, req)
-	if code == 0 {
-		return 0, nil
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Errorf("response %q is not a JSON object: %v", raw, err)
-	}
-	return code, out
+	return f.DoJSON(t, req)
 }
 
 func (f *fixture) sign(b []byte) string { return pandadoc.Sign([]byte(f.key), b) }
@@ -105,20 +95,10 @@ func TestRejectionsStoreNothing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := f.post(t, tc.body, tc.sig)
-			if code != tc.want {
-				t.Fatalf("status %d %v, want %d", code, out, tc.want)
-			}
-			if reason, _ := out["error"].(string); !strings.Contains(reason, tc.reason) {
-				t.Fatalf("reason %q does not say %q", reason, tc.reason)
-			}
+			ingesttest.AssertRefused(t, code, out, tc.want, tc.reason)
 		})
 	}
-	if n := len(f.Signals(t)); n != 0 {
-		t.Fatalf("%d items stored by rejected deliveries", n)
-	}
-	if got := f.Metrics.Total(ingest.MetricRejected); got != float64(len(tests)) {
-		t.Errorf("IngestRejected = %v, want %d", got, len(tests))
-	}
+	f.AssertAllRejected(t, len(tests))
 }
 
 func TestIgnoredStoresNothing(t *testing.T) {

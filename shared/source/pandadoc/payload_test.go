@@ -2,18 +2,14 @@ package pandadoc_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stagemover/stagemover/shared/core/intent"
 	"github.com/stagemover/stagemover/shared/core/signal"
+	"github.com/stagemover/stagemover/shared/source/ingest/ingesttest"
 	"github.com/stagemover/stagemover/shared/source/pandadoc"
 )
 
@@ -22,14 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden and the events/
 // internal is the vendor's domain in every sample.
 var internal = []string{"acme-routing.io"}
 
-func readTestdata(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var readTestdata = ingesttest.ReadTestdata
 
 func parse(t *testing.T, name string) []pandadoc.Item {
 	t.Helper()
@@ -44,28 +33,7 @@ var goldenNames = []string{"state-sent", "state-viewed", "state-declined", "reci
 
 // TestGolden: every sample delivery normalises to exactly its golden items.
 func TestGolden(t *testing.T) {
-	for _, name := range goldenNames {
-		t.Run(name, func(t *testing.T) {
-			got, err := json.MarshalIndent(parse(t, name), "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("normalised %s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
-			}
-		})
-	}
+	ingesttest.GoldenEach(t, goldenNames, *update, func(t *testing.T, name string) any { return parse(t, name) })
 }
 
 func one(t *testing.T, name string) pandadoc.Item {
@@ -127,19 +95,9 @@ func TestMapping(t *testing.T) {
 // signals: a buyer's signature on the order form wins the deal, the
 // vendor's own view of it and the vendor's countersignature do not count.
 func TestEngineReadsTheSignals(t *testing.T) {
-	engine := intent.NewEngine(intent.DefaultRules())
-	decide := func(stage string, items ...pandadoc.Item) intent.Decision {
-		in := intent.Input{Now: time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC), InternalDomains: internal,
-			Deal: intent.Deal{ID: 4217, Pipeline: "Sales", Stage: stage, Status: "open", PersonEmail: "dana.whitfield@northwind-logistics.com", OrgDomain: "northwind-logistics.com"}}
-		for _, it := range items {
-			in.Signals = append(in.Signals, it.Signal)
-		}
-		d, err := engine.Decide(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	decide := ingesttest.Decider(t, time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC), internal,
+		intent.Deal{ID: 4217, Pipeline: "Sales", Status: "open", PersonEmail: "dana.whitfield@northwind-logistics.com", OrgDomain: "northwind-logistics.com"},
+		func(it pandadoc.Item) signal.Signal { return it.Signal })
 	if d := decide("Demo Scheduled", one(t, "state-sent")); d.Stage != "Proposal Made" {
 		t.Errorf("proposal sent: %q %+v, want Proposal Made", d.Stage, d.Reasons)
 	}
@@ -179,13 +137,8 @@ func TestNoBuyerRecipientIsIgnored(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	good := string(readTestdata(t, "state-sent"))
-	swap := func(old, new string) string {
-		if !strings.Contains(good, old) {
-			t.Fatalf("sample lacks %q", old)
-		}
-		return strings.Replace(good, old, new, 1)
-	}
-	tests := []struct{ name, body, reason string }{
+	swap := ingesttest.Swapper(t, good)
+	tests := []ingesttest.Reject{
 		{"empty", ``, "body is empty"},
 		{"not JSON", `<xml/>`, "invalid JSON"},
 		{"empty array", `[]`, "no notifications"},
@@ -202,14 +155,10 @@ func TestParseRejects(t *testing.T) {
 		{"second of two bad", `[` + strings.TrimSpace(good)[1:len(strings.TrimSpace(good))-1] + `,{"event":"document_state_changed","data":null}]`, "notification 1: data is required"},
 		{"recipient_completed without action_by", strings.Replace(string(readTestdata(t, "recipient-completed")), `"action_by"`, `"action_byx"`, 1), "action_by"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := pandadoc.Parse([]byte(tc.body), pandadoc.Config{InternalDomains: internal})
-			if !errors.Is(err, pandadoc.ErrInvalid) || !strings.Contains(err.Error(), tc.reason) {
-				t.Fatalf("error %v, want ErrInvalid saying %q", err, tc.reason)
-			}
-		})
-	}
+	ingesttest.AssertRejects(t, tests, pandadoc.ErrInvalid, func(b []byte) error {
+		_, err := pandadoc.Parse(b, pandadoc.Config{InternalDomains: internal})
+		return err
+	})
 }
 
 func TestSingleObjectBody(t *testing.T) {
