@@ -28,6 +28,7 @@ import (
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
+	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -43,6 +44,7 @@ const (
 
 type fixture struct {
 	t      *testing.T
+	st     *stand.Stand
 	sb     *pipedrivetest.Server
 	tbl    *ddblocal.TestTable
 	store  *store.Store
@@ -53,17 +55,13 @@ type fixture struct {
 func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
 	t.Helper()
 	opts.Token = token
-	sb, err := pipedrivetest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	st := stand.Start(t, opts)
+	sb := st.SB
 	engine, err := intent.NewDefaultEngine("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := ddblocal.ForTest(t)
-	f := &fixture{t: t, sb: sb, tbl: tbl, store: store.New(tbl.DB, tbl.Name), engine: engine, logs: &testkit.LogBuffer{}}
+	f := &fixture{t: t, st: st, sb: sb, tbl: st.Table, store: st.Store, engine: engine, logs: &testkit.LogBuffer{}}
 	t.Cleanup(func() {
 		if strings.Contains(f.logs.String(), token) {
 			t.Error("the API token is in the logs")
@@ -80,10 +78,7 @@ func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
 func (f *fixture) backfill(live bool, out *testkit.LogBuffer) (*backfill.Backfill, *pipedrive.Client) {
 	f.t.Helper()
 	log := f.logs.LoggerAt(slog.LevelInfo)
-	client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token), Logger: log, BackoffBase: 20 * time.Millisecond})
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	client := f.st.Client(f.t, token, log, 20*time.Millisecond)
 	stages := stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil)
 	return &backfill.Backfill{
 		Store: f.store, Pipedrive: client, Stages: stages, Engine: f.engine,

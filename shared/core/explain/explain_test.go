@@ -18,6 +18,7 @@ import (
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
+	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -42,20 +43,11 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	log, logs := testkit.NewLogger()
-	sb, err := pipedrivetest.Start(pipedrivetest.Options{Token: token, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
-	tbl := ddblocal.ForTest(t)
+	st := stand.Start(t, pipedrivetest.Options{Token: token, Logger: log})
 	// Wednesday 4 March 2026, 10:00 UTC.
 	now := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	f := &fixture{t: t, sb: sb, store: store.New(tbl.DB, tbl.Name), logs: logs, now: now}
-	f.client, err = pipedrive.New(pipedrive.Config{BaseURL: sb.URL(), Token: pipedrive.StaticToken(token), Logger: log, BackoffBase: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return &fixture{t: t, sb: st.SB, store: st.Store, logs: logs, now: now,
+		client: st.Client(t, token, log, 10*time.Millisecond)}
 }
 
 func (f *fixture) writer(notes, activities bool) *explain.Writer {

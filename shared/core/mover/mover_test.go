@@ -24,6 +24,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -68,17 +69,9 @@ func newFixture(t testing.TB, opts pipedrivetest.Options) *fixture {
 	if opts.Token == "" {
 		opts.Token = token
 	}
-	sb, err := pipedrivetest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
-	tbl := ddblocal.ForTest(t)
-	f := &fixture{t: t, sb: sb, tbl: tbl, store: store.New(tbl.DB, tbl.Name), metrics: metrics.New(nil, "StageMover", "mover"), logs: &syncBuffer{}, lease: 10 * time.Second}
-	f.client, err = pipedrive.New(pipedrive.Config{BaseURL: sb.URL(), Token: pipedrive.StaticToken(token), Logger: slog.New(slog.NewJSONHandler(f.logs, nil)), BackoffBase: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := stand.Start(t, opts)
+	f := &fixture{t: t, sb: st.SB, tbl: st.Table, store: st.Store, metrics: metrics.New(nil, "StageMover", "mover"), logs: &syncBuffer{}, lease: 10 * time.Second}
+	f.client = st.Client(t, token, slog.New(slog.NewJSONHandler(f.logs, nil)), 10*time.Millisecond)
 	f.stages = stagemap.New(stagemap.FromPipedrive{API: f.client}, f.store, time.Hour, nil)
 	return f
 }
