@@ -1,7 +1,6 @@
 package mover_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
 	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
@@ -52,17 +52,8 @@ type fixture struct {
 	lease   time.Duration
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer = testkit.LogBuffer
 
 func newFixture(t testing.TB, opts pipedrivetest.Options) *fixture {
 	t.Helper()
