@@ -69,12 +69,7 @@ func (s *Sandbox) AddDeal(d Deal) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if d.ID == 0 {
-		d.ID = s.nextDeal
-	}
-	if d.ID >= s.nextDeal {
-		s.nextDeal = d.ID + 1
-	}
+	d.ID = assignID(d.ID, &s.nextDeal)
 	if d.StageID != 0 {
 		if st, ok := s.stages[d.StageID]; ok {
 			d.PipelineID = st.PipelineID

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -97,6 +98,27 @@ func callCtx(t *testing.T, ctx context.Context, srv *Server, method, path string
 	b, _ := io.ReadAll(resp.Body)
 	r := result{status: resp.StatusCode, header: resp.Header, body: b}
 	_ = json.Unmarshal(b, &r.json)
+	return r
+}
+
+// checkSearch runs GET path?query, checks the status is code and, for 200,
+// that the items' ids are want in order. It returns the response.
+func checkSearch(t *testing.T, srv *Server, path, query string, want []int64, code int) result {
+	t.Helper()
+	r := doReq(t, srv, "GET", path+"?"+query, nil)
+	if r.status != code {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if code != 200 {
+		return r
+	}
+	var got []int64
+	for _, it := range data(r)["items"].([]any) {
+		got = append(got, num(it.(map[string]any)["item"].(map[string]any)["id"]))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v want %v (%s)", got, want, r.body)
+	}
 	return r
 }
 

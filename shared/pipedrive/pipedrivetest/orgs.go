@@ -45,12 +45,7 @@ func (s *Sandbox) AddOrganization(name string) int64 {
 func (s *Sandbox) AddOrganizationFull(o Organization) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o.ID == 0 {
-		o.ID = s.nextOrg
-	}
-	if o.ID >= s.nextOrg {
-		s.nextOrg = o.ID + 1
-	}
+	o.ID = assignID(o.ID, &s.nextOrg)
 	if o.OwnerID == 0 {
 		o.OwnerID = DefaultOwnerID
 	}

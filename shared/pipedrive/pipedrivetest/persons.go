@@ -22,12 +22,7 @@ func (s *Sandbox) AddPerson(name string, emails ...string) int64 {
 func (s *Sandbox) AddPersonFull(p Person) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p.ID == 0 {
-		p.ID = s.nextPerson
-	}
-	if p.ID >= s.nextPerson {
-		s.nextPerson = p.ID + 1
-	}
+	p.ID = assignID(p.ID, &s.nextPerson)
 	if p.OwnerID == 0 {
 		p.OwnerID = DefaultOwnerID
 	}
