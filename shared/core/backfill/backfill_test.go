@@ -35,13 +35,6 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const token = "backfill-test-token-7c1e55d09a"
 
-// Stage ids of the sandbox's seeded "Sales" pipeline.
-const (
-	stageContactMade = 2
-	stageProposal    = 4
-	stageNegotiation = 5
-)
-
 type fixture struct {
 	t      *testing.T
 	st     *stand.Stand
@@ -113,7 +106,7 @@ func (f *fixture) seed(n int) (qualify []int64) {
 	f.t.Helper()
 	at := time.Now().Add(-2 * time.Hour)
 	for i := 0; i < n; i++ {
-		id := f.sb.AddDeal(pipedrivetest.Deal{StageID: stageContactMade})
+		id := f.sb.AddDeal(pipedrivetest.Deal{StageID: pipedrivetest.StageContactMade})
 		switch i % 3 {
 		case 0:
 			f.signal(id, proposalSent(at))
@@ -186,12 +179,12 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 	qualify := f.seed(1000)
 	// Evidence for deals the run must not move: one already past the
 	// target, one in another pipeline, one won.
-	past := f.sb.AddDeal(pipedrivetest.Deal{StageID: stageNegotiation})
+	past := f.sb.AddDeal(pipedrivetest.Deal{StageID: pipedrivetest.StageNegotiationsStarted})
 	f.signal(past, proposalSent(time.Now().Add(-time.Hour)))
 	_, partner := f.sb.AddPipeline("Partners", "Intro", "Pilot")
 	other := f.sb.AddDeal(pipedrivetest.Deal{StageID: partner[0]})
 	f.signal(other, proposalSent(time.Now().Add(-time.Hour)))
-	won := f.sb.AddDeal(pipedrivetest.Deal{StageID: stageContactMade, Status: "won"})
+	won := f.sb.AddDeal(pipedrivetest.Deal{StageID: pipedrivetest.StageContactMade, Status: "won"})
 	f.signal(won, proposalSent(time.Now().Add(-time.Hour)))
 	ctx := context.Background()
 	const run = "bf-test-1000"
@@ -254,7 +247,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 
 	patched := f.patches()
 	for _, id := range qualify {
-		if d, _ := f.sb.Deal(id); d.StageID != stageProposal {
+		if d, _ := f.sb.Deal(id); d.StageID != pipedrivetest.StageProposalMade {
 			t.Fatalf("deal %d at stage %d, want Proposal Made", id, d.StageID)
 		}
 		if patched[id] != 1 {
@@ -349,7 +342,7 @@ func TestBackfillDryRunWritesNothing(t *testing.T) {
 		}
 	}
 	for _, id := range qualify {
-		if d, _ := f.sb.Deal(id); d.StageID != stageContactMade {
+		if d, _ := f.sb.Deal(id); d.StageID != pipedrivetest.StageContactMade {
 			t.Errorf("deal %d moved to %d by a dry run", id, d.StageID)
 		}
 		if ds, err := f.store.DecisionsForDeal(context.Background(), id); err != nil || len(ds) != 0 {
@@ -479,7 +472,7 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 		t.Fatalf("backfilled stay = %s %q in %q, want stay naming Proposal Made in Sales", d.Action, d.TargetStage, d.TargetPipeline)
 	}
 
-	if err := f.sb.MoveDealAsUser(id, stageProposal, pipedrivetest.DefaultOwnerID); err != nil {
+	if err := f.sb.MoveDealAsUser(id, pipedrivetest.StageProposalMade, pipedrivetest.DefaultOwnerID); err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -25,12 +25,6 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const token = "explain-test-token-5f1e2d3c4b5a"
 
-// Stage ids of the sandbox's seeded "Sales" pipeline.
-const (
-	stageContactMade = 2
-	stageProposal    = 4
-)
-
 type fixture struct {
 	t      *testing.T
 	sb     *pipedrivetest.Server
@@ -84,7 +78,7 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 	if _, err := f.store.PutDecision(ctx, d); err != nil {
 		f.t.Fatal(err)
 	}
-	return d, store.Outcome{State: store.StateDone, FromStageID: stageContactMade, ToStageID: stageProposal, Reason: "moved"}
+	return d, store.Outcome{State: store.StateDone, FromStageID: pipedrivetest.StageContactMade, ToStageID: pipedrivetest.StageProposalMade, Reason: "moved"}
 }
 
 func (f *fixture) noValidationErrors() {
@@ -99,7 +93,7 @@ func (f *fixture) noValidationErrors() {
 
 func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageProposal})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
 	d, out := f.moved(dealID)
 	w := f.writer(true, false)
 	ctx := context.Background()
@@ -148,7 +142,7 @@ func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 
 func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageProposal})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
 	d, out := f.moved(dealID)
 	r, err := f.writer(true, false).AfterMove(context.Background(), d, out)
 	if err != nil || !r.Posted {
@@ -176,7 +170,7 @@ func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 
 func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageProposal})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
 	d, out := f.moved(dealID)
 	ctx := context.Background()
 	shadow := out
@@ -205,7 +199,7 @@ func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	f := newFixture(t)
 	const owner = 4242
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageContactMade, OwnerID: owner})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageContactMade, OwnerID: owner})
 	d := store.Decision{
 		DealID: dealID, SignalKey: "SIG#gmail#vague", EventID: "vague", Action: store.ActionStay, Status: "open",
 		Flag: intent.FlagFollowUp, Rule: "vague_reply",
@@ -282,7 +276,7 @@ func TestRefusalIsRetriedUnknownOutcomeIsNot(t *testing.T) {
 	ctx := context.Background()
 	w := f.writer(true, false)
 
-	refused := f.sb.AddDeal(pipedrivetest.Deal{Title: "Refused", StageID: stageProposal})
+	refused := f.sb.AddDeal(pipedrivetest.Deal{Title: "Refused", StageID: pipedrivetest.StageProposalMade})
 	d1, out := f.moved(refused)
 	f.sb.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 400, Times: 1})
 	if _, err := w.AfterMove(ctx, d1, out); err == nil || errors.Is(err, explain.ErrUncertain) {
@@ -295,7 +289,7 @@ func TestRefusalIsRetriedUnknownOutcomeIsNot(t *testing.T) {
 		t.Errorf("refused then retried: %d notes", n)
 	}
 
-	lost := f.sb.AddDeal(pipedrivetest.Deal{Title: "Lost answer", StageID: stageProposal})
+	lost := f.sb.AddDeal(pipedrivetest.Deal{Title: "Lost answer", StageID: pipedrivetest.StageProposalMade})
 	d2 := d1
 	d2.DealID = lost
 	if _, err := f.store.PutDecision(ctx, d2); err != nil {

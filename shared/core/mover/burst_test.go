@@ -77,7 +77,7 @@ func burst(t testing.TB, moves int) burstStats {
 	var recs []events.DynamoDBEventRecord
 	ids := make([]int64, moves)
 	for i := range ids {
-		ids[i] = f.sb.AddDeal(pipedrivetest.Deal{Title: "Burst", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+		ids[i] = f.sb.AddDeal(pipedrivetest.Deal{Title: "Burst", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 		ev := f.decision(store.Decision{DealID: ids[i], TargetStage: "Proposal Made", Status: "open", SignalKey: "SIG#burst#" + itoa(ids[i])})
 		recs = append(recs, ev.Records...)
 	}
@@ -125,7 +125,7 @@ func burst(t testing.TB, moves int) burstStats {
 	elapsed := time.Since(start)
 
 	for _, id := range ids {
-		if d, _ := f.sb.Deal(id); d.StageID != stageProposal {
+		if d, _ := f.sb.Deal(id); d.StageID != pipedrivetest.StageProposalMade {
 			t.Fatalf("deal %d at stage %d: a move was lost", id, d.StageID)
 		}
 		applied := 0

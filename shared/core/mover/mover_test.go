@@ -31,15 +31,6 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const token = "mover-test-token-0123456789"
 
-// Stage ids of the sandbox's seeded "Sales" pipeline.
-const (
-	stageQualified   = 1
-	stageContactMade = 2
-	stageDemo        = 3
-	stageProposal    = 4
-	stageNegotiation = 5
-)
-
 type fixture struct {
 	t       testing.TB
 	sb      *pipedrivetest.Server
@@ -153,7 +144,7 @@ func handle(t testing.TB, m *mover.Mover, ev events.DynamoDBEvent) events.Dynamo
 
 func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	if _, err := f.stages.Get(context.Background()); err != nil { // warm the map
 		t.Fatal(err)
 	}
@@ -168,11 +159,11 @@ func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 	if reqs > 2 || tokens > 6 {
 		t.Fatalf("a move cost %d requests and %d token units; want at most 2 and 6", reqs, tokens)
 	}
-	if f.patches(dealID) != 1 || f.deal(dealID).StageID != stageProposal {
+	if f.patches(dealID) != 1 || f.deal(dealID).StageID != pipedrivetest.StageProposalMade {
 		t.Fatalf("deal not moved once: patches=%d stage=%d", f.patches(dealID), f.deal(dealID).StageID)
 	}
 	got := f.state(dealID, "DEC#SIG#generic#"+t.Name())
-	if got.State != store.StateDone || got.FromStageID != stageContactMade || got.ToStageID != stageProposal || !strings.Contains(got.StateReason, "Proposal Made") {
+	if got.State != store.StateDone || got.FromStageID != pipedrivetest.StageContactMade || got.ToStageID != pipedrivetest.StageProposalMade || !strings.Contains(got.StateReason, "Proposal Made") {
 		t.Fatalf("decision = %+v", got)
 	}
 	if mirror, err := f.store.GetDealState(context.Background(), dealID); err != nil || mirror.Stage != "Proposal Made" {
@@ -186,7 +177,7 @@ func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 
 func TestStayDecisionCostsNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, Action: store.ActionStay, Flag: "follow_up"})
 	f.sb.ResetRequests()
 	if resp := handle(t, f.mover(true), ev); len(resp.BatchItemFailures) != 0 {
@@ -199,7 +190,7 @@ func TestStayDecisionCostsNothing(t *testing.T) {
 
 func TestEightConcurrentInvocationsPatchOnce(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{BurstLimit: 100})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageQualified, Status: "open"})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Demo Scheduled", Status: "open"})
 	var wg sync.WaitGroup
 	failures := make(chan int, 8)
@@ -234,7 +225,7 @@ func TestEightConcurrentInvocationsPatchOnce(t *testing.T) {
 func TestResponseLostAfterPatchIsNotPatchedAgain(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
 	f.lease = 3 * time.Second
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Negotiations Started", Status: "open"})
 	// Pipedrive applies the patch, then the answer never arrives before our deadline.
 	f.sb.InjectFault(pipedrivetest.Fault{Method: http.MethodPatch, PathPrefix: "/api/v2/deals/", Delay: 10 * time.Second, ApplyBeforeDelay: true, Times: 1})
@@ -243,7 +234,7 @@ func TestResponseLostAfterPatchIsNotPatchedAgain(t *testing.T) {
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("first run: want a batch item failure so the stream retries, got %v", resp)
 	}
-	if f.deal(dealID).StageID != stageNegotiation {
+	if f.deal(dealID).StageID != pipedrivetest.StageNegotiationsStarted {
 		t.Fatal("the sandbox did not apply the patch")
 	}
 	resp = handle(t, f.mover(true), ev) // the stream's retry
@@ -268,12 +259,12 @@ func TestSkipsWithReasons(t *testing.T) {
 		dec      store.Decision
 		inReason string
 	}{
-		{"won deal is never moved", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "won"}, store.Decision{TargetStage: "Proposal Made"}, "won"},
-		{"lost deal is never reopened", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "lost"}, store.Decision{TargetStage: "Proposal Made"}, "lost"},
-		{"archived", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "open", IsArchived: true}, store.Decision{TargetStage: "Proposal Made"}, "archived"},
-		{"deleted deal", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "open", IsDeleted: true}, store.Decision{TargetStage: "Proposal Made"}, "deleted"},
-		{"already at target", pipedrivetest.Deal{PipelineID: 1, StageID: stageProposal, Status: "open"}, store.Decision{TargetStage: "Proposal Made"}, "already at or past"},
-		{"past target: never backwards", pipedrivetest.Deal{PipelineID: 1, StageID: stageNegotiation, Status: "open"}, store.Decision{TargetStage: "Contact Made"}, "already at or past"},
+		{"won deal is never moved", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "won"}, store.Decision{TargetStage: "Proposal Made"}, "won"},
+		{"lost deal is never reopened", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "lost"}, store.Decision{TargetStage: "Proposal Made"}, "lost"},
+		{"archived", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open", IsArchived: true}, store.Decision{TargetStage: "Proposal Made"}, "archived"},
+		{"deleted deal", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open", IsDeleted: true}, store.Decision{TargetStage: "Proposal Made"}, "deleted"},
+		{"already at target", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageProposalMade, Status: "open"}, store.Decision{TargetStage: "Proposal Made"}, "already at or past"},
+		{"past target: never backwards", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageNegotiationsStarted, Status: "open"}, store.Decision{TargetStage: "Contact Made"}, "already at or past"},
 		{"other pipeline", pipedrivetest.Deal{PipelineID: renewals, StageID: renewalStages[0], Status: "open"}, store.Decision{TargetStage: "Proposal Made", TargetPipeline: "Sales"}, "cross-pipeline"},
 	}
 	for i, c := range cases {
@@ -297,9 +288,9 @@ func TestSkipsWithReasons(t *testing.T) {
 
 func TestWonPatchesStatus(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Signed", PipelineID: 1, StageID: stageNegotiation, Status: "open"})
+	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Signed", PipelineID: 1, StageID: pipedrivetest.StageNegotiationsStarted, Status: "open"})
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, Status: "won"}))
-	if d := f.deal(id); d.Status != "won" || d.StageID != stageNegotiation {
+	if d := f.deal(id); d.Status != "won" || d.StageID != pipedrivetest.StageNegotiationsStarted {
 		t.Fatalf("deal = status %s stage %d, want won at the same stage", d.Status, d.StageID)
 	}
 	f.assertSpecClean()
@@ -307,7 +298,7 @@ func TestWonPatchesStatus(t *testing.T) {
 
 func TestShadowModeWritesNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Shadow", PipelineID: 1, StageID: stageQualified, Status: "open"})
+	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Shadow", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
 	handle(t, f.mover(false), f.decision(store.Decision{DealID: id, TargetStage: "Contact Made", Status: "open"}))
 	for _, r := range f.sb.Requests() {
 		if r.Method != http.MethodGet {
@@ -315,10 +306,10 @@ func TestShadowModeWritesNothing(t *testing.T) {
 		}
 	}
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
-	if got.State != store.StateDone || !got.Shadow || !strings.Contains(got.StateReason, "would move") || got.ToStageID != stageContactMade {
+	if got.State != store.StateDone || !got.Shadow || !strings.Contains(got.StateReason, "would move") || got.ToStageID != pipedrivetest.StageContactMade {
 		t.Fatalf("decision = %+v", got)
 	}
-	if f.deal(id).StageID != stageQualified {
+	if f.deal(id).StageID != pipedrivetest.StageQualified {
 		t.Fatal("shadow mode moved the deal")
 	}
 	if f.metrics.Total(metrics.MoveShadow) != 1 {
@@ -328,12 +319,12 @@ func TestShadowModeWritesNothing(t *testing.T) {
 
 func TestUnknownStageRefreshesMapAndRetriesOnce(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Renamed", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Renamed", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	if _, err := f.stages.Get(context.Background()); err != nil { // cache the old ids
 		t.Fatal(err)
 	}
 	// An admin rebuilt "Proposal Made": same name, new id.
-	f.sb.DeleteStage(stageProposal)
+	f.sb.DeleteStage(pipedrivetest.StageProposalMade)
 	newID := f.sb.AddStage(1, "Proposal Made", 4)
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if d := f.deal(id); d.StageID != newID {
@@ -350,7 +341,7 @@ func TestUnknownStageRefreshesMapAndRetriesOnce(t *testing.T) {
 
 func TestStageMissingEverywhereFailsWithAlert(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Typo", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Typo", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Maed", Status: "open"}))
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
 	if got.State != store.StateFailed || !strings.Contains(got.StateReason, "Proposal Maed") {
@@ -363,7 +354,7 @@ func TestStageMissingEverywhereFailsWithAlert(t *testing.T) {
 
 func TestAuthFailureFailsAtOnceWithoutRetries(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{Token: "the-real-token"}) // our client holds another token
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Auth", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Auth", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	f.sb.ResetRequests()
 	resp := handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if len(resp.BatchItemFailures) != 0 {
@@ -383,7 +374,7 @@ func TestAuthFailureFailsAtOnceWithoutRetries(t *testing.T) {
 
 func TestRateLimitedReturnsBatchFailureAndReleases(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Busy", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Busy", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	f.sb.InjectFault(pipedrivetest.Fault{Method: http.MethodGet, PathPrefix: "/api/v2/deals/", Status: http.StatusTooManyRequests})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -397,7 +388,7 @@ func TestRateLimitedReturnsBatchFailureAndReleases(t *testing.T) {
 	}
 	f.sb.ClearFaults()
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
-	if f.deal(id).StageID != stageProposal || f.patches(id) != 1 {
+	if f.deal(id).StageID != pipedrivetest.StageProposalMade || f.patches(id) != 1 {
 		t.Fatal("retry after the rate limit did not move the deal once")
 	}
 }
@@ -413,7 +404,7 @@ func BenchmarkMoveCost(b *testing.B) {
 	m.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var moveReqs, moveTokens, stayReqs int
 	for i := 0; i < b.N; i++ {
-		id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Bench", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+		id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Bench", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 		move := f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open", SignalKey: "SIG#bench#m" + itoa(id)})
 		stay := f.decision(store.Decision{DealID: id, Action: store.ActionStay, SignalKey: "SIG#bench#s" + itoa(id)})
 		r0, t0 := len(f.sb.Requests()), f.sb.TokenCostSpent()

@@ -34,6 +34,15 @@ type Pipeline struct {
 	AddTime, UpdateTime    time.Time
 }
 
+// Ids of the stages of the default "Sales" pipeline (id 1) that New adds.
+const (
+	StageQualified           = 1
+	StageContactMade         = 2
+	StageDemoScheduled       = 3
+	StageProposalMade        = 4
+	StageNegotiationsStarted = 5
+)
+
 // AddPipeline adds a pipeline with the given stages (order_nr 1..n).
 func (s *Sandbox) AddPipeline(name string, stageNames ...string) (pipelineID int64, stageIDs []int64) {
 	s.mu.Lock()
