@@ -130,11 +130,7 @@ func (s *Sandbox) opGetOrganization(c *call) (*response, *apiError) {
 // custom field values that matched (the spec documents only "Custom fields").
 func (s *Sandbox) opSearchOrganizations(c *call) (*response, *apiError) {
 	q := c.r.URL.Query()
-	sq, aerr := parseSearch(q, "name", "address", "notes", "custom_fields")
-	if aerr != nil {
-		return nil, aerr
-	}
-	limit, aerr := pageLimit(q)
+	sq, aerr := parseSearch(q, nil, []string{"name", "address", "notes", "custom_fields"})
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -195,5 +191,5 @@ func (s *Sandbox) opSearchOrganizations(c *call) (*response, *apiError) {
 		hits = append(hits, searchHit{score: best, id: o.ID, item: item})
 	}
 	s.mu.Unlock()
-	return searchPage(hits, limit, q.Get("cursor"))
+	return searchPage(hits, sq.limit, q.Get("cursor"))
 }

@@ -34,18 +34,11 @@ func (s *Sandbox) AddPersonFull(p Person) int64 {
 
 func (s *Sandbox) opSearchPersons(c *call) (*response, *apiError) {
 	q := c.r.URL.Query()
-	sq, aerr := parseSearch(q, "name", "email", "phone", "notes", "custom_fields")
+	sq, aerr := parseSearch(q, []string{"organization_id"}, []string{"name", "email", "phone", "notes", "custom_fields"})
 	if aerr != nil {
 		return nil, aerr
 	}
-	org, orgSet, aerr := queryInt(q, "organization_id")
-	if aerr != nil {
-		return nil, aerr
-	}
-	limit, aerr := pageLimit(q)
-	if aerr != nil {
-		return nil, aerr
-	}
+	org, orgSet := sq.ints["organization_id"]
 
 	s.mu.Lock()
 	var hits []searchHit
@@ -93,5 +86,5 @@ func (s *Sandbox) opSearchPersons(c *call) (*response, *apiError) {
 		hits = append(hits, searchHit{score: best, id: p.ID, item: item})
 	}
 	s.mu.Unlock()
-	return searchPage(hits, limit, q.Get("cursor"))
+	return searchPage(hits, sq.limit, q.Get("cursor"))
 }

@@ -9,16 +9,20 @@ import (
 	"strings"
 )
 
-// searchQuery is the parsed term, exact_match and fields of a search call.
+// searchQuery is the parsed term, exact_match, fields, integer filters and
+// limit of a search call.
 type searchQuery struct {
 	lt     string // lower-cased term
 	exact  bool
 	fields map[string]bool
+	ints   map[string]int64 // the integer filters given
+	limit  int
 }
 
-// parseSearch reads term, exact_match and fields (defaulting to
-// defaultFields) and rejects a term that is too short.
-func parseSearch(q url.Values, defaultFields ...string) (*searchQuery, *apiError) {
+// parseSearch reads term, exact_match, fields (defaulting to
+// defaultFields), the integer filters intParams and limit, and rejects a
+// term that is too short.
+func parseSearch(q url.Values, intParams, defaultFields []string) (*searchQuery, *apiError) {
 	term := strings.TrimSpace(q.Get("term"))
 	exact := q.Get("exact_match") == "true" || q.Get("exact_match") == "1"
 	minLen := 2
@@ -38,7 +42,21 @@ func parseSearch(q url.Values, defaultFields ...string) (*searchQuery, *apiError
 			fields[strings.TrimSpace(p)] = true
 		}
 	}
-	return &searchQuery{lt: strings.ToLower(term), exact: exact, fields: fields}, nil
+	ints := map[string]int64{}
+	for _, name := range intParams {
+		n, set, aerr := queryInt(q, name)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if set {
+			ints[name] = n
+		}
+	}
+	limit, aerr := pageLimit(q)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return &searchQuery{lt: strings.ToLower(term), exact: exact, fields: fields, ints: ints, limit: limit}, nil
 }
 
 // match reports whether v matches: exact_match compares whole values
