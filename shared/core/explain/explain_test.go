@@ -26,9 +26,8 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 const token = "explain-test-token-5f1e2d3c4b5a"
 
 type fixture struct {
-	t      *testing.T
-	sb     *pipedrivetest.Server
-	store  *store.Store
+	t *testing.T
+	*stand.Stand
 	client *pipedrive.Client
 	logs   *testkit.LogBuffer
 	now    time.Time
@@ -40,15 +39,15 @@ func newFixture(t *testing.T) *fixture {
 	st := stand.Start(t, pipedrivetest.Options{Token: token, Logger: log})
 	// Wednesday 4 March 2026, 10:00 UTC.
 	now := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	return &fixture{t: t, sb: st.SB, store: st.Store, logs: logs, now: now,
+	return &fixture{t: t, Stand: st, logs: logs, now: now,
 		client: st.Client(t, token, log, 10*time.Millisecond)}
 }
 
 func (f *fixture) writer(notes, activities bool) *explain.Writer {
 	return &explain.Writer{
-		Pipedrive: f.client, Store: f.store, Notes: notes, Activities: activities,
-		Stages:   explain.StagesFrom(stagemap.New(stagemap.FromPipedrive{API: f.client}, f.store, time.Hour, nil)),
-		Evidence: f.store,
+		Pipedrive: f.client, Store: f.Store, Notes: notes, Activities: activities,
+		Stages:   explain.StagesFrom(stagemap.New(stagemap.FromPipedrive{API: f.client}, f.Store, time.Hour, nil)),
+		Evidence: f.Store,
 		Now:      func() time.Time { return f.now },
 		Log:      f.logs.Logger(),
 	}
@@ -63,7 +62,7 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 	sig := store.SignalRecord{Source: "gmail", EventID: "msg-" + f.t.Name(), DealID: dealID, ReceivedAt: replyAt,
 		Signal: signal.Signal{Kind: signal.KindEmail, At: replyAt, From: "jane@buyer.example", To: []string{"rep@seller.example"},
 			Subject: "Re: pricing", Body: "Could you send pricing for 20 seats?"}}
-	if _, err := f.store.PutSignal(ctx, sig); err != nil {
+	if _, err := f.Store.PutSignal(ctx, sig); err != nil {
 		f.t.Fatal(err)
 	}
 	d := store.Decision{
@@ -75,7 +74,7 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 			{Kind: "email", At: replyAt.Add(-time.Hour).Format(time.RFC3339), Cue: "auto_reply", Counted: false, Note: "out of office"},
 		},
 	}
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		f.t.Fatal(err)
 	}
 	return d, store.Outcome{State: store.StateDone, FromStageID: pipedrivetest.StageContactMade, ToStageID: pipedrivetest.StageProposalMade, Reason: "moved"}
@@ -83,7 +82,7 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 
 func (f *fixture) noValidationErrors() {
 	f.t.Helper()
-	if v := f.sb.ValidationErrors(); len(v) > 0 {
+	if v := f.SB.ValidationErrors(); len(v) > 0 {
 		f.t.Errorf("sandbox validation errors:\n%s", strings.Join(v, "\n"))
 	}
 	if strings.Contains(f.logs.String(), token) {
@@ -93,7 +92,7 @@ func (f *fixture) noValidationErrors() {
 
 func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
 	d, out := f.moved(dealID)
 	w := f.writer(true, false)
 	ctx := context.Background()
@@ -124,11 +123,11 @@ func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 			t.Errorf("a concurrent run posted again: %+v", r)
 		}
 	}
-	notes := f.sb.Notes(dealID)
+	notes := f.SB.Notes(dealID)
 	if len(notes) != 1 {
 		t.Fatalf("want 1 note, got %d", len(notes))
 	}
-	m, err := f.store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainNote)
+	m, err := f.Store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainNote)
 	if err != nil || m.State != store.ExplainPosted || m.ID != notes[0].ID {
 		t.Errorf("marker %+v (%v), note id %d", m, err, notes[0].ID)
 	}
@@ -142,13 +141,13 @@ func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 
 func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
 	d, out := f.moved(dealID)
 	r, err := f.writer(true, false).AfterMove(context.Background(), d, out)
 	if err != nil || !r.Posted {
 		t.Fatalf("%+v %v", r, err)
 	}
-	c := f.sb.Notes(dealID)[0].Content
+	c := f.SB.Notes(dealID)[0].Content
 	t.Logf("note: %s", c)
 	for _, want := range []string{
 		"moved this deal from <b>Contact Made</b> to <b>Proposal Made</b>",
@@ -170,7 +169,7 @@ func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 
 func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
 	d, out := f.moved(dealID)
 	ctx := context.Background()
 	shadow := out
@@ -191,7 +190,7 @@ func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 			t.Errorf("%s: %+v %v", name, r, err)
 		}
 	}
-	if n := len(f.sb.Requests()); n != 0 {
+	if n := len(f.SB.Requests()); n != 0 {
 		t.Errorf("%d requests sent; want none", n)
 	}
 }
@@ -199,7 +198,7 @@ func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	f := newFixture(t)
 	const owner = 4242
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageContactMade, OwnerID: owner})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageContactMade, OwnerID: owner})
 	d := store.Decision{
 		DealID: dealID, SignalKey: "SIG#gmail#vague", EventID: "vague", Action: store.ActionStay, Status: "open",
 		Flag: intent.FlagFollowUp, Rule: "vague_reply",
@@ -207,7 +206,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 			Excerpt: "Sounds interesting, let's talk at some point", Note: "no concrete next step"}},
 	}
 	ctx := context.Background()
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	w := f.writer(false, true)
@@ -225,7 +224,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	if _, err := w.FollowUp(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	acts := f.sb.Activities(dealID)
+	acts := f.SB.Activities(dealID)
 	if len(acts) != 1 {
 		t.Fatalf("want 1 activity, got %d", len(acts))
 	}
@@ -237,7 +236,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	if !strings.Contains(a.Note, "Sounds interesting") {
 		t.Errorf("activity note %q lacks the quote", a.Note)
 	}
-	if len(f.sb.Notes(0)) != 0 {
+	if len(f.SB.Notes(0)) != 0 {
 		t.Error("notes disabled, but a note was written")
 	}
 	u := f.client.Usage()
@@ -252,19 +251,19 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 
 func TestFollowUpSkipsClosedDeal(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Gone", Status: "lost"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Gone", Status: "lost"})
 	d := store.Decision{DealID: dealID, SignalKey: "SIG#gmail#lost", Action: store.ActionStay, Flag: intent.FlagFollowUp}
 	ctx := context.Background()
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	r, err := f.writer(false, true).FollowUp(ctx, d)
 	if err != nil || r.Posted || !strings.Contains(r.Skipped, "lost") {
 		t.Fatalf("%+v %v", r, err)
 	}
-	m, _ := f.store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainActivity)
-	if m.State != store.ExplainSkipped || len(f.sb.Activities(dealID)) != 0 {
-		t.Errorf("marker %+v, activities %d", m, len(f.sb.Activities(dealID)))
+	m, _ := f.Store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainActivity)
+	if m.State != store.ExplainSkipped || len(f.SB.Activities(dealID)) != 0 {
+		t.Errorf("marker %+v, activities %d", m, len(f.SB.Activities(dealID)))
 	}
 	f.noValidationErrors()
 }
@@ -276,37 +275,37 @@ func TestRefusalIsRetriedUnknownOutcomeIsNot(t *testing.T) {
 	ctx := context.Background()
 	w := f.writer(true, false)
 
-	refused := f.sb.AddDeal(pipedrivetest.Deal{Title: "Refused", StageID: pipedrivetest.StageProposalMade})
+	refused := f.SB.AddDeal(pipedrivetest.Deal{Title: "Refused", StageID: pipedrivetest.StageProposalMade})
 	d1, out := f.moved(refused)
-	f.sb.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 400, Times: 1})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 400, Times: 1})
 	if _, err := w.AfterMove(ctx, d1, out); err == nil || errors.Is(err, explain.ErrUncertain) {
 		t.Fatalf("refused note: %v", err)
 	}
 	if r, err := w.AfterMove(ctx, d1, out); err != nil || !r.Posted {
 		t.Fatalf("retry after refusal: %+v %v", r, err)
 	}
-	if n := len(f.sb.Notes(refused)); n != 1 {
+	if n := len(f.SB.Notes(refused)); n != 1 {
 		t.Errorf("refused then retried: %d notes", n)
 	}
 
-	lost := f.sb.AddDeal(pipedrivetest.Deal{Title: "Lost answer", StageID: pipedrivetest.StageProposalMade})
+	lost := f.SB.AddDeal(pipedrivetest.Deal{Title: "Lost answer", StageID: pipedrivetest.StageProposalMade})
 	d2 := d1
 	d2.DealID = lost
-	if _, err := f.store.PutDecision(ctx, d2); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d2); err != nil {
 		t.Fatal(err)
 	}
 	// The note is created, then the answer is a 502.
-	f.sb.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 502, Times: 1, ApplyBeforeDelay: true})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 502, Times: 1, ApplyBeforeDelay: true})
 	if _, err := w.AfterMove(ctx, d2, out); !errors.Is(err, explain.ErrUncertain) {
 		t.Fatalf("lost answer: %v", err)
 	}
 	if r, err := w.AfterMove(ctx, d2, out); err != nil || r.Posted {
 		t.Fatalf("re-run after an unknown outcome must not post: %+v %v", r, err)
 	}
-	if n := len(f.sb.Notes(lost)); n != 1 {
+	if n := len(f.SB.Notes(lost)); n != 1 {
 		t.Errorf("lost answer: %d notes, want exactly the one created", n)
 	}
-	m, _ := f.store.GetExplanation(ctx, lost, d2.SortKey(), store.ExplainNote)
+	m, _ := f.Store.GetExplanation(ctx, lost, d2.SortKey(), store.ExplainNote)
 	if m.State != store.ExplainUncertain {
 		t.Errorf("marker %+v", m)
 	}
@@ -317,7 +316,7 @@ func TestRefusalIsRetriedUnknownOutcomeIsNot(t *testing.T) {
 
 func TestClaimNeedsTheDecision(t *testing.T) {
 	f := newFixture(t)
-	err := f.store.ClaimExplanation(context.Background(), 999, "DEC#nope", store.ExplainNote, "me")
+	err := f.Store.ClaimExplanation(context.Background(), 999, "DEC#nope", store.ExplainNote, "me")
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("claim on a missing decision: %v", err)
 	}

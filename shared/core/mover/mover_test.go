@@ -32,10 +32,8 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 const token = "mover-test-token-0123456789"
 
 type fixture struct {
-	t       testing.TB
-	sb      *pipedrivetest.Server
-	tbl     *ddblocal.TestTable
-	store   *store.Store
+	t testing.TB
+	*stand.Stand
 	client  *pipedrive.Client
 	stages  *stagemap.Map
 	metrics *metrics.Recorder
@@ -52,15 +50,15 @@ func newFixture(t testing.TB, opts pipedrivetest.Options) *fixture {
 		opts.Token = token
 	}
 	st := stand.Start(t, opts)
-	f := &fixture{t: t, sb: st.SB, tbl: st.Table, store: st.Store, metrics: metrics.New(nil, "StageMover", "mover"), logs: &syncBuffer{}, lease: 10 * time.Second}
+	f := &fixture{t: t, Stand: st, metrics: metrics.New(nil, "StageMover", "mover"), logs: &syncBuffer{}, lease: 10 * time.Second}
 	f.client = st.Client(t, token, slog.New(slog.NewJSONHandler(f.logs, nil)), 10*time.Millisecond)
-	f.stages = stagemap.New(stagemap.FromPipedrive{API: f.client}, f.store, time.Hour, nil)
+	f.stages = stagemap.New(stagemap.FromPipedrive{API: f.client}, f.Store, time.Hour, nil)
 	return f
 }
 
 func (f *fixture) mover(live bool) *mover.Mover {
 	return &mover.Mover{
-		Store: f.store, Pipedrive: f.client, Stages: f.stages, Live: live, Lease: f.lease,
+		Store: f.Store, Pipedrive: f.client, Stages: f.stages, Live: live, Lease: f.lease,
 		Poll: 20 * time.Millisecond, Now: time.Now, Metrics: f.metrics,
 		Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
 	}
@@ -76,10 +74,10 @@ func (f *fixture) decision(d store.Decision) events.DynamoDBEvent {
 	if d.Action == "" {
 		d.Action = store.ActionMove
 	}
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		f.t.Fatal(err)
 	}
-	out, err := f.tbl.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(f.tbl.Name), Key: map[string]dynamodbKey{
+	out, err := f.Table.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(f.Table.Name), Key: map[string]dynamodbKey{
 		"pk": &dynamodbS{Value: "DEAL#" + itoa(d.DealID)}, "sk": &dynamodbS{Value: d.SortKey()}}})
 	if err != nil || len(out.Item) == 0 {
 		f.t.Fatalf("read back decision: %v", err)
@@ -96,7 +94,7 @@ func (f *fixture) decision(d store.Decision) events.DynamoDBEvent {
 
 func (f *fixture) state(dealID int64, sk string) store.Decision {
 	f.t.Helper()
-	d, err := f.store.GetDecision(context.Background(), dealID, sk)
+	d, err := f.Store.GetDecision(context.Background(), dealID, sk)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -107,7 +105,7 @@ func (f *fixture) state(dealID int64, sk string) store.Decision {
 // deal 1 would also count deals 10-19).
 func (f *fixture) patches(dealID int64) int {
 	n := 0
-	for _, r := range f.sb.Requests() {
+	for _, r := range f.SB.Requests() {
 		if r.Method == http.MethodPatch && r.Path == "/api/v2/deals/"+itoa(dealID) {
 			n++
 		}
@@ -116,7 +114,7 @@ func (f *fixture) patches(dealID int64) int {
 }
 
 func (f *fixture) deal(id int64) pipedrivetest.Deal {
-	d, ok := f.sb.Deal(id)
+	d, ok := f.SB.Deal(id)
 	if !ok {
 		f.t.Fatalf("deal %d missing", id)
 	}
@@ -125,7 +123,7 @@ func (f *fixture) deal(id int64) pipedrivetest.Deal {
 
 func (f *fixture) assertSpecClean() {
 	f.t.Helper()
-	if errs := f.sb.ValidationErrors(); len(errs) > 0 {
+	if errs := f.SB.ValidationErrors(); len(errs) > 0 {
 		f.t.Fatalf("requests or responses off the OpenAPI spec: %v", errs)
 	}
 	if strings.Contains(f.logs.String(), token) {
@@ -144,18 +142,18 @@ func handle(t testing.TB, m *mover.Mover, ev events.DynamoDBEvent) events.Dynamo
 
 func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	if _, err := f.stages.Get(context.Background()); err != nil { // warm the map
 		t.Fatal(err)
 	}
-	f.sb.ResetRequests()
-	before := f.sb.TokenCostSpent()
+	f.SB.ResetRequests()
+	before := f.SB.TokenCostSpent()
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Proposal Made", Status: "open", Rule: "proposal_sent"})
 
 	if resp := handle(t, f.mover(true), ev); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("batch failures: %v", resp.BatchItemFailures)
 	}
-	reqs, tokens := len(f.sb.Requests()), f.sb.TokenCostSpent()-before
+	reqs, tokens := len(f.SB.Requests()), f.SB.TokenCostSpent()-before
 	if reqs > 2 || tokens > 6 {
 		t.Fatalf("a move cost %d requests and %d token units; want at most 2 and 6", reqs, tokens)
 	}
@@ -166,7 +164,7 @@ func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 	if got.State != store.StateDone || got.FromStageID != pipedrivetest.StageContactMade || got.ToStageID != pipedrivetest.StageProposalMade || !strings.Contains(got.StateReason, "Proposal Made") {
 		t.Fatalf("decision = %+v", got)
 	}
-	if mirror, err := f.store.GetDealState(context.Background(), dealID); err != nil || mirror.Stage != "Proposal Made" {
+	if mirror, err := f.Store.GetDealState(context.Background(), dealID); err != nil || mirror.Stage != "Proposal Made" {
 		t.Fatalf("mirror = %+v, %v", mirror, err)
 	}
 	if f.metrics.Total(metrics.MoveDone) != 1 {
@@ -177,20 +175,20 @@ func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 
 func TestStayDecisionCostsNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, Action: store.ActionStay, Flag: "follow_up"})
-	f.sb.ResetRequests()
+	f.SB.ResetRequests()
 	if resp := handle(t, f.mover(true), ev); len(resp.BatchItemFailures) != 0 {
 		t.Fatal(resp)
 	}
-	if n := len(f.sb.Requests()); n != 0 {
+	if n := len(f.SB.Requests()); n != 0 {
 		t.Fatalf("a stay decision made %d Pipedrive requests, want 0", n)
 	}
 }
 
 func TestEightConcurrentInvocationsPatchOnce(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{BurstLimit: 100})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Demo Scheduled", Status: "open"})
 	var wg sync.WaitGroup
 	failures := make(chan int, 8)
@@ -225,10 +223,10 @@ func TestEightConcurrentInvocationsPatchOnce(t *testing.T) {
 func TestResponseLostAfterPatchIsNotPatchedAgain(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
 	f.lease = 3 * time.Second
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Negotiations Started", Status: "open"})
 	// Pipedrive applies the patch, then the answer never arrives before our deadline.
-	f.sb.InjectFault(pipedrivetest.Fault{Method: http.MethodPatch, PathPrefix: "/api/v2/deals/", Delay: 10 * time.Second, ApplyBeforeDelay: true, Times: 1})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: http.MethodPatch, PathPrefix: "/api/v2/deals/", Delay: 10 * time.Second, ApplyBeforeDelay: true, Times: 1})
 
 	resp := handle(t, f.mover(true), ev)
 	if len(resp.BatchItemFailures) != 1 {
@@ -252,7 +250,7 @@ func TestResponseLostAfterPatchIsNotPatchedAgain(t *testing.T) {
 
 func TestSkipsWithReasons(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	renewals, renewalStages := f.sb.AddPipeline("Renewals", "Up for renewal", "Proposal Made", "Signed")
+	renewals, renewalStages := f.SB.AddPipeline("Renewals", "Up for renewal", "Proposal Made", "Signed")
 	cases := []struct {
 		name     string
 		deal     pipedrivetest.Deal
@@ -270,9 +268,9 @@ func TestSkipsWithReasons(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.deal.Title = c.name
-			id := f.sb.AddDeal(c.deal)
+			id := f.SB.AddDeal(c.deal)
 			c.dec.DealID, c.dec.Status, c.dec.SignalKey = id, "open", "SIG#generic#skip"+itoa(int64(i))
-			f.sb.ResetRequests()
+			f.SB.ResetRequests()
 			handle(t, f.mover(true), f.decision(c.dec))
 			got := f.state(id, c.dec.SortKey())
 			if got.State != store.StateSkipped || !strings.Contains(got.StateReason, c.inReason) {
@@ -288,7 +286,7 @@ func TestSkipsWithReasons(t *testing.T) {
 
 func TestWonPatchesStatus(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Signed", PipelineID: 1, StageID: pipedrivetest.StageNegotiationsStarted, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Signed", PipelineID: 1, StageID: pipedrivetest.StageNegotiationsStarted, Status: "open"})
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, Status: "won"}))
 	if d := f.deal(id); d.Status != "won" || d.StageID != pipedrivetest.StageNegotiationsStarted {
 		t.Fatalf("deal = status %s stage %d, want won at the same stage", d.Status, d.StageID)
@@ -298,9 +296,9 @@ func TestWonPatchesStatus(t *testing.T) {
 
 func TestShadowModeWritesNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Shadow", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Shadow", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
 	handle(t, f.mover(false), f.decision(store.Decision{DealID: id, TargetStage: "Contact Made", Status: "open"}))
-	for _, r := range f.sb.Requests() {
+	for _, r := range f.SB.Requests() {
 		if r.Method != http.MethodGet {
 			t.Fatalf("shadow mode sent %s %s", r.Method, r.Path)
 		}
@@ -319,13 +317,13 @@ func TestShadowModeWritesNothing(t *testing.T) {
 
 func TestUnknownStageRefreshesMapAndRetriesOnce(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Renamed", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Renamed", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	if _, err := f.stages.Get(context.Background()); err != nil { // cache the old ids
 		t.Fatal(err)
 	}
 	// An admin rebuilt "Proposal Made": same name, new id.
-	f.sb.DeleteStage(pipedrivetest.StageProposalMade)
-	newID := f.sb.AddStage(1, "Proposal Made", 4)
+	f.SB.DeleteStage(pipedrivetest.StageProposalMade)
+	newID := f.SB.AddStage(1, "Proposal Made", 4)
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if d := f.deal(id); d.StageID != newID {
 		t.Fatalf("deal stage = %d, want the re-resolved %d", d.StageID, newID)
@@ -341,7 +339,7 @@ func TestUnknownStageRefreshesMapAndRetriesOnce(t *testing.T) {
 
 func TestStageMissingEverywhereFailsWithAlert(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Typo", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Typo", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Maed", Status: "open"}))
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
 	if got.State != store.StateFailed || !strings.Contains(got.StateReason, "Proposal Maed") {
@@ -354,13 +352,13 @@ func TestStageMissingEverywhereFailsWithAlert(t *testing.T) {
 
 func TestAuthFailureFailsAtOnceWithoutRetries(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{Token: "the-real-token"}) // our client holds another token
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Auth", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
-	f.sb.ResetRequests()
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Auth", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	f.SB.ResetRequests()
 	resp := handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if len(resp.BatchItemFailures) != 0 {
 		t.Fatal("an auth failure should not be retried by the stream")
 	}
-	if n := len(f.sb.Requests()); n != 1 {
+	if n := len(f.SB.Requests()); n != 1 {
 		t.Fatalf("requests = %d, want 1 (no retry storm)", n)
 	}
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
@@ -374,8 +372,8 @@ func TestAuthFailureFailsAtOnceWithoutRetries(t *testing.T) {
 
 func TestRateLimitedReturnsBatchFailureAndReleases(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Busy", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
-	f.sb.InjectFault(pipedrivetest.Fault{Method: http.MethodGet, PathPrefix: "/api/v2/deals/", Status: http.StatusTooManyRequests})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Busy", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: http.MethodGet, PathPrefix: "/api/v2/deals/", Status: http.StatusTooManyRequests})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	resp, err := f.mover(true).Handle(ctx, f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
@@ -386,7 +384,7 @@ func TestRateLimitedReturnsBatchFailureAndReleases(t *testing.T) {
 	if got.State != store.StatePending {
 		t.Fatalf("decision = %+v, want released to pending for the retry", got)
 	}
-	f.sb.ClearFaults()
+	f.SB.ClearFaults()
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if f.deal(id).StageID != pipedrivetest.StageProposalMade || f.patches(id) != 1 {
 		t.Fatal("retry after the rate limit did not move the deal once")
@@ -404,16 +402,16 @@ func BenchmarkMoveCost(b *testing.B) {
 	m.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var moveReqs, moveTokens, stayReqs int
 	for i := 0; i < b.N; i++ {
-		id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Bench", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+		id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Bench", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 		move := f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open", SignalKey: "SIG#bench#m" + itoa(id)})
 		stay := f.decision(store.Decision{DealID: id, Action: store.ActionStay, SignalKey: "SIG#bench#s" + itoa(id)})
-		r0, t0 := len(f.sb.Requests()), f.sb.TokenCostSpent()
+		r0, t0 := len(f.SB.Requests()), f.SB.TokenCostSpent()
 		handle(b, m, move)
-		r1, t1 := len(f.sb.Requests()), f.sb.TokenCostSpent()
+		r1, t1 := len(f.SB.Requests()), f.SB.TokenCostSpent()
 		handle(b, m, stay)
 		moveReqs += r1 - r0
 		moveTokens += t1 - t0
-		stayReqs += len(f.sb.Requests()) - r1
+		stayReqs += len(f.SB.Requests()) - r1
 	}
 	b.ReportMetric(float64(moveReqs)/float64(b.N), "requests/move")
 	b.ReportMetric(float64(moveTokens)/float64(b.N), "tokens/move")
