@@ -87,12 +87,20 @@ func newHarness(t *testing.T, h http.HandlerFunc, mod ...func(*Config)) *harness
 		h(w, r)
 	}))
 	t.Cleanup(hs.srv.Close)
+	hs.c = newTestClient(t, hs.srv.URL, testToken, hs.logs, hs.clock, mod...)
+	return hs
+}
+
+// newTestClient is a client on baseURL that logs at debug level to logs
+// and runs on clock; mod adjusts its Config.
+func newTestClient(t *testing.T, baseURL, token string, logs *syncBuffer, clock *fakeClock, mod ...func(*Config)) *Client {
+	t.Helper()
 	cfg := Config{
-		BaseURL: hs.srv.URL,
-		Token:   StaticToken(testToken),
-		Logger:  slog.New(slog.NewJSONHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:     hs.clock.Now,
-		Sleep:   hs.clock.Sleep,
+		BaseURL: baseURL,
+		Token:   StaticToken(token),
+		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:     clock.Now,
+		Sleep:   clock.Sleep,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -101,8 +109,7 @@ func newHarness(t *testing.T, h http.HandlerFunc, mod ...func(*Config)) *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.c = c
-	return hs
+	return c
 }
 
 func (h *harness) requests() []*http.Request {
