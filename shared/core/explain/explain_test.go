@@ -55,6 +55,14 @@ func (f *fixture) writer(notes, activities bool) *explain.Writer {
 
 var replyAt = time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
 
+// movedDeal adds the deal "Acme" in Proposal Made and records its move
+// (see moved).
+func (f *fixture) movedDeal() (int64, store.Decision, store.Outcome) {
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
+	d, out := f.moved(dealID)
+	return dealID, d, out
+}
+
 // moved records a move decision the mover finished, with its evidence signal.
 func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 	f.t.Helper()
@@ -92,8 +100,7 @@ func (f *fixture) noValidationErrors() {
 
 func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
-	d, out := f.moved(dealID)
+	dealID, d, out := f.movedDeal()
 	w := f.writer(true, false)
 	ctx := context.Background()
 
@@ -141,8 +148,7 @@ func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 
 func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
-	d, out := f.moved(dealID)
+	dealID, d, out := f.movedDeal()
 	r, err := f.writer(true, false).AfterMove(context.Background(), d, out)
 	if err != nil || !r.Posted {
 		t.Fatalf("%+v %v", r, err)
@@ -169,8 +175,7 @@ func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 
 func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
-	d, out := f.moved(dealID)
+	_, d, out := f.movedDeal()
 	ctx := context.Background()
 	shadow := out
 	shadow.Shadow = true
