@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
 const testToken = "tok-SECRET-0123456789abcdef"
@@ -55,22 +57,7 @@ func (f *fakeClock) Sleeps() []time.Duration {
 }
 
 // syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.LogBuffer
 
 type harness struct {
 	t     *testing.T
@@ -100,12 +87,20 @@ func newHarness(t *testing.T, h http.HandlerFunc, mod ...func(*Config)) *harness
 		h(w, r)
 	}))
 	t.Cleanup(hs.srv.Close)
+	hs.c = newTestClient(t, hs.srv.URL, testToken, hs.logs, hs.clock, mod...)
+	return hs
+}
+
+// newTestClient is a client on baseURL that logs at debug level to logs
+// and runs on clock; mod adjusts its Config.
+func newTestClient(t *testing.T, baseURL, token string, logs *syncBuffer, clock *fakeClock, mod ...func(*Config)) *Client {
+	t.Helper()
 	cfg := Config{
-		BaseURL: hs.srv.URL,
-		Token:   StaticToken(testToken),
-		Logger:  slog.New(slog.NewJSONHandler(hs.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:     hs.clock.Now,
-		Sleep:   hs.clock.Sleep,
+		BaseURL: baseURL,
+		Token:   StaticToken(token),
+		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:     clock.Now,
+		Sleep:   clock.Sleep,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -114,8 +109,7 @@ func newHarness(t *testing.T, h http.HandlerFunc, mod ...func(*Config)) *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.c = c
-	return hs
+	return c
 }
 
 func (h *harness) requests() []*http.Request {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -78,20 +77,7 @@ func startSandbox(t *testing.T, opts pipedrivetest.Options) *sbxEnv {
 // state) on the sandbox with the given token.
 func (e *sbxEnv) client(token string, mod ...func(*Config)) *Client {
 	e.t.Helper()
-	cfg := Config{
-		BaseURL: e.srv.URL(),
-		Token:   StaticToken(token),
-		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:     e.clock.Now,
-		Sleep:   e.clock.Sleep,
-	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	c, err := New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := newTestClient(e.t, e.srv.URL(), token, e.logs, e.clock, mod...)
 	e.cls = append(e.cls, c)
 	return c
 }

@@ -28,24 +28,16 @@ import (
 	"github.com/stagemover/stagemover/shared/source/pdhooks"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
+	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const token = "backfill-test-token-7c1e55d09a"
 
-// Stage ids of the sandbox's seeded "Sales" pipeline.
-const (
-	stageContactMade = 2
-	stageProposal    = 4
-	stageNegotiation = 5
-)
-
 type fixture struct {
-	t      *testing.T
-	sb     *pipedrivetest.Server
-	tbl    *ddblocal.TestTable
-	store  *store.Store
+	t *testing.T
+	*stand.Stand
 	engine intent.Engine
 	logs   *testkit.LogBuffer
 }
@@ -53,17 +45,13 @@ type fixture struct {
 func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
 	t.Helper()
 	opts.Token = token
-	sb, err := pipedrivetest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	st := stand.Start(t, opts)
+	sb := st.SB
 	engine, err := intent.NewDefaultEngine("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := ddblocal.ForTest(t)
-	f := &fixture{t: t, sb: sb, tbl: tbl, store: store.New(tbl.DB, tbl.Name), engine: engine, logs: &testkit.LogBuffer{}}
+	f := &fixture{t: t, Stand: st, engine: engine, logs: &testkit.LogBuffer{}}
 	t.Cleanup(func() {
 		if strings.Contains(f.logs.String(), token) {
 			t.Error("the API token is in the logs")
@@ -80,13 +68,10 @@ func newFixture(t *testing.T, opts pipedrivetest.Options) *fixture {
 func (f *fixture) backfill(live bool, out *testkit.LogBuffer) (*backfill.Backfill, *pipedrive.Client) {
 	f.t.Helper()
 	log := f.logs.LoggerAt(slog.LevelInfo)
-	client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token), Logger: log, BackoffBase: 20 * time.Millisecond})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	stages := stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil)
+	client := f.Client(f.t, token, log, 20*time.Millisecond)
+	stages := stagemap.New(stagemap.FromPipedrive{API: client}, f.Store, time.Hour, nil)
 	return &backfill.Backfill{
-		Store: f.store, Pipedrive: client, Stages: stages, Engine: f.engine,
+		Store: f.Store, Pipedrive: client, Stages: stages, Engine: f.engine,
 		Mover:           mover.Mover{Live: live, Lease: 30 * time.Second, Poll: 20 * time.Millisecond, Log: log, Metrics: metrics.New(nil, "StageMover", "backfill")},
 		InternalDomains: []string{"vendor.example"}, Window: 90 * 24 * time.Hour,
 		Log: log, Out: out, ReportEvery: 200 * time.Millisecond,
@@ -104,7 +89,7 @@ func autoReply(at time.Time) signal.Signal {
 
 func (f *fixture) signal(dealID int64, sig signal.Signal) {
 	f.t.Helper()
-	_, err := f.store.PutSignal(context.Background(), store.SignalRecord{Source: "generic", EventID: fmt.Sprintf("ev-%d-%s", dealID, sig.Kind),
+	_, err := f.Store.PutSignal(context.Background(), store.SignalRecord{Source: "generic", EventID: fmt.Sprintf("ev-%d-%s", dealID, sig.Kind),
 		DealID: dealID, PersonEmail: "ann@buyer.example", ReceivedAt: sig.At, Signal: sig})
 	if err != nil {
 		f.t.Fatal(err)
@@ -118,7 +103,7 @@ func (f *fixture) seed(n int) (qualify []int64) {
 	f.t.Helper()
 	at := time.Now().Add(-2 * time.Hour)
 	for i := 0; i < n; i++ {
-		id := f.sb.AddDeal(pipedrivetest.Deal{StageID: stageContactMade})
+		id := f.SB.AddDeal(pipedrivetest.Deal{StageID: pipedrivetest.StageContactMade})
 		switch i % 3 {
 		case 0:
 			f.signal(id, proposalSent(at))
@@ -133,7 +118,7 @@ func (f *fixture) seed(n int) (qualify []int64) {
 // patches counts PATCH requests per deal id.
 func (f *fixture) patches() map[int64]int {
 	out := map[int64]int{}
-	for _, r := range f.sb.Requests() {
+	for _, r := range f.SB.Requests() {
 		if r.Method == http.MethodPatch && strings.HasPrefix(r.Path, "/api/v2/deals/") {
 			id, _ := strconv.ParseInt(strings.TrimPrefix(r.Path, "/api/v2/deals/"), 10, 64)
 			out[id]++
@@ -144,7 +129,7 @@ func (f *fixture) patches() map[int64]int {
 
 // late429s returns the 429 answers given after the first burst window.
 func (f *fixture) late429s() []pipedrivetest.LoggedRequest {
-	reqs := f.sb.Requests()
+	reqs := f.SB.Requests()
 	if len(reqs) == 0 {
 		return nil
 	}
@@ -160,7 +145,7 @@ func (f *fixture) late429s() []pipedrivetest.LoggedRequest {
 func (f *fixture) progress(runID string) backfill.Progress {
 	f.t.Helper()
 	var p backfill.Progress
-	if _, err := f.store.GetJSON(context.Background(), backfill.DocName(runID), &p); err != nil {
+	if _, err := f.Store.GetJSON(context.Background(), backfill.DocName(runID), &p); err != nil {
 		f.t.Fatal(err)
 	}
 	return p
@@ -191,12 +176,12 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 	qualify := f.seed(1000)
 	// Evidence for deals the run must not move: one already past the
 	// target, one in another pipeline, one won.
-	past := f.sb.AddDeal(pipedrivetest.Deal{StageID: stageNegotiation})
+	past := f.SB.AddDeal(pipedrivetest.Deal{StageID: pipedrivetest.StageNegotiationsStarted})
 	f.signal(past, proposalSent(time.Now().Add(-time.Hour)))
-	_, partner := f.sb.AddPipeline("Partners", "Intro", "Pilot")
-	other := f.sb.AddDeal(pipedrivetest.Deal{StageID: partner[0]})
+	_, partner := f.SB.AddPipeline("Partners", "Intro", "Pilot")
+	other := f.SB.AddDeal(pipedrivetest.Deal{StageID: partner[0]})
 	f.signal(other, proposalSent(time.Now().Add(-time.Hour)))
-	won := f.sb.AddDeal(pipedrivetest.Deal{StageID: stageContactMade, Status: "won"})
+	won := f.SB.AddDeal(pipedrivetest.Deal{StageID: pipedrivetest.StageContactMade, Status: "won"})
 	f.signal(won, proposalSent(time.Now().Add(-time.Hour)))
 	ctx := context.Background()
 	const run = "bf-test-1000"
@@ -259,7 +244,7 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 
 	patched := f.patches()
 	for _, id := range qualify {
-		if d, _ := f.sb.Deal(id); d.StageID != stageProposal {
+		if d, _ := f.SB.Deal(id); d.StageID != pipedrivetest.StageProposalMade {
 			t.Fatalf("deal %d at stage %d, want Proposal Made", id, d.StageID)
 		}
 		if patched[id] != 1 {
@@ -278,11 +263,11 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 		t.Fatalf("%d answers 429 after the first window, first %+v", len(late), late[0])
 	}
 	// Each decision is recorded once under the run's key and finished done.
-	ds, err := f.store.DecisionsForDeal(ctx, qualify[len(qualify)/2])
+	ds, err := f.Store.DecisionsForDeal(ctx, qualify[len(qualify)/2])
 	if err != nil || len(ds) != 1 || ds[0].SignalKey != backfill.SignalKey(run) || ds[0].State != store.StateDone || ds[0].Rule == "" {
 		t.Fatalf("decisions %+v %v", ds, err)
 	}
-	if ds, _ := f.store.DecisionsForDeal(ctx, past); len(ds) != 1 || ds[0].Action != store.ActionStay {
+	if ds, _ := f.Store.DecisionsForDeal(ctx, past); len(ds) != 1 || ds[0].Action != store.ActionStay {
 		t.Errorf("deal past the target: decisions %+v, want one stay", ds)
 	}
 	// Progress lines with the counters, tokens and rates.
@@ -300,9 +285,9 @@ func TestBackfillThousandDealsBudgetResume(t *testing.T) {
 	}
 
 	// 4: running a finished run again sends nothing.
-	before := len(f.sb.Requests())
+	before := len(f.SB.Requests())
 	b, client = f.backfill(true, &testkit.LogBuffer{})
-	if p4, err := b.Run(ctx, backfill.Options{RunID: run, Budget: 1000}); err != nil || !p4.Done || client.Usage().Requests != 0 || len(f.sb.Requests()) != before {
+	if p4, err := b.Run(ctx, backfill.Options{RunID: run, Budget: 1000}); err != nil || !p4.Done || client.Usage().Requests != 0 || len(f.SB.Requests()) != before {
 		t.Fatalf("a finished run ran again: %+v %v, %d requests", p4, err, client.Usage().Requests)
 	}
 	t.Logf("1,000 deals in %s over 3 invocations: %d moves, %d tokens, %d requests", time.Since(start).Round(time.Millisecond), p3.Moves, p3.Tokens, before)
@@ -319,7 +304,7 @@ func TestBackfillKeepsToTheDefaultBurstLimit(t *testing.T) {
 	if err != nil || !p.Done || p.Moves != len(qualify) {
 		t.Fatalf("run %+v %v", p, err)
 	}
-	reqs := f.sb.Requests()
+	reqs := f.SB.Requests()
 	if span := reqs[len(reqs)-1].At.Sub(reqs[0].At); span < pipedrivetest.RateWindow {
 		t.Fatalf("%d requests in %s: the test must span more than one window", len(reqs), span)
 	}
@@ -348,19 +333,19 @@ func TestBackfillDryRunWritesNothing(t *testing.T) {
 	if err != nil || !p.Done || !p.DryRun || p.Moves != len(qualify) || p.Stays != 10 {
 		t.Fatalf("dry run %+v %v", p, err)
 	}
-	for _, r := range f.sb.Requests() {
+	for _, r := range f.SB.Requests() {
 		if r.Method != http.MethodGet {
 			t.Errorf("dry run sent %s %s", r.Method, r.Path)
 		}
 	}
 	for _, id := range qualify {
-		if d, _ := f.sb.Deal(id); d.StageID != stageContactMade {
+		if d, _ := f.SB.Deal(id); d.StageID != pipedrivetest.StageContactMade {
 			t.Errorf("deal %d moved to %d by a dry run", id, d.StageID)
 		}
-		if ds, err := f.store.DecisionsForDeal(context.Background(), id); err != nil || len(ds) != 0 {
+		if ds, err := f.Store.DecisionsForDeal(context.Background(), id); err != nil || len(ds) != 0 {
 			t.Errorf("deal %d: decisions in the table after a dry run: %+v %v", id, ds, err)
 		}
-		if _, err := f.store.GetDealState(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.Store.GetDealState(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deal %d: mirror written by a dry run: %v", id, err)
 		}
 	}
@@ -414,7 +399,7 @@ func TestBackfillLostProgressRepeatsNoMove(t *testing.T) {
 	}
 	// Roll the progress back to the start, as if no save had happened.
 	lost := backfill.Progress{RunID: "crash", Pipeline: "Sales", StartedAt: p.StartedAt}
-	if err := f.store.PutJSON(ctx, backfill.DocName("crash"), lost, time.Hour); err != nil {
+	if err := f.Store.PutJSON(ctx, backfill.DocName("crash"), lost, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	b, client := f.backfill(true, &testkit.LogBuffer{})
@@ -443,21 +428,21 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 	ctx := context.Background()
 	// A stage the rules do not know: the engine stays (and flags for
 	// review) although the evidence supports Proposal Made.
-	discovery := f.sb.AddStage(1, "Discovery Call", 3)
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Initech – fleet pilot", StageID: discovery})
+	discovery := f.SB.AddStage(1, "Discovery Call", 3)
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Initech – fleet pilot", StageID: discovery})
 	f.signal(id, proposalSent(time.Now().Add(-2*time.Hour)))
 
 	// POST /pipedrive, subscribed to the sandbox's deal changes
 	const user, pass = "stagemover", "backfill-miss-hook-pass-3e9d"
-	client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token)})
+	client, err := pipedrive.New(pipedrive.Config{BaseURL: f.SB.URL(), Token: pipedrive.StaticToken(token)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := f.logs.LoggerAt(slog.LevelInfo)
 	hook := &pdhooks.Webhook{
-		Table: pdhooks.Table{Store: f.store}, Mirror: f.store,
-		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
-		IntegrationUserID: f.sb.IntegrationUserID(),
+		Table: pdhooks.Table{Store: f.Store}, Mirror: f.Store,
+		Stages:            stagemap.New(stagemap.FromPipedrive{API: client}, f.Store, time.Hour, nil),
+		IntegrationUserID: f.SB.IntegrationUserID(),
 		Log:               log,
 	}
 	h := &ingest.Handler{
@@ -469,14 +454,14 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 	}
 	srv := httptest.NewServer(apigw.Handler("POST /pipedrive", h.Handle))
 	defer srv.Close()
-	f.sb.Subscribe(srv.URL+"/pipedrive", user, pass, "change", "deal")
+	f.SB.Subscribe(srv.URL+"/pipedrive", user, pass, "change", "deal")
 
 	b, _ := f.backfill(true, &testkit.LogBuffer{})
 	p, err := b.Run(ctx, backfill.Options{RunID: "miss", Pipeline: "Sales", Budget: 1000})
 	if err != nil || !p.Done || p.Stays != 1 || p.Moves != 0 {
 		t.Fatalf("backfill: %+v %v, want one stay", p, err)
 	}
-	d, err := f.store.GetDecision(ctx, id, store.Decision{SignalKey: backfill.SignalKey("miss")}.SortKey())
+	d, err := f.Store.GetDecision(ctx, id, store.Decision{SignalKey: backfill.SignalKey("miss")}.SortKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,15 +469,15 @@ func TestBackfilledStayCountsMissWhenPersonMovesThere(t *testing.T) {
 		t.Fatalf("backfilled stay = %s %q in %q, want stay naming Proposal Made in Sales", d.Action, d.TargetStage, d.TargetPipeline)
 	}
 
-	if err := f.sb.MoveDealAsUser(id, stageProposal, pipedrivetest.DefaultOwnerID); err != nil {
+	if err := f.SB.MoveDealAsUser(id, pipedrivetest.StageProposalMade, pipedrivetest.DefaultOwnerID); err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := f.sb.WaitWebhooks(wctx); err != nil {
+	if err := f.SB.WaitWebhooks(wctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, dl := range f.sb.Deliveries() {
+	for _, dl := range f.SB.Deliveries() {
 		if !dl.OK {
 			t.Fatalf("delivery %s failed: %d %s", dl.EventID, dl.Status, dl.Err)
 		}

@@ -18,22 +18,16 @@ import (
 	"github.com/stagemover/stagemover/shared/pipedrive/pipedrivetest"
 	"github.com/stagemover/stagemover/shared/store"
 	"github.com/stagemover/stagemover/shared/testkit"
+	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const token = "explain-test-token-5f1e2d3c4b5a"
 
-// Stage ids of the sandbox's seeded "Sales" pipeline.
-const (
-	stageContactMade = 2
-	stageProposal    = 4
-)
-
 type fixture struct {
-	t      *testing.T
-	sb     *pipedrivetest.Server
-	store  *store.Store
+	t *testing.T
+	*stand.Stand
 	client *pipedrive.Client
 	logs   *testkit.LogBuffer
 	now    time.Time
@@ -42,33 +36,32 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	log, logs := testkit.NewLogger()
-	sb, err := pipedrivetest.Start(pipedrivetest.Options{Token: token, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
-	tbl := ddblocal.ForTest(t)
+	st := stand.Start(t, pipedrivetest.Options{Token: token, Logger: log})
 	// Wednesday 4 March 2026, 10:00 UTC.
 	now := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	f := &fixture{t: t, sb: sb, store: store.New(tbl.DB, tbl.Name), logs: logs, now: now}
-	f.client, err = pipedrive.New(pipedrive.Config{BaseURL: sb.URL(), Token: pipedrive.StaticToken(token), Logger: log, BackoffBase: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return &fixture{t: t, Stand: st, logs: logs, now: now,
+		client: st.Client(t, token, log, 10*time.Millisecond)}
 }
 
 func (f *fixture) writer(notes, activities bool) *explain.Writer {
 	return &explain.Writer{
-		Pipedrive: f.client, Store: f.store, Notes: notes, Activities: activities,
-		Stages:   explain.StagesFrom(stagemap.New(stagemap.FromPipedrive{API: f.client}, f.store, time.Hour, nil)),
-		Evidence: f.store,
+		Pipedrive: f.client, Store: f.Store, Notes: notes, Activities: activities,
+		Stages:   explain.StagesFrom(stagemap.New(stagemap.FromPipedrive{API: f.client}, f.Store, time.Hour, nil)),
+		Evidence: f.Store,
 		Now:      func() time.Time { return f.now },
 		Log:      f.logs.Logger(),
 	}
 }
 
 var replyAt = time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
+
+// movedDeal adds the deal "Acme" in Proposal Made and records its move
+// (see moved).
+func (f *fixture) movedDeal() (int64, store.Decision, store.Outcome) {
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageProposalMade})
+	d, out := f.moved(dealID)
+	return dealID, d, out
+}
 
 // moved records a move decision the mover finished, with its evidence signal.
 func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
@@ -77,7 +70,7 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 	sig := store.SignalRecord{Source: "gmail", EventID: "msg-" + f.t.Name(), DealID: dealID, ReceivedAt: replyAt,
 		Signal: signal.Signal{Kind: signal.KindEmail, At: replyAt, From: "jane@buyer.example", To: []string{"rep@seller.example"},
 			Subject: "Re: pricing", Body: "Could you send pricing for 20 seats?"}}
-	if _, err := f.store.PutSignal(ctx, sig); err != nil {
+	if _, err := f.Store.PutSignal(ctx, sig); err != nil {
 		f.t.Fatal(err)
 	}
 	d := store.Decision{
@@ -89,15 +82,15 @@ func (f *fixture) moved(dealID int64) (store.Decision, store.Outcome) {
 			{Kind: "email", At: replyAt.Add(-time.Hour).Format(time.RFC3339), Cue: "auto_reply", Counted: false, Note: "out of office"},
 		},
 	}
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		f.t.Fatal(err)
 	}
-	return d, store.Outcome{State: store.StateDone, FromStageID: stageContactMade, ToStageID: stageProposal, Reason: "moved"}
+	return d, store.Outcome{State: store.StateDone, FromStageID: pipedrivetest.StageContactMade, ToStageID: pipedrivetest.StageProposalMade, Reason: "moved"}
 }
 
 func (f *fixture) noValidationErrors() {
 	f.t.Helper()
-	if v := f.sb.ValidationErrors(); len(v) > 0 {
+	if v := f.SB.ValidationErrors(); len(v) > 0 {
 		f.t.Errorf("sandbox validation errors:\n%s", strings.Join(v, "\n"))
 	}
 	if strings.Contains(f.logs.String(), token) {
@@ -107,8 +100,7 @@ func (f *fixture) noValidationErrors() {
 
 func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageProposal})
-	d, out := f.moved(dealID)
+	dealID, d, out := f.movedDeal()
 	w := f.writer(true, false)
 	ctx := context.Background()
 
@@ -138,11 +130,11 @@ func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 			t.Errorf("a concurrent run posted again: %+v", r)
 		}
 	}
-	notes := f.sb.Notes(dealID)
+	notes := f.SB.Notes(dealID)
 	if len(notes) != 1 {
 		t.Fatalf("want 1 note, got %d", len(notes))
 	}
-	m, err := f.store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainNote)
+	m, err := f.Store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainNote)
 	if err != nil || m.State != store.ExplainPosted || m.ID != notes[0].ID {
 		t.Errorf("marker %+v (%v), note id %d", m, err, notes[0].ID)
 	}
@@ -156,13 +148,12 @@ func TestNoteOncePerDecisionUnderConcurrency(t *testing.T) {
 
 func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageProposal})
-	d, out := f.moved(dealID)
+	dealID, d, out := f.movedDeal()
 	r, err := f.writer(true, false).AfterMove(context.Background(), d, out)
 	if err != nil || !r.Posted {
 		t.Fatalf("%+v %v", r, err)
 	}
-	c := f.sb.Notes(dealID)[0].Content
+	c := f.SB.Notes(dealID)[0].Content
 	t.Logf("note: %s", c)
 	for _, want := range []string{
 		"moved this deal from <b>Contact Made</b> to <b>Proposal Made</b>",
@@ -184,8 +175,7 @@ func TestNoteQuotesEvidenceAndNamesRule(t *testing.T) {
 
 func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageProposal})
-	d, out := f.moved(dealID)
+	_, d, out := f.movedDeal()
 	ctx := context.Background()
 	shadow := out
 	shadow.Shadow = true
@@ -205,7 +195,7 @@ func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 			t.Errorf("%s: %+v %v", name, r, err)
 		}
 	}
-	if n := len(f.sb.Requests()); n != 0 {
+	if n := len(f.SB.Requests()); n != 0 {
 		t.Errorf("%d requests sent; want none", n)
 	}
 }
@@ -213,7 +203,7 @@ func TestDisabledOrNotApplicableSendsNothing(t *testing.T) {
 func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	f := newFixture(t)
 	const owner = 4242
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: stageContactMade, OwnerID: owner})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", StageID: pipedrivetest.StageContactMade, OwnerID: owner})
 	d := store.Decision{
 		DealID: dealID, SignalKey: "SIG#gmail#vague", EventID: "vague", Action: store.ActionStay, Status: "open",
 		Flag: intent.FlagFollowUp, Rule: "vague_reply",
@@ -221,7 +211,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 			Excerpt: "Sounds interesting, let's talk at some point", Note: "no concrete next step"}},
 	}
 	ctx := context.Background()
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	w := f.writer(false, true)
@@ -239,7 +229,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	if _, err := w.FollowUp(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	acts := f.sb.Activities(dealID)
+	acts := f.SB.Activities(dealID)
 	if len(acts) != 1 {
 		t.Fatalf("want 1 activity, got %d", len(acts))
 	}
@@ -251,7 +241,7 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 	if !strings.Contains(a.Note, "Sounds interesting") {
 		t.Errorf("activity note %q lacks the quote", a.Note)
 	}
-	if len(f.sb.Notes(0)) != 0 {
+	if len(f.SB.Notes(0)) != 0 {
 		t.Error("notes disabled, but a note was written")
 	}
 	u := f.client.Usage()
@@ -266,19 +256,19 @@ func TestFollowUpActivityOnceForDealOwner(t *testing.T) {
 
 func TestFollowUpSkipsClosedDeal(t *testing.T) {
 	f := newFixture(t)
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Gone", Status: "lost"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Gone", Status: "lost"})
 	d := store.Decision{DealID: dealID, SignalKey: "SIG#gmail#lost", Action: store.ActionStay, Flag: intent.FlagFollowUp}
 	ctx := context.Background()
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	r, err := f.writer(false, true).FollowUp(ctx, d)
 	if err != nil || r.Posted || !strings.Contains(r.Skipped, "lost") {
 		t.Fatalf("%+v %v", r, err)
 	}
-	m, _ := f.store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainActivity)
-	if m.State != store.ExplainSkipped || len(f.sb.Activities(dealID)) != 0 {
-		t.Errorf("marker %+v, activities %d", m, len(f.sb.Activities(dealID)))
+	m, _ := f.Store.GetExplanation(ctx, dealID, d.SortKey(), store.ExplainActivity)
+	if m.State != store.ExplainSkipped || len(f.SB.Activities(dealID)) != 0 {
+		t.Errorf("marker %+v, activities %d", m, len(f.SB.Activities(dealID)))
 	}
 	f.noValidationErrors()
 }
@@ -290,37 +280,37 @@ func TestRefusalIsRetriedUnknownOutcomeIsNot(t *testing.T) {
 	ctx := context.Background()
 	w := f.writer(true, false)
 
-	refused := f.sb.AddDeal(pipedrivetest.Deal{Title: "Refused", StageID: stageProposal})
+	refused := f.SB.AddDeal(pipedrivetest.Deal{Title: "Refused", StageID: pipedrivetest.StageProposalMade})
 	d1, out := f.moved(refused)
-	f.sb.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 400, Times: 1})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 400, Times: 1})
 	if _, err := w.AfterMove(ctx, d1, out); err == nil || errors.Is(err, explain.ErrUncertain) {
 		t.Fatalf("refused note: %v", err)
 	}
 	if r, err := w.AfterMove(ctx, d1, out); err != nil || !r.Posted {
 		t.Fatalf("retry after refusal: %+v %v", r, err)
 	}
-	if n := len(f.sb.Notes(refused)); n != 1 {
+	if n := len(f.SB.Notes(refused)); n != 1 {
 		t.Errorf("refused then retried: %d notes", n)
 	}
 
-	lost := f.sb.AddDeal(pipedrivetest.Deal{Title: "Lost answer", StageID: stageProposal})
+	lost := f.SB.AddDeal(pipedrivetest.Deal{Title: "Lost answer", StageID: pipedrivetest.StageProposalMade})
 	d2 := d1
 	d2.DealID = lost
-	if _, err := f.store.PutDecision(ctx, d2); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d2); err != nil {
 		t.Fatal(err)
 	}
 	// The note is created, then the answer is a 502.
-	f.sb.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 502, Times: 1, ApplyBeforeDelay: true})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: "POST", PathPrefix: "/v1/notes", Status: 502, Times: 1, ApplyBeforeDelay: true})
 	if _, err := w.AfterMove(ctx, d2, out); !errors.Is(err, explain.ErrUncertain) {
 		t.Fatalf("lost answer: %v", err)
 	}
 	if r, err := w.AfterMove(ctx, d2, out); err != nil || r.Posted {
 		t.Fatalf("re-run after an unknown outcome must not post: %+v %v", r, err)
 	}
-	if n := len(f.sb.Notes(lost)); n != 1 {
+	if n := len(f.SB.Notes(lost)); n != 1 {
 		t.Errorf("lost answer: %d notes, want exactly the one created", n)
 	}
-	m, _ := f.store.GetExplanation(ctx, lost, d2.SortKey(), store.ExplainNote)
+	m, _ := f.Store.GetExplanation(ctx, lost, d2.SortKey(), store.ExplainNote)
 	if m.State != store.ExplainUncertain {
 		t.Errorf("marker %+v", m)
 	}
@@ -331,7 +321,7 @@ func TestRefusalIsRetriedUnknownOutcomeIsNot(t *testing.T) {
 
 func TestClaimNeedsTheDecision(t *testing.T) {
 	f := newFixture(t)
-	err := f.store.ClaimExplanation(context.Background(), 999, "DEC#nope", store.ExplainNote, "me")
+	err := f.Store.ClaimExplanation(context.Background(), 999, "DEC#nope", store.ExplainNote, "me")
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("claim on a missing decision: %v", err)
 	}

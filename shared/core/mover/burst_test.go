@@ -77,11 +77,11 @@ func burst(t testing.TB, moves int) burstStats {
 	var recs []events.DynamoDBEventRecord
 	ids := make([]int64, moves)
 	for i := range ids {
-		ids[i] = f.sb.AddDeal(pipedrivetest.Deal{Title: "Burst", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+		ids[i] = f.SB.AddDeal(pipedrivetest.Deal{Title: "Burst", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 		ev := f.decision(store.Decision{DealID: ids[i], TargetStage: "Proposal Made", Status: "open", SignalKey: "SIG#burst#" + itoa(ids[i])})
 		recs = append(recs, ev.Records...)
 	}
-	f.sb.ResetRequests()
+	f.SB.ResetRequests()
 
 	queue := make(chan []events.DynamoDBEventRecord, moves)
 	for i := 0; i < len(recs); i += batch {
@@ -97,12 +97,12 @@ func burst(t testing.TB, moves int) burstStats {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client, err := pipedrive.New(pipedrive.Config{BaseURL: f.sb.URL(), Token: pipedrive.StaticToken(token), Share: workers})
+			client, err := pipedrive.New(pipedrive.Config{BaseURL: f.SB.URL(), Token: pipedrive.StaticToken(token), Share: workers})
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			m := &mover.Mover{Store: f.store, Pipedrive: client, Stages: stagemap.New(stagemap.FromPipedrive{API: client}, f.store, time.Hour, nil),
+			m := &mover.Mover{Store: f.Store, Pipedrive: client, Stages: stagemap.New(stagemap.FromPipedrive{API: client}, f.Store, time.Hour, nil),
 				Live: true, Lease: time.Minute, Now: time.Now, Metrics: metrics.New(nil, "StageMover", "mover"),
 				Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 			for b := range queue {
@@ -125,11 +125,11 @@ func burst(t testing.TB, moves int) burstStats {
 	elapsed := time.Since(start)
 
 	for _, id := range ids {
-		if d, _ := f.sb.Deal(id); d.StageID != stageProposal {
+		if d, _ := f.SB.Deal(id); d.StageID != pipedrivetest.StageProposalMade {
 			t.Fatalf("deal %d at stage %d: a move was lost", id, d.StageID)
 		}
 		applied := 0
-		for _, r := range f.sb.Requests() {
+		for _, r := range f.SB.Requests() {
 			if r.Method == http.MethodPatch && r.Path == "/api/v2/deals/"+itoa(id) && r.Status == http.StatusOK {
 				applied++
 			}
@@ -138,7 +138,7 @@ func burst(t testing.TB, moves int) burstStats {
 			t.Fatalf("deal %d patched successfully %d times, want 1", id, applied)
 		}
 	}
-	reqs := f.sb.Requests()
+	reqs := f.SB.Requests()
 	st := burstStats{moves: float64(moves), requests: len(reqs), elapsed: elapsed}
 	for _, r := range reqs {
 		if r.Status == http.StatusTooManyRequests {

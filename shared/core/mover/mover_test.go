@@ -1,7 +1,6 @@
 package mover_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -24,26 +23,17 @@ import (
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 	"github.com/stagemover/stagemover/shared/platform/metrics"
 	"github.com/stagemover/stagemover/shared/store"
+	"github.com/stagemover/stagemover/shared/testkit"
+	"github.com/stagemover/stagemover/shared/testkit/stand"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const token = "mover-test-token-0123456789"
 
-// Stage ids of the sandbox's seeded "Sales" pipeline.
-const (
-	stageQualified   = 1
-	stageContactMade = 2
-	stageDemo        = 3
-	stageProposal    = 4
-	stageNegotiation = 5
-)
-
 type fixture struct {
-	t       testing.TB
-	sb      *pipedrivetest.Server
-	tbl     *ddblocal.TestTable
-	store   *store.Store
+	t testing.TB
+	*stand.Stand
 	client  *pipedrive.Client
 	stages  *stagemap.Map
 	metrics *metrics.Recorder
@@ -51,41 +41,24 @@ type fixture struct {
 	lease   time.Duration
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer = testkit.LogBuffer
 
 func newFixture(t testing.TB, opts pipedrivetest.Options) *fixture {
 	t.Helper()
 	if opts.Token == "" {
 		opts.Token = token
 	}
-	sb, err := pipedrivetest.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
-	tbl := ddblocal.ForTest(t)
-	f := &fixture{t: t, sb: sb, tbl: tbl, store: store.New(tbl.DB, tbl.Name), metrics: metrics.New(nil, "StageMover", "mover"), logs: &syncBuffer{}, lease: 10 * time.Second}
-	f.client, err = pipedrive.New(pipedrive.Config{BaseURL: sb.URL(), Token: pipedrive.StaticToken(token), Logger: slog.New(slog.NewJSONHandler(f.logs, nil)), BackoffBase: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.stages = stagemap.New(stagemap.FromPipedrive{API: f.client}, f.store, time.Hour, nil)
+	st := stand.Start(t, opts)
+	f := &fixture{t: t, Stand: st, metrics: metrics.New(nil, "StageMover", "mover"), logs: &syncBuffer{}, lease: 10 * time.Second}
+	f.client = st.Client(t, token, slog.New(slog.NewJSONHandler(f.logs, nil)), 10*time.Millisecond)
+	f.stages = stagemap.New(stagemap.FromPipedrive{API: f.client}, f.Store, time.Hour, nil)
 	return f
 }
 
 func (f *fixture) mover(live bool) *mover.Mover {
 	return &mover.Mover{
-		Store: f.store, Pipedrive: f.client, Stages: f.stages, Live: live, Lease: f.lease,
+		Store: f.Store, Pipedrive: f.client, Stages: f.stages, Live: live, Lease: f.lease,
 		Poll: 20 * time.Millisecond, Now: time.Now, Metrics: f.metrics,
 		Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
 	}
@@ -101,10 +74,10 @@ func (f *fixture) decision(d store.Decision) events.DynamoDBEvent {
 	if d.Action == "" {
 		d.Action = store.ActionMove
 	}
-	if _, err := f.store.PutDecision(ctx, d); err != nil {
+	if _, err := f.Store.PutDecision(ctx, d); err != nil {
 		f.t.Fatal(err)
 	}
-	out, err := f.tbl.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(f.tbl.Name), Key: map[string]dynamodbKey{
+	out, err := f.Table.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(f.Table.Name), Key: map[string]dynamodbKey{
 		"pk": &dynamodbS{Value: "DEAL#" + itoa(d.DealID)}, "sk": &dynamodbS{Value: d.SortKey()}}})
 	if err != nil || len(out.Item) == 0 {
 		f.t.Fatalf("read back decision: %v", err)
@@ -121,7 +94,7 @@ func (f *fixture) decision(d store.Decision) events.DynamoDBEvent {
 
 func (f *fixture) state(dealID int64, sk string) store.Decision {
 	f.t.Helper()
-	d, err := f.store.GetDecision(context.Background(), dealID, sk)
+	d, err := f.Store.GetDecision(context.Background(), dealID, sk)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -132,7 +105,7 @@ func (f *fixture) state(dealID int64, sk string) store.Decision {
 // deal 1 would also count deals 10-19).
 func (f *fixture) patches(dealID int64) int {
 	n := 0
-	for _, r := range f.sb.Requests() {
+	for _, r := range f.SB.Requests() {
 		if r.Method == http.MethodPatch && r.Path == "/api/v2/deals/"+itoa(dealID) {
 			n++
 		}
@@ -141,7 +114,7 @@ func (f *fixture) patches(dealID int64) int {
 }
 
 func (f *fixture) deal(id int64) pipedrivetest.Deal {
-	d, ok := f.sb.Deal(id)
+	d, ok := f.SB.Deal(id)
 	if !ok {
 		f.t.Fatalf("deal %d missing", id)
 	}
@@ -150,7 +123,7 @@ func (f *fixture) deal(id int64) pipedrivetest.Deal {
 
 func (f *fixture) assertSpecClean() {
 	f.t.Helper()
-	if errs := f.sb.ValidationErrors(); len(errs) > 0 {
+	if errs := f.SB.ValidationErrors(); len(errs) > 0 {
 		f.t.Fatalf("requests or responses off the OpenAPI spec: %v", errs)
 	}
 	if strings.Contains(f.logs.String(), token) {
@@ -169,29 +142,29 @@ func handle(t testing.TB, m *mover.Mover, ev events.DynamoDBEvent) events.Dynamo
 
 func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	if _, err := f.stages.Get(context.Background()); err != nil { // warm the map
 		t.Fatal(err)
 	}
-	f.sb.ResetRequests()
-	before := f.sb.TokenCostSpent()
+	f.SB.ResetRequests()
+	before := f.SB.TokenCostSpent()
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Proposal Made", Status: "open", Rule: "proposal_sent"})
 
 	if resp := handle(t, f.mover(true), ev); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("batch failures: %v", resp.BatchItemFailures)
 	}
-	reqs, tokens := len(f.sb.Requests()), f.sb.TokenCostSpent()-before
+	reqs, tokens := len(f.SB.Requests()), f.SB.TokenCostSpent()-before
 	if reqs > 2 || tokens > 6 {
 		t.Fatalf("a move cost %d requests and %d token units; want at most 2 and 6", reqs, tokens)
 	}
-	if f.patches(dealID) != 1 || f.deal(dealID).StageID != stageProposal {
+	if f.patches(dealID) != 1 || f.deal(dealID).StageID != pipedrivetest.StageProposalMade {
 		t.Fatalf("deal not moved once: patches=%d stage=%d", f.patches(dealID), f.deal(dealID).StageID)
 	}
 	got := f.state(dealID, "DEC#SIG#generic#"+t.Name())
-	if got.State != store.StateDone || got.FromStageID != stageContactMade || got.ToStageID != stageProposal || !strings.Contains(got.StateReason, "Proposal Made") {
+	if got.State != store.StateDone || got.FromStageID != pipedrivetest.StageContactMade || got.ToStageID != pipedrivetest.StageProposalMade || !strings.Contains(got.StateReason, "Proposal Made") {
 		t.Fatalf("decision = %+v", got)
 	}
-	if mirror, err := f.store.GetDealState(context.Background(), dealID); err != nil || mirror.Stage != "Proposal Made" {
+	if mirror, err := f.Store.GetDealState(context.Background(), dealID); err != nil || mirror.Stage != "Proposal Made" {
 		t.Fatalf("mirror = %+v, %v", mirror, err)
 	}
 	if f.metrics.Total(metrics.MoveDone) != 1 {
@@ -202,20 +175,20 @@ func TestMoveCostsTwoRequestsWithWarmStageMap(t *testing.T) {
 
 func TestStayDecisionCostsNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, Action: store.ActionStay, Flag: "follow_up"})
-	f.sb.ResetRequests()
+	f.SB.ResetRequests()
 	if resp := handle(t, f.mover(true), ev); len(resp.BatchItemFailures) != 0 {
 		t.Fatal(resp)
 	}
-	if n := len(f.sb.Requests()); n != 0 {
+	if n := len(f.SB.Requests()); n != 0 {
 		t.Fatalf("a stay decision made %d Pipedrive requests, want 0", n)
 	}
 }
 
 func TestEightConcurrentInvocationsPatchOnce(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{BurstLimit: 100})
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageQualified, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Demo Scheduled", Status: "open"})
 	var wg sync.WaitGroup
 	failures := make(chan int, 8)
@@ -250,16 +223,16 @@ func TestEightConcurrentInvocationsPatchOnce(t *testing.T) {
 func TestResponseLostAfterPatchIsNotPatchedAgain(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
 	f.lease = 3 * time.Second
-	dealID := f.sb.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	dealID := f.SB.AddDeal(pipedrivetest.Deal{Title: "Acme", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	ev := f.decision(store.Decision{DealID: dealID, TargetStage: "Negotiations Started", Status: "open"})
 	// Pipedrive applies the patch, then the answer never arrives before our deadline.
-	f.sb.InjectFault(pipedrivetest.Fault{Method: http.MethodPatch, PathPrefix: "/api/v2/deals/", Delay: 10 * time.Second, ApplyBeforeDelay: true, Times: 1})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: http.MethodPatch, PathPrefix: "/api/v2/deals/", Delay: 10 * time.Second, ApplyBeforeDelay: true, Times: 1})
 
 	resp := handle(t, f.mover(true), ev)
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("first run: want a batch item failure so the stream retries, got %v", resp)
 	}
-	if f.deal(dealID).StageID != stageNegotiation {
+	if f.deal(dealID).StageID != pipedrivetest.StageNegotiationsStarted {
 		t.Fatal("the sandbox did not apply the patch")
 	}
 	resp = handle(t, f.mover(true), ev) // the stream's retry
@@ -277,27 +250,27 @@ func TestResponseLostAfterPatchIsNotPatchedAgain(t *testing.T) {
 
 func TestSkipsWithReasons(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	renewals, renewalStages := f.sb.AddPipeline("Renewals", "Up for renewal", "Proposal Made", "Signed")
+	renewals, renewalStages := f.SB.AddPipeline("Renewals", "Up for renewal", "Proposal Made", "Signed")
 	cases := []struct {
 		name     string
 		deal     pipedrivetest.Deal
 		dec      store.Decision
 		inReason string
 	}{
-		{"won deal is never moved", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "won"}, store.Decision{TargetStage: "Proposal Made"}, "won"},
-		{"lost deal is never reopened", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "lost"}, store.Decision{TargetStage: "Proposal Made"}, "lost"},
-		{"archived", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "open", IsArchived: true}, store.Decision{TargetStage: "Proposal Made"}, "archived"},
-		{"deleted deal", pipedrivetest.Deal{PipelineID: 1, StageID: stageContactMade, Status: "open", IsDeleted: true}, store.Decision{TargetStage: "Proposal Made"}, "deleted"},
-		{"already at target", pipedrivetest.Deal{PipelineID: 1, StageID: stageProposal, Status: "open"}, store.Decision{TargetStage: "Proposal Made"}, "already at or past"},
-		{"past target: never backwards", pipedrivetest.Deal{PipelineID: 1, StageID: stageNegotiation, Status: "open"}, store.Decision{TargetStage: "Contact Made"}, "already at or past"},
+		{"won deal is never moved", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "won"}, store.Decision{TargetStage: "Proposal Made"}, "won"},
+		{"lost deal is never reopened", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "lost"}, store.Decision{TargetStage: "Proposal Made"}, "lost"},
+		{"archived", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open", IsArchived: true}, store.Decision{TargetStage: "Proposal Made"}, "archived"},
+		{"deleted deal", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open", IsDeleted: true}, store.Decision{TargetStage: "Proposal Made"}, "deleted"},
+		{"already at target", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageProposalMade, Status: "open"}, store.Decision{TargetStage: "Proposal Made"}, "already at or past"},
+		{"past target: never backwards", pipedrivetest.Deal{PipelineID: 1, StageID: pipedrivetest.StageNegotiationsStarted, Status: "open"}, store.Decision{TargetStage: "Contact Made"}, "already at or past"},
 		{"other pipeline", pipedrivetest.Deal{PipelineID: renewals, StageID: renewalStages[0], Status: "open"}, store.Decision{TargetStage: "Proposal Made", TargetPipeline: "Sales"}, "cross-pipeline"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.deal.Title = c.name
-			id := f.sb.AddDeal(c.deal)
+			id := f.SB.AddDeal(c.deal)
 			c.dec.DealID, c.dec.Status, c.dec.SignalKey = id, "open", "SIG#generic#skip"+itoa(int64(i))
-			f.sb.ResetRequests()
+			f.SB.ResetRequests()
 			handle(t, f.mover(true), f.decision(c.dec))
 			got := f.state(id, c.dec.SortKey())
 			if got.State != store.StateSkipped || !strings.Contains(got.StateReason, c.inReason) {
@@ -313,9 +286,9 @@ func TestSkipsWithReasons(t *testing.T) {
 
 func TestWonPatchesStatus(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Signed", PipelineID: 1, StageID: stageNegotiation, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Signed", PipelineID: 1, StageID: pipedrivetest.StageNegotiationsStarted, Status: "open"})
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, Status: "won"}))
-	if d := f.deal(id); d.Status != "won" || d.StageID != stageNegotiation {
+	if d := f.deal(id); d.Status != "won" || d.StageID != pipedrivetest.StageNegotiationsStarted {
 		t.Fatalf("deal = status %s stage %d, want won at the same stage", d.Status, d.StageID)
 	}
 	f.assertSpecClean()
@@ -323,18 +296,18 @@ func TestWonPatchesStatus(t *testing.T) {
 
 func TestShadowModeWritesNothing(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Shadow", PipelineID: 1, StageID: stageQualified, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Shadow", PipelineID: 1, StageID: pipedrivetest.StageQualified, Status: "open"})
 	handle(t, f.mover(false), f.decision(store.Decision{DealID: id, TargetStage: "Contact Made", Status: "open"}))
-	for _, r := range f.sb.Requests() {
+	for _, r := range f.SB.Requests() {
 		if r.Method != http.MethodGet {
 			t.Fatalf("shadow mode sent %s %s", r.Method, r.Path)
 		}
 	}
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
-	if got.State != store.StateDone || !got.Shadow || !strings.Contains(got.StateReason, "would move") || got.ToStageID != stageContactMade {
+	if got.State != store.StateDone || !got.Shadow || !strings.Contains(got.StateReason, "would move") || got.ToStageID != pipedrivetest.StageContactMade {
 		t.Fatalf("decision = %+v", got)
 	}
-	if f.deal(id).StageID != stageQualified {
+	if f.deal(id).StageID != pipedrivetest.StageQualified {
 		t.Fatal("shadow mode moved the deal")
 	}
 	if f.metrics.Total(metrics.MoveShadow) != 1 {
@@ -344,13 +317,13 @@ func TestShadowModeWritesNothing(t *testing.T) {
 
 func TestUnknownStageRefreshesMapAndRetriesOnce(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Renamed", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Renamed", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	if _, err := f.stages.Get(context.Background()); err != nil { // cache the old ids
 		t.Fatal(err)
 	}
 	// An admin rebuilt "Proposal Made": same name, new id.
-	f.sb.DeleteStage(stageProposal)
-	newID := f.sb.AddStage(1, "Proposal Made", 4)
+	f.SB.DeleteStage(pipedrivetest.StageProposalMade)
+	newID := f.SB.AddStage(1, "Proposal Made", 4)
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if d := f.deal(id); d.StageID != newID {
 		t.Fatalf("deal stage = %d, want the re-resolved %d", d.StageID, newID)
@@ -366,7 +339,7 @@ func TestUnknownStageRefreshesMapAndRetriesOnce(t *testing.T) {
 
 func TestStageMissingEverywhereFailsWithAlert(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Typo", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Typo", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Maed", Status: "open"}))
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
 	if got.State != store.StateFailed || !strings.Contains(got.StateReason, "Proposal Maed") {
@@ -379,13 +352,13 @@ func TestStageMissingEverywhereFailsWithAlert(t *testing.T) {
 
 func TestAuthFailureFailsAtOnceWithoutRetries(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{Token: "the-real-token"}) // our client holds another token
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Auth", PipelineID: 1, StageID: stageContactMade, Status: "open"})
-	f.sb.ResetRequests()
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Auth", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	f.SB.ResetRequests()
 	resp := handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
 	if len(resp.BatchItemFailures) != 0 {
 		t.Fatal("an auth failure should not be retried by the stream")
 	}
-	if n := len(f.sb.Requests()); n != 1 {
+	if n := len(f.SB.Requests()); n != 1 {
 		t.Fatalf("requests = %d, want 1 (no retry storm)", n)
 	}
 	got := f.state(id, "DEC#SIG#generic#"+t.Name())
@@ -399,8 +372,8 @@ func TestAuthFailureFailsAtOnceWithoutRetries(t *testing.T) {
 
 func TestRateLimitedReturnsBatchFailureAndReleases(t *testing.T) {
 	f := newFixture(t, pipedrivetest.Options{})
-	id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Busy", PipelineID: 1, StageID: stageContactMade, Status: "open"})
-	f.sb.InjectFault(pipedrivetest.Fault{Method: http.MethodGet, PathPrefix: "/api/v2/deals/", Status: http.StatusTooManyRequests})
+	id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Busy", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
+	f.SB.InjectFault(pipedrivetest.Fault{Method: http.MethodGet, PathPrefix: "/api/v2/deals/", Status: http.StatusTooManyRequests})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	resp, err := f.mover(true).Handle(ctx, f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
@@ -411,9 +384,9 @@ func TestRateLimitedReturnsBatchFailureAndReleases(t *testing.T) {
 	if got.State != store.StatePending {
 		t.Fatalf("decision = %+v, want released to pending for the retry", got)
 	}
-	f.sb.ClearFaults()
+	f.SB.ClearFaults()
 	handle(t, f.mover(true), f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open"}))
-	if f.deal(id).StageID != stageProposal || f.patches(id) != 1 {
+	if f.deal(id).StageID != pipedrivetest.StageProposalMade || f.patches(id) != 1 {
 		t.Fatal("retry after the rate limit did not move the deal once")
 	}
 }
@@ -429,16 +402,16 @@ func BenchmarkMoveCost(b *testing.B) {
 	m.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var moveReqs, moveTokens, stayReqs int
 	for i := 0; i < b.N; i++ {
-		id := f.sb.AddDeal(pipedrivetest.Deal{Title: "Bench", PipelineID: 1, StageID: stageContactMade, Status: "open"})
+		id := f.SB.AddDeal(pipedrivetest.Deal{Title: "Bench", PipelineID: 1, StageID: pipedrivetest.StageContactMade, Status: "open"})
 		move := f.decision(store.Decision{DealID: id, TargetStage: "Proposal Made", Status: "open", SignalKey: "SIG#bench#m" + itoa(id)})
 		stay := f.decision(store.Decision{DealID: id, Action: store.ActionStay, SignalKey: "SIG#bench#s" + itoa(id)})
-		r0, t0 := len(f.sb.Requests()), f.sb.TokenCostSpent()
+		r0, t0 := len(f.SB.Requests()), f.SB.TokenCostSpent()
 		handle(b, m, move)
-		r1, t1 := len(f.sb.Requests()), f.sb.TokenCostSpent()
+		r1, t1 := len(f.SB.Requests()), f.SB.TokenCostSpent()
 		handle(b, m, stay)
 		moveReqs += r1 - r0
 		moveTokens += t1 - t0
-		stayReqs += len(f.sb.Requests()) - r1
+		stayReqs += len(f.SB.Requests()) - r1
 	}
 	b.ReportMetric(float64(moveReqs)/float64(b.N), "requests/move")
 	b.ReportMetric(float64(moveTokens)/float64(b.N), "tokens/move")

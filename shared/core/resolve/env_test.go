@@ -158,3 +158,9 @@ func attrS(item map[string]types.AttributeValue, name string) string {
 }
 
 func ids(v ...int64) string { return fmt.Sprint(v) }
+
+// janeDeal adds the person Jane (jane@acme.example) with one deal.
+func (e *env) janeDeal() (jane, deal int64) {
+	jane = e.srv.AddPerson("Jane", "jane@acme.example")
+	return jane, e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
+}

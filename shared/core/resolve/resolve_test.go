@@ -72,8 +72,7 @@ func TestOneOpenDeal(t *testing.T) {
 
 func TestCachedSecondLookupCostsNoRequest(t *testing.T) {
 	e := newEnv(t)
-	jane := e.srv.AddPerson("Jane", "jane@acme.example")
-	deal := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
+	jane, deal := e.janeDeal()
 	r := e.resolver()
 	first := e.resolve(r, "jane@acme.example")
 	before, spent := e.requests(), e.srv.TokenCostSpent()
@@ -303,8 +302,7 @@ func TestOrgDomainCustomField(t *testing.T) {
 
 func TestCacheExpiry(t *testing.T) {
 	e := newEnv(t)
-	jane := e.srv.AddPerson("Jane", "jane@acme.example")
-	deal := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
+	jane, deal := e.janeDeal()
 	r := e.resolver()
 
 	e.resolve(r, "jane@acme.example") // found: 24 h
@@ -348,8 +346,7 @@ func TestCacheExpiry(t *testing.T) {
 
 func TestConcurrentLookupsShareOneSearch(t *testing.T) {
 	e := newEnv(t)
-	jane := e.srv.AddPerson("Jane", "jane@acme.example")
-	deal := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
+	_, deal := e.janeDeal()
 	// Hold the search long enough for every goroutine to arrive.
 	e.srv.InjectFault(pipedrivetest.Fault{Method: "GET", PathPrefix: "/api/v2/persons/search", Delay: 300 * time.Millisecond, Times: 1})
 	r := e.resolver(func(r *Resolver) { r.Cache = nil }) // no cache: only the flight can share
@@ -383,8 +380,7 @@ func TestConcurrentLookupsShareOneSearch(t *testing.T) {
 
 func TestPipedriveErrorIsReturnedAndNotCached(t *testing.T) {
 	e := newEnv(t)
-	jane := e.srv.AddPerson("Jane", "jane@acme.example")
-	deal := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
+	_, deal := e.janeDeal()
 	e.srv.InjectFault(pipedrivetest.Fault{Method: "GET", PathPrefix: "/api/v2/persons/search", Status: 500, Times: 1})
 	r := &Resolver{API: e.client(func(c *pipedrive.Config) { c.MaxRetries = -1 }), Cache: e.cache, Now: e.clock.Now, Log: e.logger()}
 	e.emails = append(e.emails, "jane@acme.example")
@@ -401,8 +397,7 @@ func TestPipedriveErrorIsReturnedAndNotCached(t *testing.T) {
 
 func TestBrokenCacheIsBypassed(t *testing.T) {
 	e := newEnv(t)
-	jane := e.srv.AddPerson("Jane", "jane@acme.example")
-	deal := e.srv.AddDeal(pipedrivetest.Deal{PersonID: jane})
+	_, deal := e.janeDeal()
 	r := e.resolver(func(r *Resolver) { r.Cache = StoreCache{Store: store.New(e.tbl.DB, "no-such-table")} })
 	for i := 0; i < 2; i++ {
 		if res := e.resolve(r, "jane@acme.example"); ids(res.DealIDs...) != ids(deal) || res.Cached {

@@ -92,50 +92,25 @@ func TableSpecFromTemplate(templateYAML []byte, logicalID, tableName string) (*T
 		}
 	}
 
-	if n, ok := p.Get("GlobalSecondaryIndexes"); ok {
-		idxs, err := n.List()
-		if err != nil {
-			return nil, err
+	err = eachIndex(p, "GlobalSecondaryIndexes", func(ix cfn.Node, name *string, ks []types.KeySchemaElement, proj *types.Projection) (err error) {
+		g := types.GlobalSecondaryIndex{IndexName: name, KeySchema: ks, Projection: proj}
+		if billing != string(types.BillingModePayPerRequest) {
+			if g.ProvisionedThroughput, err = throughput(ix); err != nil {
+				return err
+			}
 		}
-		for _, ix := range idxs {
-			name, err := str(ix, "IndexName")
-			if err != nil {
-				return nil, err
-			}
-			g := types.GlobalSecondaryIndex{IndexName: aws.String(name)}
-			if g.KeySchema, err = keySchema(ix); err != nil {
-				return nil, err
-			}
-			if g.Projection, err = projection(ix); err != nil {
-				return nil, err
-			}
-			if billing != string(types.BillingModePayPerRequest) {
-				if g.ProvisionedThroughput, err = throughput(ix); err != nil {
-					return nil, err
-				}
-			}
-			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, g)
-		}
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, g)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if n, ok := p.Get("LocalSecondaryIndexes"); ok {
-		idxs, err := n.List()
-		if err != nil {
-			return nil, err
-		}
-		for _, ix := range idxs {
-			name, err := str(ix, "IndexName")
-			if err != nil {
-				return nil, err
-			}
-			l := types.LocalSecondaryIndex{IndexName: aws.String(name)}
-			if l.KeySchema, err = keySchema(ix); err != nil {
-				return nil, err
-			}
-			if l.Projection, err = projection(ix); err != nil {
-				return nil, err
-			}
-			in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, l)
-		}
+	err = eachIndex(p, "LocalSecondaryIndexes", func(_ cfn.Node, name *string, ks []types.KeySchemaElement, proj *types.Projection) error {
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{IndexName: name, KeySchema: ks, Projection: proj})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if n, ok := p.Get("StreamSpecification"); ok {
 		view, err := str(n, "StreamViewType")
@@ -217,6 +192,37 @@ func active(t *types.TableDescription) bool {
 		}
 	}
 	return true
+}
+
+// eachIndex calls add with each entry of the index list property key (if
+// present), its IndexName, KeySchema and Projection.
+func eachIndex(p cfn.Node, key string, add func(ix cfn.Node, name *string, ks []types.KeySchemaElement, proj *types.Projection) error) error {
+	n, ok := p.Get(key)
+	if !ok {
+		return nil
+	}
+	idxs, err := n.List()
+	if err != nil {
+		return err
+	}
+	for _, ix := range idxs {
+		name, err := str(ix, "IndexName")
+		if err != nil {
+			return err
+		}
+		ks, err := keySchema(ix)
+		if err != nil {
+			return err
+		}
+		proj, err := projection(ix)
+		if err != nil {
+			return err
+		}
+		if err := add(ix, aws.String(name), ks, proj); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func str(n cfn.Node, key string) (string, error) {

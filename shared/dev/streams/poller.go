@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/stagemover/stagemover/shared/dev/ctxsleep"
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
 )
 
@@ -154,7 +155,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			p.log.Warn("stream poll failed", "stream", p.streamARN, "err", err)
 		}
 		if err != nil || (r.read == 0 && r.pending == 0) {
-			sleep(ctx, p.IdleSleep)
+			ctxsleep.Sleep(ctx, p.IdleSleep)
 		}
 	}
 	return nil
@@ -182,7 +183,7 @@ func (p *Poller) Drain(ctx context.Context) (delivered int, err error) {
 			if empty >= p.EmptyPolls {
 				return delivered, nil
 			}
-			if !sleep(ctx, p.DrainPollInterval) {
+			if !ctxsleep.Sleep(ctx, p.DrainPollInterval) {
 				return delivered, ctx.Err()
 			}
 		} else {
@@ -384,7 +385,7 @@ func (p *Poller) deliver(ctx context.Context, s *subState, sh *shardState) (deli
 			}
 			sh.segs = append([]int{half, len(batch) - half}, rest...)
 			p.log.Warn("batch failed; bisecting", "source", src.Name(), "shard", sh.id, "size", len(batch), "err", herr)
-			if !sleep(ctx, p.backoff(1)) {
+			if !ctxsleep.Sleep(ctx, p.backoff(1)) {
 				return delivered, ctx.Err()
 			}
 			continue
@@ -405,7 +406,7 @@ func (p *Poller) deliver(ctx context.Context, s *subState, sh *shardState) (deli
 		}
 		p.log.Warn("batch failed; retrying", "source", src.Name(), "shard", sh.id,
 			"records", len(batch), "first", batch[0].Change.SequenceNumber, "attempt", sh.attempts, "err", ferr)
-		if !sleep(ctx, p.backoff(sh.attempts)) {
+		if !ctxsleep.Sleep(ctx, p.backoff(sh.attempts)) {
 			return delivered, ctx.Err()
 		}
 	}
@@ -445,18 +446,4 @@ func (p *Poller) backoff(attempt int) time.Duration {
 		return 0
 	}
 	return p.Backoff(attempt)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -69,12 +69,7 @@ func (s *Sandbox) AddDeal(d Deal) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if d.ID == 0 {
-		d.ID = s.nextDeal
-	}
-	if d.ID >= s.nextDeal {
-		s.nextDeal = d.ID + 1
-	}
+	d.ID = assignID(d.ID, &s.nextDeal)
 	if d.StageID != 0 {
 		if st, ok := s.stages[d.StageID]; ok {
 			d.PipelineID = st.PipelineID
@@ -315,68 +310,48 @@ func (s *Sandbox) opListDeals(c *call, archived bool) (*response, *apiError) {
 		}
 	}
 	status := q.Get("status")
-	sortBy := orDefault(q.Get("sort_by"), "id")
-	dir := orDefault(q.Get("sort_direction"), "asc")
-	limit, aerr := pageLimit(q)
-	if aerr != nil {
-		return nil, aerr
-	}
-
-	s.mu.Lock()
-	var items []pageItem
-	for _, d := range s.deals {
-		if d.IsArchived != archived {
-			continue
-		}
-		if status == "deleted" {
-			if !d.IsDeleted {
+	return s.listSorted(q, func(sortBy string) (items []pageItem) {
+		for _, d := range s.deals {
+			if d.IsArchived != archived {
 				continue
 			}
-		} else {
-			if d.IsDeleted || (status != "" && d.Status != status) {
+			if status == "deleted" {
+				if !d.IsDeleted {
+					continue
+				}
+			} else {
+				if d.IsDeleted || (status != "" && d.Status != status) {
+					continue
+				}
+			}
+			if idSet != nil && !idSet[d.ID] {
 				continue
 			}
-		}
-		if idSet != nil && !idSet[d.ID] {
-			continue
-		}
-		match := true
-		for f, want := range filters {
-			var have int64
-			switch f {
-			case "owner_id":
-				have = d.OwnerID
-			case "person_id":
-				have = d.PersonID
-			case "org_id":
-				have = d.OrgID
-			case "pipeline_id":
-				have = d.PipelineID
-			case "stage_id":
-				have = d.StageID
+			match := true
+			for f, want := range filters {
+				var have int64
+				switch f {
+				case "owner_id":
+					have = d.OwnerID
+				case "person_id":
+					have = d.PersonID
+				case "org_id":
+					have = d.OrgID
+				case "pipeline_id":
+					have = d.PipelineID
+				case "stage_id":
+					have = d.StageID
+				}
+				if have != want {
+					match = false
+				}
 			}
-			if have != want {
-				match = false
+			if !match || (!since.IsZero() && d.UpdateTime.Before(since)) || (!until.IsZero() && !d.UpdateTime.Before(until)) {
+				continue
 			}
+			key := timeOrIDKey(sortBy, d.ID, d.AddTime, d.UpdateTime)
+			items = append(items, pageItem{key: key, id: d.ID, v: s.dealJSON(d)})
 		}
-		if !match || (!since.IsZero() && d.UpdateTime.Before(since)) || (!until.IsZero() && !d.UpdateTime.Before(until)) {
-			continue
-		}
-		var key string
-		switch sortBy {
-		case "update_time":
-			key = sortTime(d.UpdateTime)
-		case "add_time":
-			key = sortTime(d.AddTime)
-		default:
-			key = sortInt(d.ID)
-		}
-		items = append(items, pageItem{key: key, id: d.ID, v: s.dealJSON(d)})
-	}
-	s.mu.Unlock()
-	page, next, aerr := paginate(items, sortBy, dir, limit, q.Get("cursor"))
-	if aerr != nil {
-		return nil, aerr
-	}
-	return ok(page, additional(next)), nil
+		return items
+	})
 }

@@ -7,33 +7,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/testkit"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 }
 
 func start(t *testing.T, opts Options) *Server {
@@ -98,6 +83,27 @@ func callCtx(t *testing.T, ctx context.Context, srv *Server, method, path string
 	return r
 }
 
+// checkSearch runs GET path?query, checks the status is code and, for 200,
+// that the items' ids are want in order. It returns the response.
+func checkSearch(t *testing.T, srv *Server, path, query string, want []int64, code int) result {
+	t.Helper()
+	r := doReq(t, srv, "GET", path+"?"+query, nil)
+	if r.status != code {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if code != 200 {
+		return r
+	}
+	var got []int64
+	for _, it := range data(r)["items"].([]any) {
+		got = append(got, num(it.(map[string]any)["item"].(map[string]any)["id"]))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v want %v (%s)", got, want, r.body)
+	}
+	return r
+}
+
 func data(r result) map[string]any {
 	m, _ := r.json["data"].(map[string]any)
 	return m
@@ -130,19 +136,5 @@ func noValidationErrors(t *testing.T, srv *Server) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer = testkit.LogBuffer

@@ -17,6 +17,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/stagemover/stagemover/shared/dev/ctxsleep"
 )
 
 const maxBodyBytes = 1 << 20
@@ -291,7 +293,7 @@ func (s *Sandbox) process(r *http.Request, body []byte, rec *LoggedRequest) *res
 	c := &call{r: r, body: body, route: route, params: params, now: now}
 	f := s.takeFault(r.Method, r.URL.Path)
 	if f != nil && !f.ApplyBeforeDelay {
-		if !sleepCtx(r.Context(), f.Delay) {
+		if !ctxsleep.Sleep(r.Context(), f.Delay) {
 			return nil
 		}
 		if f.Status != 0 {
@@ -300,7 +302,7 @@ func (s *Sandbox) process(r *http.Request, body []byte, rec *LoggedRequest) *res
 	}
 	resp := s.dispatch(c)
 	if f != nil && f.ApplyBeforeDelay {
-		if !sleepCtx(r.Context(), f.Delay) {
+		if !ctxsleep.Sleep(r.Context(), f.Delay) {
 			s.log.Warn("fault: change applied but the client gave up before the answer", "path", r.URL.Path)
 			return nil
 		}
@@ -362,20 +364,6 @@ func firstLine(s string) string {
 		return strings.TrimSpace(s[:i])
 	}
 	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 func newUUID() string {

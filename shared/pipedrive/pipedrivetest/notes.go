@@ -42,23 +42,22 @@ type crmState struct {
 func (s *Sandbox) Notes(dealID int64) []Note {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Note
-	for _, n := range s.crm.notes {
-		if dealID == 0 || n.DealID == dealID {
-			out = append(out, n)
-		}
-	}
-	return out
+	return ofDeal(s.crm.notes, dealID, func(n Note) int64 { return n.DealID })
 }
 
 // Activities returns the activities of a deal (dealID 0: all), oldest first.
 func (s *Sandbox) Activities(dealID int64) []Activity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Activity
-	for _, a := range s.crm.activities {
-		if dealID == 0 || a.DealID == dealID {
-			out = append(out, a)
+	return ofDeal(s.crm.activities, dealID, func(a Activity) int64 { return a.DealID })
+}
+
+// ofDeal returns the records of xs whose deal is dealID (0: all), in order.
+func ofDeal[T any](xs []T, dealID int64, deal func(T) int64) []T {
+	var out []T
+	for _, x := range xs {
+		if dealID == 0 || deal(x) == dealID {
+			out = append(out, x)
 		}
 	}
 	return out

@@ -1,9 +1,7 @@
 package pipedrivetest
 
 import (
-	"fmt"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -47,12 +45,7 @@ func (s *Sandbox) AddOrganization(name string) int64 {
 func (s *Sandbox) AddOrganizationFull(o Organization) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if o.ID == 0 {
-		o.ID = s.nextOrg
-	}
-	if o.ID >= s.nextOrg {
-		s.nextOrg = o.ID + 1
-	}
+	o.ID = assignID(o.ID, &s.nextOrg)
 	if o.OwnerID == 0 {
 		o.OwnerID = DefaultOwnerID
 	}
@@ -137,72 +130,38 @@ func (s *Sandbox) opGetOrganization(c *call) (*response, *apiError) {
 // custom field values that matched (the spec documents only "Custom fields").
 func (s *Sandbox) opSearchOrganizations(c *call) (*response, *apiError) {
 	q := c.r.URL.Query()
-	term := strings.TrimSpace(q.Get("term"))
-	exact := q.Get("exact_match") == "true" || q.Get("exact_match") == "1"
-	minLen := 2
-	if exact {
-		minLen = 1
-	}
-	if len([]rune(term)) < minLen {
-		return nil, badRequest(fmt.Sprintf("The search term must be at least %d characters long", minLen))
-	}
-	fields := map[string]bool{"name": true, "address": true, "notes": true, "custom_fields": true}
-	if f := q.Get("fields"); f != "" {
-		fields = map[string]bool{}
-		for _, p := range strings.Split(f, ",") {
-			fields[strings.TrimSpace(p)] = true
-		}
-	}
-	limit, aerr := pageLimit(q)
+	sq, aerr := parseSearch(q, nil, []string{"name", "address", "notes", "custom_fields"})
 	if aerr != nil {
 		return nil, aerr
 	}
-	lt := strings.ToLower(term)
-	matches := func(v string) (bool, float64) {
-		lv := strings.ToLower(strings.TrimSpace(v))
-		if lv == "" {
-			return false, 0
-		}
-		if lv == lt {
-			return true, 1
-		}
-		if !exact && strings.Contains(lv, lt) {
-			return true, float64(len(lt)) / float64(len(lv))
-		}
-		return false, 0
-	}
 
 	s.mu.Lock()
-	type hit struct {
-		score float64
-		o     *Organization
-		cf    []string
-	}
-	var hits []hit
+	var hits []searchHit
 	for _, o := range s.orgs {
 		if o.IsDeleted {
 			continue
 		}
-		h := hit{o: o}
+		best := 0.0
+		var cfHits []string
 		consider := func(v string) bool {
-			m, sc := matches(v)
-			if m && sc > h.score {
-				h.score = sc
+			m, sc := sq.match(v)
+			if m && sc > best {
+				best = sc
 			}
 			return m
 		}
-		if fields["name"] {
+		if sq.fields["name"] {
 			consider(o.Name)
 		}
-		if fields["address"] {
+		if sq.fields["address"] {
 			consider(o.Address)
 		}
-		if fields["notes"] {
+		if sq.fields["notes"] {
 			for _, n := range o.Notes {
 				consider(n)
 			}
 		}
-		if fields["custom_fields"] {
+		if sq.fields["custom_fields"] {
 			keys := make([]string, 0, len(o.CustomFields))
 			for k := range o.CustomFields {
 				keys = append(keys, k)
@@ -210,43 +169,27 @@ func (s *Sandbox) opSearchOrganizations(c *call) (*response, *apiError) {
 			sort.Strings(keys)
 			for _, k := range keys {
 				if v, isStr := o.CustomFields[k].(string); isStr && consider(v) {
-					h.cf = append(h.cf, v)
+					cfHits = append(cfHits, v)
 				}
 			}
 		}
-		if h.score > 0 {
-			hits = append(hits, h)
+		if best <= 0 {
+			continue
 		}
-	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].score != hits[j].score {
-			return hits[i].score > hits[j].score
-		}
-		return hits[i].o.ID < hits[j].o.ID
-	})
-	items := make([]pageItem, 0, len(hits))
-	for i, h := range hits {
 		item := map[string]any{
-			"id":            h.o.ID,
+			"id":            o.ID,
 			"type":          "organization",
-			"name":          h.o.Name,
+			"name":          o.Name,
 			"visible_to":    3,
-			"owner":         map[string]any{"id": h.o.OwnerID},
-			"custom_fields": nonNil(h.cf),
-			"notes":         nonNil(h.o.Notes),
+			"owner":         map[string]any{"id": o.OwnerID},
+			"custom_fields": nonNil(cfHits),
+			"notes":         nonNil(o.Notes),
 		}
-		if h.o.Address != "" {
-			item["address"] = h.o.Address
+		if o.Address != "" {
+			item["address"] = o.Address
 		}
-		items = append(items, pageItem{key: sortInt(int64(i)), id: h.o.ID, v: map[string]any{
-			"result_score": float64(int(h.score*10000)) / 10000,
-			"item":         item,
-		}})
+		hits = append(hits, searchHit{score: best, id: o.ID, item: item})
 	}
 	s.mu.Unlock()
-	page, next, aerr := paginate(items, "result_score", "asc", limit, q.Get("cursor"))
-	if aerr != nil {
-		return nil, aerr
-	}
-	return ok(map[string]any{"items": page}, additional(next)), nil
+	return searchPage(hits, sq.limit, q.Get("cursor"))
 }

@@ -2,12 +2,6 @@ package pipedrivetest
 
 // Persons: the sandbox's person state and GET /api/v2/persons/search.
 
-import (
-	"fmt"
-	"sort"
-	"strings"
-)
-
 // Person is a contact.
 type Person struct {
 	ID      int64
@@ -28,12 +22,7 @@ func (s *Sandbox) AddPerson(name string, emails ...string) int64 {
 func (s *Sandbox) AddPersonFull(p Person) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p.ID == 0 {
-		p.ID = s.nextPerson
-	}
-	if p.ID >= s.nextPerson {
-		s.nextPerson = p.ID + 1
-	}
+	p.ID = assignID(p.ID, &s.nextPerson)
 	if p.OwnerID == 0 {
 		p.OwnerID = DefaultOwnerID
 	}
@@ -45,48 +34,14 @@ func (s *Sandbox) AddPersonFull(p Person) int64 {
 
 func (s *Sandbox) opSearchPersons(c *call) (*response, *apiError) {
 	q := c.r.URL.Query()
-	term := strings.TrimSpace(q.Get("term"))
-	exact := q.Get("exact_match") == "true" || q.Get("exact_match") == "1"
-	minLen := 2
-	if exact {
-		minLen = 1
-	}
-	if len([]rune(term)) < minLen {
-		return nil, badRequest(fmt.Sprintf("The search term must be at least %d characters long", minLen))
-	}
-	fields := map[string]bool{"name": true, "email": true, "phone": true, "notes": true, "custom_fields": true}
-	if f := q.Get("fields"); f != "" {
-		fields = map[string]bool{}
-		for _, p := range strings.Split(f, ",") {
-			fields[strings.TrimSpace(p)] = true
-		}
-	}
-	org, orgSet, aerr := queryInt(q, "organization_id")
+	sq, aerr := parseSearch(q, []string{"organization_id"}, []string{"name", "email", "phone", "notes", "custom_fields"})
 	if aerr != nil {
 		return nil, aerr
 	}
-	limit, aerr := pageLimit(q)
-	if aerr != nil {
-		return nil, aerr
-	}
-	lt := strings.ToLower(term)
-	matches := func(v string) (bool, float64) {
-		lv := strings.ToLower(strings.TrimSpace(v))
-		if lv == lt {
-			return true, 1
-		}
-		if !exact && strings.Contains(lv, lt) {
-			return true, float64(len(lt)) / float64(len(lv))
-		}
-		return false, 0
-	}
+	org, orgSet := sq.ints["organization_id"]
 
 	s.mu.Lock()
-	type hit struct {
-		score float64
-		p     *Person
-	}
-	var hits []hit
+	var hits []searchHit
 	for _, p := range s.persons {
 		if orgSet && p.OrgID != org {
 			continue
@@ -94,58 +49,42 @@ func (s *Sandbox) opSearchPersons(c *call) (*response, *apiError) {
 		best := 0.0
 		consider := func(vals ...string) {
 			for _, v := range vals {
-				if m, sc := matches(v); m && sc > best {
+				if m, sc := sq.match(v); m && sc > best {
 					best = sc
 				}
 			}
 		}
-		if fields["name"] {
+		if sq.fields["name"] {
 			consider(p.Name)
 		}
-		if fields["email"] {
+		if sq.fields["email"] {
 			consider(p.Emails...)
 		}
-		if fields["phone"] {
+		if sq.fields["phone"] {
 			consider(p.Phones...)
 		}
-		if fields["notes"] {
+		if sq.fields["notes"] {
 			consider(p.Notes...)
 		}
-		if best > 0 {
-			hits = append(hits, hit{best, p})
+		if best <= 0 {
+			continue
 		}
-	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].score != hits[j].score {
-			return hits[i].score > hits[j].score
-		}
-		return hits[i].p.ID < hits[j].p.ID
-	})
-	items := make([]pageItem, 0, len(hits))
-	for i, h := range hits {
 		item := map[string]any{
-			"id":            h.p.ID,
+			"id":            p.ID,
 			"type":          "person",
-			"name":          h.p.Name,
-			"phones":        nonNil(h.p.Phones),
-			"emails":        nonNil(h.p.Emails),
+			"name":          p.Name,
+			"phones":        nonNil(p.Phones),
+			"emails":        nonNil(p.Emails),
 			"visible_to":    3,
-			"owner":         map[string]any{"id": h.p.OwnerID},
+			"owner":         map[string]any{"id": p.OwnerID},
 			"custom_fields": []string{},
-			"notes":         nonNil(h.p.Notes),
+			"notes":         nonNil(p.Notes),
 		}
-		if o, found := s.orgs[h.p.OrgID]; found {
+		if o, found := s.orgs[p.OrgID]; found {
 			item["organization"] = map[string]any{"id": o.ID, "name": o.Name}
 		}
-		items = append(items, pageItem{key: sortInt(int64(i)), id: h.p.ID, v: map[string]any{
-			"result_score": float64(int(h.score*10000)) / 10000,
-			"item":         item,
-		}})
+		hits = append(hits, searchHit{score: best, id: p.ID, item: item})
 	}
 	s.mu.Unlock()
-	page, next, aerr := paginate(items, "result_score", "asc", limit, q.Get("cursor"))
-	if aerr != nil {
-		return nil, aerr
-	}
-	return ok(map[string]any{"items": page}, additional(next)), nil
+	return searchPage(hits, sq.limit, q.Get("cursor"))
 }

@@ -1,9 +1,6 @@
 package pipedrivetest
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
 func TestPersonSearch(t *testing.T) {
 	srv := start(t, Options{})
@@ -27,20 +24,7 @@ func TestPersonSearch(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := doReq(t, srv, "GET", "/api/v2/persons/search?"+tc.query, nil)
-			if r.status != tc.code {
-				t.Fatalf("status %d: %s", r.status, r.body)
-			}
-			if tc.code != 200 {
-				return
-			}
-			var got []int64
-			for _, it := range data(r)["items"].([]any) {
-				got = append(got, num(it.(map[string]any)["item"].(map[string]any)["id"]))
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
-				t.Errorf("got %v want %v (%s)", got, tc.want, r.body)
-			}
+			checkSearch(t, srv, "/api/v2/persons/search", tc.query, tc.want, tc.code)
 		})
 	}
 	r := doReq(t, srv, "GET", "/api/v2/persons/search?term=anna.schmidt%40northwind.example&fields=email&exact_match=true", nil)

@@ -276,3 +276,15 @@ func (s *Sandbox) addValidationError(msg string) {
 	s.mu.Unlock()
 	s.log.Warn("validation error", "detail", msg)
 }
+
+// assignID returns id, or the next free id when id is 0, and moves *next
+// past it. Call with s.mu held.
+func assignID(id int64, next *int64) int64 {
+	if id == 0 {
+		id = *next
+	}
+	if id >= *next {
+		*next = id + 1
+	}
+	return id
+}

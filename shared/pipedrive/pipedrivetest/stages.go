@@ -4,6 +4,7 @@ package pipedrivetest
 // /stages/{id}, /pipelines and /pipelines/{id}.
 
 import (
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,15 @@ type Pipeline struct {
 	DealProbabilityEnabled bool
 	AddTime, UpdateTime    time.Time
 }
+
+// Ids of the stages of the default "Sales" pipeline (id 1) that New adds.
+const (
+	StageQualified           = 1
+	StageContactMade         = 2
+	StageDemoScheduled       = 3
+	StageProposalMade        = 4
+	StageNegotiationsStarted = 5
+)
 
 // AddPipeline adds a pipeline with the given stages (order_nr 1..n).
 func (s *Sandbox) AddPipeline(name string, stageNames ...string) (pipelineID int64, stageIDs []int64) {
@@ -176,6 +186,24 @@ func (s *Sandbox) opListStages(c *call) (*response, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	return s.listSorted(q, func(sortBy string) (items []pageItem) {
+		for _, st := range s.stages {
+			if st.IsDeleted || (pipeSet && st.PipelineID != pipe) {
+				continue
+			}
+			key := timeOrIDKey(sortBy, st.ID, st.AddTime, st.UpdateTime)
+			if sortBy == "order_nr" {
+				key = sortInt(int64(st.OrderNr))
+			}
+			items = append(items, pageItem{key: key, id: st.ID, v: stageJSON(st)})
+		}
+		return items
+	})
+}
+
+// listSorted answers a sort_by/sort_direction/limit/cursor list call with
+// the items collect gathers (under the sandbox lock).
+func (s *Sandbox) listSorted(q url.Values, collect func(sortBy string) []pageItem) (*response, *apiError) {
 	sortBy := orDefault(q.Get("sort_by"), "id")
 	dir := orDefault(q.Get("sort_direction"), "asc")
 	limit, aerr := pageLimit(q)
@@ -183,30 +211,26 @@ func (s *Sandbox) opListStages(c *call) (*response, *apiError) {
 		return nil, aerr
 	}
 	s.mu.Lock()
-	var items []pageItem
-	for _, st := range s.stages {
-		if st.IsDeleted || (pipeSet && st.PipelineID != pipe) {
-			continue
-		}
-		var key string
-		switch sortBy {
-		case "order_nr":
-			key = sortInt(int64(st.OrderNr))
-		case "update_time":
-			key = sortTime(st.UpdateTime)
-		case "add_time":
-			key = sortTime(st.AddTime)
-		default:
-			key = sortInt(st.ID)
-		}
-		items = append(items, pageItem{key: key, id: st.ID, v: stageJSON(st)})
-	}
+	items := collect(sortBy)
 	s.mu.Unlock()
 	page, next, aerr := paginate(items, sortBy, dir, limit, q.Get("cursor"))
 	if aerr != nil {
 		return nil, aerr
 	}
 	return ok(page, additional(next)), nil
+}
+
+// timeOrIDKey is the page key for sort_by update_time, add_time or
+// (otherwise) id.
+func timeOrIDKey(sortBy string, id int64, add, update time.Time) string {
+	switch sortBy {
+	case "update_time":
+		return sortTime(update)
+	case "add_time":
+		return sortTime(add)
+	default:
+		return sortInt(id)
+	}
 }
 
 func (s *Sandbox) opGetStage(c *call) (*response, *apiError) {
@@ -224,36 +248,16 @@ func (s *Sandbox) opGetStage(c *call) (*response, *apiError) {
 }
 
 func (s *Sandbox) opListPipelines(c *call) (*response, *apiError) {
-	q := c.r.URL.Query()
-	sortBy := orDefault(q.Get("sort_by"), "id")
-	dir := orDefault(q.Get("sort_direction"), "asc")
-	limit, aerr := pageLimit(q)
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.mu.Lock()
-	var items []pageItem
-	for _, p := range s.pipelines {
-		if p.IsDeleted {
-			continue
+	return s.listSorted(c.r.URL.Query(), func(sortBy string) (items []pageItem) {
+		for _, p := range s.pipelines {
+			if p.IsDeleted {
+				continue
+			}
+			key := timeOrIDKey(sortBy, p.ID, p.AddTime, p.UpdateTime)
+			items = append(items, pageItem{key: key, id: p.ID, v: pipelineJSON(p)})
 		}
-		var key string
-		switch sortBy {
-		case "update_time":
-			key = sortTime(p.UpdateTime)
-		case "add_time":
-			key = sortTime(p.AddTime)
-		default:
-			key = sortInt(p.ID)
-		}
-		items = append(items, pageItem{key: key, id: p.ID, v: pipelineJSON(p)})
-	}
-	s.mu.Unlock()
-	page, next, aerr := paginate(items, sortBy, dir, limit, q.Get("cursor"))
-	if aerr != nil {
-		return nil, aerr
-	}
-	return ok(page, additional(next)), nil
+		return items
+	})
 }
 
 func (s *Sandbox) opGetPipeline(c *call) (*response, *apiError) {

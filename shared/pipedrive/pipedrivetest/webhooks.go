@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/stagemover/stagemover/shared/dev/ctxsleep"
 )
 
 // Subscription is a webhook (v2 payloads) registered with the sandbox.
@@ -208,7 +210,7 @@ func (h *webhookHub) payload(job webhookJob, attempt int) []byte {
 func (h *webhookHub) deliver(job webhookJob) {
 	delays := h.s.opts.WebhookRetryDelays
 	for attempt := 1; attempt <= len(delays)+1; attempt++ {
-		if attempt > 1 && !sleepCtx(h.ctx, delays[attempt-2]) {
+		if attempt > 1 && !ctxsleep.Sleep(h.ctx, delays[attempt-2]) {
 			return
 		}
 		if h.ctx.Err() != nil {
