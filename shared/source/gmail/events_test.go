@@ -13,7 +13,6 @@ package gmail_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -26,9 +25,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
@@ -131,7 +127,7 @@ func generateFetcher(t *testing.T, ks *gmailtest.KeySet, sample []byte) []byte {
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("sample ingest: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
-	recs := readStream(ctx, t, tbl.Streams, tbl.StreamARN, 1)
+	recs := testkit.ReadStream(ctx, t, tbl.Streams, tbl.StreamARN, 1)
 	ev, err := ddbevent.FromStreamRecord(recs[0], tbl.StreamARN)
 	if err != nil {
 		t.Fatal(err)
@@ -141,72 +137,7 @@ func generateFetcher(t *testing.T, ks *gmailtest.KeySet, sample []byte) []byte {
 	ev.EventSourceArn = sampleStream
 	ev.Change.SequenceNumber = "4421584400000000017450438811"
 	ev.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: sampleReceived.Truncate(time.Second)}
-	return testkit.MarshalIndent(t, orderedEvent(ev))
-}
-
-type orderedBatch struct {
-	Records []orderedRecord `json:"Records"`
-}
-
-type orderedRecord struct {
-	EventID      string `json:"eventID"`
-	EventName    string `json:"eventName"`
-	EventVersion string `json:"eventVersion"`
-	EventSource  string `json:"eventSource"`
-	AWSRegion    string `json:"awsRegion"`
-	DynamoDB     struct {
-		ApproximateCreationDateTime int64                                    `json:"ApproximateCreationDateTime"`
-		Keys                        map[string]events.DynamoDBAttributeValue `json:"Keys"`
-		NewImage                    map[string]events.DynamoDBAttributeValue `json:"NewImage,omitempty"`
-		SequenceNumber              string                                   `json:"SequenceNumber"`
-		SizeBytes                   int64                                    `json:"SizeBytes"`
-		StreamViewType              string                                   `json:"StreamViewType"`
-	} `json:"dynamodb"`
-	EventSourceARN string `json:"eventSourceARN"`
-}
-
-func orderedEvent(r events.DynamoDBEventRecord) orderedBatch {
-	o := orderedRecord{EventID: r.EventID, EventName: r.EventName, EventVersion: r.EventVersion,
-		EventSource: r.EventSource, AWSRegion: r.AWSRegion, EventSourceARN: r.EventSourceArn}
-	o.DynamoDB.ApproximateCreationDateTime = r.Change.ApproximateCreationDateTime.Unix()
-	o.DynamoDB.Keys = r.Change.Keys
-	o.DynamoDB.NewImage = r.Change.NewImage
-	o.DynamoDB.SequenceNumber = r.Change.SequenceNumber
-	o.DynamoDB.SizeBytes = r.Change.SizeBytes
-	o.DynamoDB.StreamViewType = r.Change.StreamViewType
-	return orderedBatch{Records: []orderedRecord{o}}
-}
-
-func readStream(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, arn string, want int) []streamtypes.Record {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var out []streamtypes.Record
-		desc, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sh := range desc.StreamDescription.Shards {
-			it, err := api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: aws.String(arn), ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, got.Records...)
-		}
-		if len(out) >= want {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stream delivered %d of %d records", len(out), want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testkit.MarshalIndent(t, testkit.NewStreamBatch(ev))
 }
 
 // TestSampleEvents checks (or, with -update, rewrites) the two samples.
