@@ -20,9 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/stagemover/stagemover/shared/dev/ddblocal"
 	"github.com/stagemover/stagemover/shared/platform/ddbevent"
@@ -156,7 +153,11 @@ func TestSampleEvents(t *testing.T) {
 	}
 
 	// 3. the stream record of the stored fetch item
-	rec := readOneStreamRecord(ctx, t, tbl.Streams, tbl.StreamARN)
+	recs := testkit.ReadStream(ctx, t, tbl.Streams, tbl.StreamARN, 1)
+	if len(recs) != 1 {
+		t.Fatalf("%d stream records, want 1", len(recs))
+	}
+	rec := recs[0]
 	ev, err := ddbevent.FromStreamRecord(rec, tbl.StreamARN)
 	if err != nil {
 		t.Fatal(err)
@@ -194,37 +195,6 @@ func TestSampleEvents(t *testing.T) {
 	if err != nil || len(sigs) != 1 || sigs[0].PersonEmail != "dana.whitfield@northwind-logistics.com" {
 		t.Fatalf("fetch of the sample: %v %+v", err, sigs)
 	}
-}
-
-func readOneStreamRecord(ctx context.Context, t *testing.T, api *dynamodbstreams.Client, arn string) streamtypes.Record {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		desc, err := api.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sh := range desc.StreamDescription.Shards {
-			it, err := api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: sh.ShardId,
-				ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got.Records) == 1 {
-				return got.Records[0]
-			}
-			if len(got.Records) > 1 {
-				t.Fatalf("%d stream records, want 1", len(got.Records))
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("no stream record")
-	return streamtypes.Record{}
 }
 
 // orderedStreamBatch keeps the field order of the records Lambda delivers.
