@@ -38,6 +38,10 @@ func TestBurstLosesNoMove(t *testing.T) {
 // a move is lost, more than 5 answers are 429, or the rate is under 90% of
 // the limit. go test -run '^$' -bench BenchmarkBurst500Moves -benchtime 1x ./shared/core/mover
 func BenchmarkBurst500Moves(b *testing.B) {
+	// A first, untimed burst warms DynamoDB Local's JVM (its first writes
+	// are several times slower than the rest), so the figure is the
+	// steady rate a deployed mover meets, not the emulator's start-up.
+	burst(b, 100)
 	for i := 0; i < b.N; i++ {
 		st := burst(b, 500)
 		b.ReportMetric(st.moves/st.elapsed.Seconds(), "moves/s")
